@@ -1,0 +1,31 @@
+# The two README commands: `make demo` and `make test`. Both create .venv on first use and reuse it.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+
+.PHONY: demo test export readme clean-venv
+
+$(STAMP): setup.py settings.ini constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet -c constraints.txt --upgrade pip
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[dev]"
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/sau_nb demo --out demo_out --overwrite
+
+test: $(STAMP)
+	$(BIN)/python tests/check_sync.py
+	$(BIN)/nbdev_test --do_print --timing
+	$(BIN)/python -m pytest -q tests
+
+# Notebook-first workflow: regenerate the library and README from nbs/.
+export: $(STAMP)
+	$(BIN)/nbdev_export && $(BIN)/nbdev_clean && $(BIN)/python tests/readme.py
+
+readme: $(STAMP)
+	$(BIN)/python tests/readme.py
+
+clean-venv:
+	rm -rf $(VENV)
