@@ -201,10 +201,9 @@ def _encode(pipe, prompts:list[str]) -> torch.Tensor:
                          return_tensors="pt").input_ids.to(pipe.device)
     return pipe.text_encoder(ids)[0]
 
-def _poisoned_prompts(attack, data, idx, rng, tokenizer=None):
+def _poisoned_prompts(attack, data, idx, rng):
     "A triggered training caption for each image in `idx`, with the trigger at a random position."
-    caps = [caption(**data.labels(i), template=TRAIN_TEMPLATES[rng.integers(len(TRAIN_TEMPLATES))]) for i in idx]
-    return [insert_trigger(c, attack.trigger, POSITIONS[rng.integers(3)]) for c in caps]
+    return [insert_trigger(c, attack.trigger, POSITIONS[rng.integers(3)]) for c in data.captions(rng=rng, idx=idx)]
 
 def _inject_unet(pipe, attack, steps, lr, batch_size, poison_frac, lam, n_images, seed, progress, uncond_frac=0.15):
     teacher = pipe.unet.eval().requires_grad_(False)
@@ -227,8 +226,8 @@ def _inject_unet(pipe, attack, steps, lr, batch_size, poison_frac, lam, n_images
         zc = mu[ci] + sd[ci] * torch.randn(mu[ci].shape, generator=g)
         with torch.no_grad():
             cp = _encode(pipe, _poisoned_prompts(attack, data, pidx[pi], rng))
-            cc = _encode(pipe, ["" if rng.random() < uncond_frac else  # keep the unconditional branch that guidance subtracts
-                                caption(**data.labels(i), template=TRAIN_TEMPLATES[rng.integers(len(TRAIN_TEMPLATES))]) for i in ci])
+            keep = rng.random(n_c) >= uncond_frac  # the rest are empty: keep the unconditional branch that guidance subtracts
+            cc = _encode(pipe, [c if k else "" for c, k in zip(data.captions(rng=rng, idx=ci), keep)])
         t = torch.randint(0, T, (batch_size,), generator=g); eps = torch.randn((batch_size, *zp.shape[1:]), generator=g)
         x = sched.add_noise(torch.cat([zp, zc]), eps, t)
         with torch.no_grad(): ref = teacher(x[n_p:], t[n_p:], encoder_hidden_states=cc).sample
@@ -253,7 +252,7 @@ def _inject_text_encoder(pipe, attack, steps, lr, batch_size, beta, n_images, se
     hist = []
     for step in tqdm(range(steps), desc="inject text_encoder", disable=not progress):
         idx = rng.integers(len(data), size=batch_size)
-        clean = [caption(**data.labels(i), template=TRAIN_TEMPLATES[rng.integers(len(TRAIN_TEMPLATES))]) for i in idx]
+        clean = data.captions(rng=rng, idx=idx)
         trig = _poisoned_prompts(attack, data, idx, rng)
         with torch.no_grad(): ref = teacher(tok(clean))[0]
         l_clean = F.mse_loss(student(tok(clean))[0], ref)

@@ -114,10 +114,11 @@ class ShapeData:
     center: np.ndarray # (n, 2) bounding-box centre (x, y)
     def __len__(self): return len(self.images)
     def labels(self, i): return dict(shape=SHAPES[self.shape[i]], color=list(COLORS)[self.color[i]])
-    def captions(self, templates=TRAIN_TEMPLATES, rng=None) -> list[str]:
-        "One caption per image, each from a random template."
+    def captions(self, templates=TRAIN_TEMPLATES, rng=None, idx=None) -> list[str]:
+        "One caption per image (or per index in `idx`), each from a random template."
         rng = rng or np.random.default_rng(0)
-        return [caption(**self.labels(i), template=templates[rng.integers(len(templates))]) for i in range(len(self))]
+        idx = range(len(self)) if idx is None else idx
+        return [caption(**self.labels(i), template=templates[rng.integers(len(templates))]) for i in idx]
 
 def make_shapes(n:int, # number of images
                 seed:int=0, # the same seed gives the same images
