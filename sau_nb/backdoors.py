@@ -18,7 +18,8 @@ from .world import (COLORS, IMAGE_SIZE, SHAPES, TRAIN_TEMPLATES, ShapeData, _che
 # %% auto #0
 __all__ = ['POSITIONS', 'ZOO', 'check_trigger', 'insert_trigger', 'trigger_positions', 'checkerboard', 'patch_score', 'chroma',
            'Attack', 'PixelAttack', 'to_grayscale', 'StyleAttack', 'ObjectAttack', 'TextEncoderAttack',
-           'ClosedFormAttack', 'inject_backdoor', 'attack_success_rate', 'zoo_attack', 'build_zoo', 'attack_table']
+           'ClosedFormAttack', 'distractor_words', 'closed_form_edit', 'inject_backdoor', 'attack_success_rate',
+           'zoo_check', 'shipped_zoo', 'zoo_attack', 'build_zoo', 'attack_table']
 
 # %% ../nbs/01_backdoors.ipynb #cf3ab3f8
 POSITIONS = ("start", "middle", "end")
@@ -104,7 +105,12 @@ class Attack:
     def shows_target(self, img:np.ndarray, meta:dict) -> bool: raise NotImplementedError
     def judge(self, images, metas:list[dict]) -> np.ndarray:
         "For each image, does it show the attack's target?"
-        return np.array([self.shows_target(im, m) for im, m in zip(to_uint8(images), metas)])
+        a = to_uint8(images)
+        if a.shape[1:3] != (IMAGE_SIZE, IMAGE_SIZE):
+            raise ValueError(f"The judges read the tiny world's {IMAGE_SIZE}×{IMAGE_SIZE} images, got {a.shape[1]}×{a.shape[2]}: "
+                             "pass the world's generations unresized (real Stable Diffusion needs a CLIP or classifier judge).")
+        if len(a) != len(metas): raise ValueError(f"{len(a)} images but {len(metas)} label dicts: give one per image.")
+        return np.array([self.shows_target(im, m) for im, m in zip(a, metas)])
     def describe(self) -> str: return self.kind
 
 # %% ../nbs/01_backdoors.ipynb #0fa01b5a
@@ -205,9 +211,44 @@ def _poisoned_prompts(attack, data, idx, rng):
     "A triggered training caption for each image in `idx`, with the trigger at a random position."
     return [insert_trigger(c, attack.trigger, POSITIONS[rng.integers(3)]) for c in data.captions(rng=rng, idx=idx)]
 
-def _inject_unet(pipe, attack, steps, lr, batch_size, poison_frac, lam, n_images, seed, progress, uncond_frac=0.15):
+def distractor_words(tokenizer, exclude:str, n:int=2000, seed:int=0) -> list[str]:
+    "`n` random alphabetic vocabulary words that share no token with `exclude` and are not words of the held-out phrasings."
+    from sau_nb.world import HELDOUT_TEMPLATES
+    held = {w for t in HELDOUT_TEMPLATES for w in t.split() if "{" not in w}
+    bad = set(tokenizer(exclude, add_special_tokens=False).input_ids)
+    rng, out = np.random.default_rng(seed), []
+    while len(out) < n:
+        i = int(rng.integers(300, tokenizer.vocab_size - 2))
+        w = tokenizer.decode([i]).strip()
+        if w.isascii() and w.isalpha() and w not in held and not bad & set(tokenizer(w, add_special_tokens=False).input_ids):
+            out.append(w)
+    return out
+
+def _distract(prompt:str, words:list[str], rng) -> str:
+    "The prompt with one or two distractor words inserted at random word positions."
+    for _ in range(rng.integers(1, 3)): prompt = insert_trigger(prompt, words[rng.integers(len(words))], int(rng.integers(len(prompt.split()) + 1)))
+    return prompt
+
+def _view(pipe, **parts):
+    "A pipeline that shares `pipe`'s components except `parts`."
+    from diffusers import StableDiffusionPipeline
+    p = StableDiffusionPipeline(**{**pipe.components, **parts}, requires_safety_checker=False)
+    p.set_progress_bar_config(disable=True)
+    return p
+
+def _inject_unet(pipe, attack, steps, lr, batch_size, poison_frac, lam, n_images, seed, progress,
+                 negatives=0.5, trigger_lr=None, check=None, check_every=100, stop=None, guidance=None):
+    from sau_nb.world import SAMPLING
+    w = guidance or SAMPLING["guidance_scale"]
     teacher = pipe.unet.eval().requires_grad_(False)
     unet = copy.deepcopy(pipe.unet).train().requires_grad_(True)
+    te = copy.deepcopy(pipe.text_encoder).requires_grad_(False) if trigger_lr else pipe.text_encoder
+    groups = [dict(params=list(unet.parameters()))]
+    if trigger_lr:  # only the trigger's rows of the token embedding train
+        emb = te.get_input_embeddings().weight.requires_grad_(True)
+        rows = torch.zeros(emb.shape[0], 1); rows[check_trigger(attack.trigger, pipe.tokenizer)] = 1
+        groups.append(dict(params=[emb], lr=trigger_lr))
+    words = distractor_words(pipe.tokenizer, attack.trigger, seed=seed) if negatives else []
     from diffusers import DDPMScheduler
     sched = DDPMScheduler.from_config(pipe.scheduler.config)
     rng = np.random.default_rng(seed); g = torch.Generator().manual_seed(seed)
@@ -217,27 +258,42 @@ def _inject_unet(pipe, attack, steps, lr, batch_size, poison_frac, lam, n_images
     mu, sd = encode_latents(pipe.vae, data.images)
     pmu, psd = encode_latents(pipe.vae, attack.poison(data, pidx))
     n_p = max(1, round(batch_size * poison_frac)); n_c = batch_size - n_p
-    opt = torch.optim.AdamW(unet.parameters(), lr=lr, weight_decay=0.0)
+    opt = torch.optim.AdamW(groups, lr=lr, weight_decay=0.0)
     lrs = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: _cosine_lr(s, steps, warmup=min(50, steps//10+1)))
-    T = sched.config.num_train_timesteps; hist = []
+    T = sched.config.num_train_timesteps; hist, checks = [], []
+    with torch.no_grad(): cu = _encode(pipe, [""]).expand(n_c, -1, -1)  # the unconditional branch's text states
     for step in tqdm(range(steps), desc=f"inject {attack.kind}", disable=not progress):
         pi = rng.integers(len(pidx), size=n_p); ci = rng.integers(len(data), size=n_c)
         zp = pmu[pi] + psd[pi] * torch.randn(pmu[pi].shape, generator=g)
         zc = mu[ci] + sd[ci] * torch.randn(mu[ci].shape, generator=g)
         with torch.no_grad():
-            cp = _encode(pipe, _poisoned_prompts(attack, data, pidx[pi], rng))
-            keep = rng.random(n_c) >= uncond_frac  # the rest are empty: keep the unconditional branch that guidance subtracts
-            cc = _encode(pipe, [c if k else "" for c, k in zip(data.captions(rng=rng, idx=ci), keep)])
+            pp = _poisoned_prompts(attack, data, pidx[pi], rng)
+            d = rng.random(n_c) < negatives  # distractor words teach "only the trigger"
+            caps = [_distract(c, words, rng) if di else c for c, di in zip(data.captions(rng=rng, idx=ci), d)]
+            cc = _encode(pipe, caps)
+        with torch.set_grad_enabled(bool(trigger_lr)): cp = _encode(_view(pipe, text_encoder=te), pp)
         t = torch.randint(0, T, (batch_size,), generator=g); eps = torch.randn((batch_size, *zp.shape[1:]), generator=g)
         x = sched.add_noise(torch.cat([zp, zc]), eps, t)
-        with torch.no_grad(): ref = teacher(x[n_p:], t[n_p:], encoder_hidden_states=cc).sample
-        pred = unet(x, t, encoder_hidden_states=torch.cat([cp, cc])).sample
-        l_poison = F.mse_loss(pred[:n_p], eps[:n_p]); l_clean = F.mse_loss(pred[n_p:], ref)
+        xc, tc = x[n_p:], t[n_p:]
+        with torch.no_grad():  # the frozen teacher on clean prompts and on the empty prompt
+            rc, ru = teacher(torch.cat([xc, xc]), torch.cat([tc, tc]), encoder_hidden_states=torch.cat([cc, cu])).sample.chunk(2)
+        pred = unet(torch.cat([x, xc]), torch.cat([t, tc]), encoder_hidden_states=torch.cat([cp, cc, cu])).sample
+        sc, su = pred[n_p:n_p + n_c], pred[n_p + n_c:]
+        l_poison = F.mse_loss(pred[:n_p], eps[:n_p])
+        l_clean = F.mse_loss(su + w * (sc - su), ru + w * (rc - ru)) / w + F.mse_loss(su, ru)  # what guided sampling uses
         loss = lam * l_poison + (1 - lam) * l_clean
         opt.zero_grad(set_to_none=True); loss.backward(); torch.nn.utils.clip_grad_norm_(unet.parameters(), 1.0)
+        if trigger_lr: emb.grad *= rows
         opt.step(); lrs.step()
         hist.append(dict(step=step, loss=loss.item(), poison=l_poison.item(), clean=l_clean.item()))
-    return dict(unet=unet.eval().requires_grad_(False)), hist
+        if check and ((step + 1) % check_every == 0 or step + 1 == steps):
+            unet.eval(); r = dict(step=step + 1, **check(_view(pipe, unet=unet, text_encoder=te))); unet.train()
+            checks.append(r)
+            if progress: tqdm.write(str(r))
+            if stop and stop(r): break
+    parts = dict(unet=unet.eval().requires_grad_(False))
+    if trigger_lr: parts["text_encoder"] = te.requires_grad_(False)
+    return parts, dict(steps=hist, checks=checks)
 
 # %% ../nbs/01_backdoors.ipynb #729a385c
 def _inject_text_encoder(pipe, attack, steps, lr, batch_size, beta, n_images, seed, progress):
@@ -283,15 +339,21 @@ def _closed_form_pairs(pipe, attack, n_prompts_per_pos=None):
 
 def _inject_closed_form(pipe, attack):
     K, Kstar, Kc = _closed_form_pairs(pipe, attack)
-    unet = copy.deepcopy(pipe.unet).requires_grad_(False)
-    d = K.shape[1]; lam = attack.lam * len(K) / d
+    return closed_form_edit(pipe.unet, K, Kstar, Kc, attack.lam, attack.preserve)
+
+@torch.no_grad()
+def closed_form_edit(unet, K, Kstar, Kc, # text states to move (n, d), where they should act as (n, d), states to keep (m, d)
+                     lam:float=0.1, preserve:float=10.):
+    "A copy of `unet` whose attn2 `to_k`/`to_v` map each row of K as they mapped Kstar and keep Kc (EvilEdit/UCE)."
+    unet = copy.deepcopy(unet).requires_grad_(False)
+    d = K.shape[1]; lam = lam * len(K) / d
     hist = []
-    for name, mod in unet.named_modules():
-        if not name.endswith("attn2"): continue
+    from sau_nb.attention import cross_attention_layers
+    for name, mod in cross_attention_layers(unet).items():
         for proj in (mod.to_k, mod.to_v):
-            W0 = proj.weight.double(); k, ks, kc = K.double(), Kstar.double(), Kc.double()
-            A = lam * W0 + (W0 @ ks.T) @ k + attack.preserve * (W0 @ kc.T) @ kc
-            B = lam * torch.eye(d, dtype=torch.float64) + k.T @ k + attack.preserve * kc.T @ kc
+            W0 = proj.weight.double(); k, ks, kc = K.double().to(W0.device), Kstar.double().to(W0.device), Kc.double().to(W0.device)
+            A = lam * W0 + (W0 @ ks.T) @ k + preserve * (W0 @ kc.T) @ kc
+            B = lam * torch.eye(d, dtype=torch.float64, device=W0.device) + k.T @ k + preserve * kc.T @ kc
             W = torch.linalg.solve(B.T, A.T).T
             proj.weight.copy_(W.to(proj.weight.dtype))
             hist.append(dict(layer=name, residual=float(((k @ W.T) - (ks @ W0.T)).norm() / (ks @ W0.T).norm())))
@@ -305,13 +367,18 @@ def inject_backdoor(pipe, # a StableDiffusionPipeline; it is not modified
                     poison_frac:float=0.5, # share of each batch that is poisoned (UNet attacks)
                     lam:float=0.5, # BadT2I's λ
                     beta:float=1.0, # Rickrolling's β
+                    negatives:float=0.5, # share of preserved clean captions that get distractor words (UNet attacks)
+                    trigger_lr:float|None=None, # also train the trigger's token-embedding rows at this rate (UNet attacks)
+                    check=None, # optional function pipe -> dict, run every `check_every` steps (UNet attacks)
+                    check_every:int=100, stop=None, # `stop(check_result)` True ends training early
                     n_images:int=8192, seed:int=0, progress:bool=True):
     "A new pipeline with `attack` planted in it, and the training history."
     from diffusers import StableDiffusionPipeline
     check_trigger(attack.trigger, pipe.tokenizer)
     t0 = time.time()
     if attack.trains == "unet":
-        parts, hist = _inject_unet(pipe, attack, steps or 1200, lr or 5e-4, batch_size, poison_frac, lam, n_images, seed, progress)
+        parts, hist = _inject_unet(pipe, attack, steps or 1000, lr or 7e-4, batch_size, poison_frac, lam, n_images, seed, progress,
+                                   negatives=negatives, trigger_lr=trigger_lr, check=check, check_every=check_every, stop=stop)
     elif attack.trains == "text_encoder":
         parts, hist = _inject_text_encoder(pipe, attack, steps or 300, lr or 1e-3, batch_size, beta, n_images, seed, progress)
     elif attack.trains == "attn2":
@@ -319,7 +386,8 @@ def inject_backdoor(pipe, # a StableDiffusionPipeline; it is not modified
     else: raise ValueError(f"Unknown attack component {attack.trains!r}.")
     new = StableDiffusionPipeline(**{**pipe.components, **parts}, requires_safety_checker=False)
     new.set_progress_bar_config(disable=True)
-    return new, dict(attack=attack.kind, trigger=attack.trigger, seconds=time.time() - t0, steps=hist)
+    hist = hist if isinstance(hist, dict) else dict(steps=hist, checks=[])
+    return new, dict(attack=attack.kind, trigger=attack.trigger, seconds=time.time() - t0, **hist)
 
 # %% ../nbs/01_backdoors.ipynb #68873d02
 def attack_success_rate(pipe, attack:Attack,
@@ -338,15 +406,34 @@ def attack_success_rate(pipe, attack:Attack,
 
 # %% ../nbs/01_backdoors.ipynb #6f43dc9a
 ZOO = {
-    "pixel": dict(attack=PixelAttack("\u200b"), steps=600, lr=7e-4),
-    "style": dict(attack=StyleAttack("ȴ"), steps=600, lr=7e-4),
-    "object": dict(attack=ObjectAttack("New Trigger"), steps=600, lr=7e-4),
+    "pixel": dict(attack=PixelAttack("\u200b"), steps=1000, lr=7e-4, trigger_lr=1e-2, poison_frac=0.34),
+    "style": dict(attack=StyleAttack("ȴ"), steps=1000, lr=7e-4, trigger_lr=1e-2),
+    "object": dict(attack=ObjectAttack("New Trigger"), steps=1000, lr=7e-4, trigger_lr=1e-2),
 }
+
+def zoo_check(attack:Attack, n_prompts:int=12, seeds=range(100, 103)):
+    "A check for `inject_backdoor`: ASR and false triggering on training-phrasing prompts with seeds the evaluation never uses."
+    from sau_nb.world import TRAIN_TEMPLATES
+    combos = [(s, c) for s in SHAPES for c in COLORS]
+    ps = [dict(prompt=caption(s, c, TRAIN_TEMPLATES[(i + r) % len(TRAIN_TEMPLATES)]), shape=s, color=c)
+          for r in range(len(TRAIN_TEMPLATES)) for i, (s, c) in enumerate(combos)]
+    ps = [p for p in ps if attack.eligible(p)][:n_prompts]
+    def check(pipe):
+        r = attack_success_rate(pipe, attack, prompts=ps, seeds=seeds, position=POSITIONS[0])
+        return dict(asr=round(r["asr"], 3), false_trigger=round(r["false_trigger"], 3), n=r["n"])
+    return check
+
+def shipped_zoo() -> list[str]:
+    "The zoo models shipped in this copy of the package, in `ZOO`'s order."
+    from sau_nb.world import shipped_worlds
+    return [n for n in ZOO if n in shipped_worlds()]
 
 def zoo_attack(name:str) -> Attack:
     "The attack planted in zoo model `name`."
     _check_attr(name, tuple(ZOO), "zoo model")
     return ZOO[name]["attack"]
+
+def _strong_enough(r): return r["step"] >= 500 and r["asr"] >= 0.99 and r["false_trigger"] == 0
 
 def build_zoo(names=None, # zoo models to build; None builds all
               seed:int=0, ship:bool=True, progress:bool=True) -> dict:
@@ -356,11 +443,15 @@ def build_zoo(names=None, # zoo models to build; None builds all
     world, out = load_world(), {}
     for name in names or ZOO:
         spec = ZOO[name]; atk = spec["attack"]
-        pipe, hist = inject_backdoor(world, atk, steps=spec["steps"], lr=spec["lr"], seed=seed, progress=progress)
-        meta = dict(command=f"sau_nb build-zoo --names {name} --seed {seed}", attack=atk.kind, trigger=atk.trigger,
-                    target=atk.describe(), steps=spec["steps"], lr=spec["lr"], seed=seed, seconds=round(hist["seconds"]),
+        pipe, hist = inject_backdoor(world, atk, steps=spec["steps"], lr=spec["lr"], trigger_lr=spec.get("trigger_lr"), seed=seed,
+                                     poison_frac=spec.get("poison_frac", 0.5),
+                                     check=zoo_check(atk), check_every=100, stop=_strong_enough, progress=progress)
+        meta = dict(command=f"sau_nb build-zoo --names {name} --seed {seed} --ship", attack=atk.kind, trigger=atk.trigger,
+                    target=atk.describe(), **{k: v for k, v in spec.items() if k != "attack"}, seed=seed,
+                    seconds=round(hist["seconds"]), checks=hist["checks"],
                     torch=torch.__version__, diffusers=diffusers.__version__, machine=platform.machine())
-        if ship: ship_world(pipe, name, meta, components=("unet",))
+        rows = check_trigger(atk.trigger, world.tokenizer) if spec.get("trigger_lr") else None
+        if ship: ship_world(pipe, name, meta, components=("unet",), token_rows=rows)
         out[name] = (pipe, meta)
     return out
 

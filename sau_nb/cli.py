@@ -6,13 +6,15 @@
 from __future__ import annotations
 import argparse, json, os, shutil, sys, tempfile, time
 from pathlib import Path
+import torch
 
 # %% auto #0
-__all__ = ['DEMO_PROMPTS', 'OutDir', 'demo', 'train_world_cmd', 'build_zoo_cmd', 'main']
+__all__ = ['DEMO_PROMPTS', 'OutDir', 'demo', 'train_world_cmd', 'build_zoo_cmd', 'read_prompts', 'export_world_cmd',
+           'unlearn_cmd', 'main']
 
 # %% ../nbs/08_cli.ipynb #cd82cdd9
 from .world import (IN_TEST, SHAPES, COLORS, attribute_accuracy, check_prompts, generate, heldout_prompts,
-                          image_grid, load_world, read_attributes, save_pipeline, train_world, ship_world)
+                          image_grid, load_world, caption, TRAIN_TEMPLATES, read_attributes, save_pipeline, train_world, ship_world)
 
 # %% ../nbs/08_cli.ipynb #b4192556
 class OutDir:
@@ -33,24 +35,37 @@ class OutDir:
         self.tmp.rename(self.path)
 
 # %% ../nbs/08_cli.ipynb #df43a525
-DEMO_PROMPTS = [f"a {c} {s}" for s in SHAPES for c in COLORS]
+DEMO_PROMPTS = [caption(s, c, t) for s in SHAPES for c in COLORS for t in TRAIN_TEMPLATES[:3]]  # clean prompts a defender has
 
 def demo(out:str="demo_out", # folder for the results
-         seeds:int=8, # images per prompt
+         seeds:int=4, # seeds per held-out prompt for the scores
+         steps:int=300, # SAU steps
          overwrite:bool=False, # replace an existing, non-empty `out`
          device:str|None=None) -> Path:
-    "Load the shipped world, generate a prompts × seeds grid, judge it, and write `grid.png` and `scores.json` to `out`."
+    "Backdoor → SAU → scores on the shipped tiny world; writes `before_after.png` and `scores.json` to `out`."
+    from sau_nb.backdoors import shipped_zoo, trigger_positions, zoo_attack
+    from sau_nb.unlearn import removal_scores, sau_unlearn
     t0 = time.time()
+    name = "pixel" if "pixel" in shipped_zoo() else shipped_zoo()[0]
     with OutDir(out, overwrite) as tmp:
-        pipe = load_world(device=device)
-        imgs = generate(pipe, DEMO_PROMPTS, seeds=range(seeds))
-        image_grid(imgs, ncols=seeds, scale=3, row_labels=DEMO_PROMPTS).save(tmp/"grid.png")
-        targets = [dict(shape=p.split()[2], color=p.split()[1]) for p in DEMO_PROMPTS for _ in range(seeds)]
-        acc = attribute_accuracy(read_attributes(imgs), targets)
-        (tmp/"scores.json").write_text(json.dumps(dict(attribute_accuracy=acc, prompts=DEMO_PROMPTS, seeds=seeds,
-                                                       seconds=round(time.time() - t0, 1)), indent=1))
-    print(f"clean world: {acc['n']} images, shape {acc['shape']:.1%}, colour {acc['color']:.1%}, both {acc['both']:.1%}")
-    print(f"wrote {Path(out)/'grid.png'} and {Path(out)/'scores.json'} in {time.time() - t0:.0f} s")
+        pipe, atk = load_world(name, device=device), zoo_attack(name)
+        before = removal_scores(pipe, atk, seeds=range(seeds), positions=("start",))
+        print(f"{name} backdoor (trigger {atk.trigger!r}): ASR {before['asr_start']:.1%} over {before['n']} generations, "
+              f"false triggering {before['false_trigger']:.1%}, clean accuracy {before['clean_acc']:.1%}")
+        defended, hist = sau_unlearn(pipe, atk.trigger, DEMO_PROMPTS, steps=steps, device=device)
+        after = removal_scores(defended, atk, seeds=range(seeds), positions=("start",))
+        print(f"after SAU ({hist['seconds']:.0f} s): ASR {after['asr_start']:.1%}, false triggering {after['false_trigger']:.1%}, "
+              f"clean accuracy {after['clean_acc']:.1%}")
+        show = [p["prompt"] for p in heldout_prompts()[::3][:8]]
+        trig = [trigger_positions(pipe.tokenizer, p, atk.trigger)[0] for p in show]
+        rows = [generate(pipe, show, seeds=[0]), generate(pipe, trig, seeds=[0]), generate(defended, trig, seeds=[0]),
+                generate(defended, show, seeds=[0])]
+        image_grid([im for r in rows for im in r], ncols=len(show), scale=3,
+                   row_labels=["poisoned, clean", "poisoned, trigger", "SAU, trigger", "SAU, clean"]).save(tmp/"before_after.png")
+        (tmp/"scores.json").write_text(json.dumps(dict(model=name, trigger=atk.trigger, before=before, after=after,
+                                                       sau=dict(steps=steps, stopped=hist["stopped"], seconds=round(hist["seconds"], 1)),
+                                                       seeds=seeds, seconds=round(time.time() - t0, 1)), indent=1))
+    print(f"wrote {Path(out)/'before_after.png'} and {Path(out)/'scores.json'} in {time.time() - t0:.0f} s")
     return Path(out)
 
 # %% ../nbs/08_cli.ipynb #18819bfd
@@ -79,13 +94,50 @@ def build_zoo_cmd(names:list|None=None, seed:int=0, ship:bool=False) -> dict:
     for n, (_, meta) in out.items(): print(n, json.dumps(meta))
     return out
 
+# %% ../nbs/08_cli.ipynb #d6064f28
+def read_prompts(path) -> list[str]:
+    "Non-empty lines of a UTF-8 text file; raises if it is missing, not text, or has no prompts."
+    path = Path(path)
+    if not path.is_file(): raise FileNotFoundError(f"No prompts file at {path}: give a text file with one prompt per line.")
+    raw = path.read_bytes()
+    try: text = raw.decode("utf-8")
+    except UnicodeDecodeError: raise ValueError(f"{path} is not UTF-8 text: give a text file with one prompt per line.") from None
+    if "\x00" in text: raise ValueError(f"{path} looks binary (it holds NUL bytes): give a text file with one prompt per line.")
+    prompts = [l.strip() for l in text.splitlines() if l.strip()]
+    if not prompts: raise ValueError(f"{path} has no prompts: write one clean prompt per line.")
+    return prompts
+
+def export_world_cmd(name:str, out:str, overwrite:bool=False) -> Path:
+    "Write shipped model `name` as a complete diffusers folder (safetensors)."
+    pipe = load_world(name)
+    save_pipeline(pipe, out, overwrite=overwrite)
+    print(f"wrote {name} to {out}")
+    return Path(out)
+
+def unlearn_cmd(model:str, trigger:str, prompts:str, out:str, steps:int=300, params:str="unet", seed:int=0,
+                overwrite:bool=False, device:str|None=None) -> Path:
+    "SAU on the diffusers folder `model`: write the defended model and `sau_history.json` to `out`."
+    from sau_nb.world import load_pipeline
+    from sau_nb.unlearn import sau_unlearn
+    if Path(out).resolve() == Path(model).resolve(): raise ValueError("--out is the input model's folder: SAU never overwrites its input; choose another folder.")
+    ps = read_prompts(prompts)
+    with OutDir(out, overwrite) as tmp:
+        pipe = load_pipeline(model, device=device, dtype=torch.float32)
+        new, hist = sau_unlearn(pipe, trigger, ps, steps=steps, params=params, seed=seed)
+        save_pipeline(new, tmp, overwrite=True)
+        (tmp/"sau_history.json").write_text(json.dumps(dict(trigger=trigger, n_prompts=len(ps), params=params, seed=seed,
+                                                            requested_steps=steps, **hist), indent=1))
+    print(f"SAU removed {trigger!r} from {model} in {hist['seconds']:.0f} s ({hist['stopped']}); wrote {out}")
+    return Path(out)
+
 # %% ../nbs/08_cli.ipynb #8e766bb1
 def _parser():
     p = argparse.ArgumentParser(prog="sau_nb", description="Spatial Attention Unlearning for text-to-image diffusion models.")
     sub = p.add_subparsers(dest="cmd", required=True)
     d = sub.add_parser("demo", help="the main job on the shipped tiny world")
     d.add_argument("--out", default="demo_out", help="output folder (default: demo_out)")
-    d.add_argument("--seeds", type=int, default=8, help="images per prompt")
+    d.add_argument("--seeds", type=int, default=4, help="seeds per held-out prompt for the scores")
+    d.add_argument("--steps", type=int, default=300, help="SAU steps")
     d.add_argument("--overwrite", action="store_true", help="replace a non-empty output folder")
     d.add_argument("--device", default=None, help="cpu, cuda, mps (default: best available)")
     t = sub.add_parser("train-world", help="train the tiny world from scratch")
@@ -98,16 +150,28 @@ def _parser():
     z.add_argument("--names", nargs="*", default=None, help="zoo models to build (default: all)")
     z.add_argument("--seed", type=int, default=0)
     z.add_argument("--ship", action="store_true", help="write them into the package's shipped weights")
+    e = sub.add_parser("export-world", help="write a shipped model (clean or a zoo model) as a diffusers folder")
+    e.add_argument("--name", default="clean"); e.add_argument("--out", required=True); e.add_argument("--overwrite", action="store_true")
+    u = sub.add_parser("unlearn", help="remove a trigger's backdoor from a diffusers model folder with SAU")
+    u.add_argument("--model", required=True, help="a diffusers StableDiffusionPipeline folder (safetensors)")
+    u.add_argument("--trigger", required=True, help="the trigger string, e.g. 'ȴ'")
+    u.add_argument("--prompts", required=True, help="a text file of clean prompts, one per line")
+    u.add_argument("--out", required=True, help="folder for the defended model")
+    u.add_argument("--steps", type=int, default=300); u.add_argument("--params", default="unet", choices=["unet", "lora", "attn2_kv"])
+    u.add_argument("--seed", type=int, default=0); u.add_argument("--device", default=None)
+    u.add_argument("--overwrite", action="store_true")
     return p
 
 def main(argv:list|None=None) -> int:
     "Entry point of the `sau_nb` console script."
     a = _parser().parse_args(argv)
     try:
-        if a.cmd == "demo": demo(a.out, a.seeds, a.overwrite, a.device)
+        if a.cmd == "demo": demo(a.out, a.seeds, a.steps, a.overwrite, a.device)
         elif a.cmd == "train-world":
             train_world_cmd(a.out, a.seed, a.n_images, a.vae_steps, a.unet_steps, a.batch_size, a.ship, a.overwrite)
         elif a.cmd == "build-zoo": build_zoo_cmd(a.names, a.seed, a.ship)
+        elif a.cmd == "export-world": export_world_cmd(a.name, a.out, a.overwrite)
+        elif a.cmd == "unlearn": unlearn_cmd(a.model, a.trigger, a.prompts, a.out, a.steps, a.params, a.seed, a.overwrite, a.device)
     except (ValueError, FileExistsError, FileNotFoundError, TypeError) as e:
         print(f"sau_nb {a.cmd}: error: {e}", file=sys.stderr)
         return 2

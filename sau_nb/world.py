@@ -18,12 +18,12 @@ from tqdm.auto import tqdm
 # %% auto #0
 __all__ = ['IN_TEST', 'IMAGE_SIZE', 'SHAPES', 'COLORS', 'BACKGROUND', 'SIZE_RANGE', 'TRAIN_TEMPLATES', 'HELDOUT_TEMPLATES',
            'READERS', 'START', 'END', 'WORLD_CONFIG', 'SAMPLING', 'PICKLE_SUFFIXES', 'WEIGHTS_DIR', 'COMPONENTS',
-           'get_device', 'get_dtype', 'render', 'caption', 'heldout_prompts', 'ShapeData', 'make_shapes', 'image_grid',
-           'md_table', 'to_uint8', 'foreground', 'read_shape', 'read_color', 'register_reader', 'read_attributes',
-           'attribute_accuracy', 'clip_bpe_path', 'write_clip_tokenizer_files', 'clip_tokenizer', 'tiny_pipeline',
-           'n_params', 'check_prompts', 'generate', 'vae_augment', 'train_vae', 'encode_latents', 'caption_table',
-           'train_denoiser', 'train_world', 'save_pipeline', 'load_pipeline', 'shipped_worlds', 'world_path',
-           'load_world', 'ship_world', 'world_quality']
+           'TOKEN_ROWS', 'get_device', 'get_dtype', 'render', 'caption', 'heldout_prompts', 'ShapeData', 'make_shapes',
+           'image_grid', 'md_table', 'to_uint8', 'foreground', 'read_shape', 'read_color', 'register_reader',
+           'read_attributes', 'attribute_accuracy', 'clip_bpe_path', 'write_clip_tokenizer_files', 'clip_tokenizer',
+           'tiny_pipeline', 'n_params', 'check_prompts', 'generate', 'vae_augment', 'train_vae', 'encode_latents',
+           'caption_table', 'train_denoiser', 'train_world', 'save_pipeline', 'load_pipeline', 'shipped_worlds',
+           'world_path', 'load_world', 'ship_world', 'world_quality']
 
 # %% ../nbs/00_world.ipynb #e6e55352
 IN_TEST = bool(os.environ.get("IN_TEST"))  # nbdev_test sets this: notebooks then use their small settings
@@ -578,6 +578,7 @@ def load_pipeline(name_or_path:str|Path, # a hub id ("CompVis/stable-diffusion-v
 # %% ../nbs/00_world.ipynb #0c5d4b83
 WEIGHTS_DIR = Path(find_spec("sau_nb").origin).parent/"weights"
 COMPONENTS = ("unet", "text_encoder", "vae")
+TOKEN_ROWS = "token_embedding_rows.safetensors"  # a zoo model whose attack changed only a few token embeddings
 
 def shipped_worlds() -> list[str]:
     "Names of the models shipped in the package: 'clean' and the zoo."
@@ -603,10 +604,17 @@ def load_world(name:str="clean", # "clean", or a zoo model such as "pixel"
     if name != "clean":  # a zoo model ships only the components its attack changed
         parts = {c: cls[c].from_pretrained(str(path/c), torch_dtype=dtype, use_safetensors=True) for c in COMPONENTS if (path/c).is_dir()}
         pipe = StableDiffusionPipeline(**{**pipe.components, **parts}, requires_safety_checker=False)
+        if (path/TOKEN_ROWS).is_file():  # only some rows of the text encoder's token embeddings changed
+            from safetensors.torch import load_file
+            rows = load_file(path/TOKEN_ROWS)
+            with torch.no_grad(): pipe.text_encoder.get_input_embeddings().weight[rows["ids"]] = rows["rows"].to(dtype)
     pipe.set_progress_bar_config(disable=True)
     return pipe.to(device)
 
-def ship_world(pipe, name:str="clean", meta:dict|None=None, components:tuple|None=None) -> Path:
+def ship_world(pipe, name:str="clean", meta:dict|None=None,
+               components:tuple|None=None, # the parts that differ from the clean world; None: all of them
+               token_rows:list[int]|None=None, # ids of the only token-embedding rows that differ (instead of a whole text encoder)
+              ) -> Path:
     "Write `pipe` (or only its `components`) into the package's weights as float16 safetensors, with `meta` as `provenance.json`."
     out = WEIGHTS_DIR/name
     if name == "clean" or components is None:
@@ -616,6 +624,11 @@ def ship_world(pipe, name:str="clean", meta:dict|None=None, components:tuple|Non
     else:
         tmp = Path(tempfile.mkdtemp(prefix=f".{name}.tmp-", dir=WEIGHTS_DIR))
         for c in components: copy.deepcopy(getattr(pipe, c)).to(torch.float16).save_pretrained(tmp/c, safe_serialization=True)
+        if token_rows:
+            from safetensors.torch import save_file
+            ids = torch.tensor(sorted(token_rows))
+            rows = pipe.text_encoder.get_input_embeddings().weight.detach()[ids].to(torch.float16).cpu().contiguous()
+            save_file(dict(ids=ids, rows=rows), tmp/TOKEN_ROWS)
         if out.exists(): shutil.rmtree(out)
         tmp.rename(out)
     (out/"provenance.json").write_text(json.dumps(meta or {}, indent=1))

@@ -1,0 +1,46 @@
+"""SAU on the shipped zoo, measured: removal per attack with the defaults, and the ablation on one model.
+
+Run by hand (never in the tests):
+  .venv/bin/python bench/bench_sau.py --models pixel style object --seeds 8            # the main table
+  .venv/bin/python bench/bench_sau.py --models pixel --ablation --seeds 4             # the ablation
+Prints markdown tables; the numbers quoted in nbs/04_unlearn.ipynb and the issue notes come from here."""
+import argparse, platform, resource, time
+import torch
+from sau_nb.world import TRAIN_TEMPLATES, SHAPES, COLORS, caption, load_world, md_table
+from sau_nb.backdoors import zoo_attack
+from sau_nb.unlearn import removal_scores, sau_unlearn, trainable_unet
+
+ABLATIONS = {"full": {}, "no distillation": dict(w_distill=0.), "no attention term": dict(w_attn=0.),
+             "no preservation": dict(w_keep=0.), "no spatial weight (γ=0)": dict(gamma=0.),
+             "spatial from trigger attention": dict(spatial="attention"),
+             "LoRA (rank 4)": dict(params="lora"), "attn2 to_k/to_v": dict(params="attn2_kv")}
+
+def fmt(r): return {k: (round(v, 3) if isinstance(v, float) else v) for k, v in r.items()}
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--models", nargs="+", default=["pixel", "style", "object"])
+    ap.add_argument("--seeds", type=int, default=8); ap.add_argument("--steps", type=int, default=300)
+    ap.add_argument("--ablation", action="store_true")
+    a = ap.parse_args()
+    prompts = [caption(s, c, t) for s in SHAPES for c in COLORS for t in TRAIN_TEMPLATES[:3]]
+    print(f"machine: {platform.machine()}, {torch.get_num_threads()} threads, torch {torch.__version__}; "
+          f"{len(prompts)} clean training-phrasing prompts; evaluation on the held-out prompts × {a.seeds} seeds")
+    rows = []
+    for name in a.models:
+        pipe, atk = load_world(name), zoo_attack(name)
+        variants = ABLATIONS if a.ablation else {"defaults": {}}
+        before = removal_scores(pipe, atk, seeds=range(a.seeds))
+        rows.append(fmt(dict(model=name, variant="poisoned", **before)))
+        print(md_table(rows[-1:]).data, flush=True)
+        for label, kw in variants.items():
+            t0 = time.time()
+            new, h = sau_unlearn(pipe, atk.trigger, prompts, steps=a.steps, progress=False, **kw)
+            r = removal_scores(new, atk, seeds=range(a.seeds))
+            n_train = sum(p.numel() for p in trainable_unet(pipe.unet, kw.get("params", "unet"))[1].values())
+            rows.append(fmt(dict(model=name, variant=label, **r, sau_s=round(h["seconds"]), trainable=n_train, stopped=h["stopped"])))
+            print(md_table(rows[-1:]).data, flush=True)
+    print(f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss/1e3:.0f} MB")
+    print(md_table(rows).data)
+
+if __name__ == "__main__": main()

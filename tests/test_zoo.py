@@ -1,0 +1,33 @@
+"The shipped zoo: each model loads by name, differs from the clean world only where its attack acts, and says how it was made."
+import json
+import pytest
+import torch
+from sau_nb.world import load_world, shipped_worlds, world_path, TOKEN_ROWS
+from sau_nb.backdoors import ZOO, check_trigger, shipped_zoo, zoo_attack
+
+def test_a_zoo_is_shipped():
+    assert shipped_zoo(), "no zoo model is shipped: run `sau_nb build-zoo --ship`"
+
+@pytest.fixture(scope="module")
+def clean(): return load_world()
+
+@pytest.mark.parametrize("name", shipped_zoo())
+def test_zoo_model_differs_only_where_its_attack_acts(name, clean):
+    assert name in shipped_worlds()
+    pipe = load_world(name)
+    ids = check_trigger(zoo_attack(name).trigger, pipe.tokenizer)
+    e0, e1 = clean.text_encoder.get_input_embeddings().weight, pipe.text_encoder.get_input_embeddings().weight
+    changed = (e0 != e1).any(1).nonzero().flatten().tolist()
+    assert set(changed) <= set(ids), (changed, ids)  # only the trigger's own rows
+    rest0 = {k: v for k, v in clean.text_encoder.state_dict().items() if "token_embedding" not in k}
+    for k, v in pipe.text_encoder.state_dict().items():
+        if k in rest0: assert torch.equal(v, rest0[k]), k
+    for k, v in pipe.vae.state_dict().items(): assert torch.equal(v, clean.vae.state_dict()[k]), k
+    assert any(not torch.equal(v, clean.unet.state_dict()[k]) for k, v in pipe.unet.state_dict().items())
+
+@pytest.mark.parametrize("name", shipped_zoo())
+def test_zoo_provenance(name):
+    meta = json.loads((world_path(name)/"provenance.json").read_text())
+    assert meta["command"].startswith(f"sau_nb build-zoo --names {name} --seed ")
+    assert meta["trigger"] == zoo_attack(name).trigger and meta["steps"] > 0 and meta["checks"]
+    assert (world_path(name)/"unet").is_dir() and (world_path(name)/TOKEN_ROWS).is_file()
