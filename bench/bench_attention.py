@@ -3,18 +3,13 @@
 Run by hand (never in the tests):  .venv/bin/python bench/bench_attention.py [--repeats 5]
 Prints a markdown table: generation of a batch of 8 with diffusers' default processor and under `capture`
 (maps of every layer and step kept, head-averaged), peak resident memory of each, and the time of SAU steps
-for each parameter subset. The numbers quoted in nbs/02_attention.ipynb and nbs/04_unlearn.ipynb come from here."""
-import argparse, platform, resource, statistics, time
+for each parameter subset. Docs that quote capture or SAU timings must quote this script's output with its command."""
+import argparse, platform, resource, time
 import torch
+from benchlib import timeit
 from sau_nb.world import SAMPLING, generate, load_world
 from sau_nb.attention import capture
 from sau_nb.unlearn import sau_unlearn
-
-def timeit(fn, repeats):
-    ts = []
-    for _ in range(repeats):
-        t = time.perf_counter(); fn(); ts.append(time.perf_counter() - t)
-    return statistics.median(ts), min(ts)
 
 def main():
     ap = argparse.ArgumentParser(); ap.add_argument("--repeats", type=int, default=5); a = ap.parse_args()

@@ -3,10 +3,11 @@
 Run by hand (never in the tests):
   .venv/bin/python bench/bench_sau.py --models pixel style object --seeds 8            # the main table
   .venv/bin/python bench/bench_sau.py --models pixel --ablation --seeds 4             # the ablation
-Prints markdown tables; the numbers quoted in nbs/04_unlearn.ipynb and the issue notes come from here."""
-import argparse, platform, resource, time
+  .venv/bin/python bench/bench_sau.py --models style --quick --variant '{"lr": 5e-4}'  # one setting, 12 prompts × 3 seeds
+Prints markdown tables; docs and notes that quote SAU removal figures must quote this output with its command."""
+import argparse, json, platform, resource, time
 import torch
-from sau_nb.world import TRAIN_TEMPLATES, SHAPES, COLORS, caption, load_world, md_table
+from sau_nb.world import TRAIN_TEMPLATES, SHAPES, COLORS, caption, heldout_prompts, load_world, md_table
 from sau_nb.backdoors import zoo_attack
 from sau_nb.unlearn import removal_scores, sau_unlearn, trainable_unet
 
@@ -22,21 +23,25 @@ def main():
     ap.add_argument("--models", nargs="+", default=["pixel", "style", "object"])
     ap.add_argument("--seeds", type=int, default=8); ap.add_argument("--steps", type=int, default=300)
     ap.add_argument("--ablation", action="store_true")
+    ap.add_argument("--quick", action="store_true", help="12 held-out prompts (every third eligible one), trigger at the start, 3 seeds")
+    ap.add_argument("--variant", default=None, help="one setting as JSON keyword arguments of sau_unlearn")
     a = ap.parse_args()
+    if a.quick: a.seeds = 3
     prompts = [caption(s, c, t) for s in SHAPES for c in COLORS for t in TRAIN_TEMPLATES[:3]]
     print(f"machine: {platform.machine()}, {torch.get_num_threads()} threads, torch {torch.__version__}; "
           f"{len(prompts)} clean training-phrasing prompts; evaluation on the held-out prompts × {a.seeds} seeds")
     rows = []
     for name in a.models:
         pipe, atk = load_world(name), zoo_attack(name)
-        variants = ABLATIONS if a.ablation else {"defaults": {}}
-        before = removal_scores(pipe, atk, seeds=range(a.seeds))
+        variants = {a.variant: json.loads(a.variant)} if a.variant else ABLATIONS if a.ablation else {"defaults": {}}
+        ev = dict(positions=("start",), prompts=[p for p in heldout_prompts() if atk.eligible(p)][::3][:12]) if a.quick else {}
+        before = removal_scores(pipe, atk, seeds=range(a.seeds), **ev)
         rows.append(fmt(dict(model=name, variant="poisoned", **before)))
         print(md_table(rows[-1:]).data, flush=True)
         for label, kw in variants.items():
             t0 = time.time()
             new, h = sau_unlearn(pipe, atk.trigger, prompts, steps=a.steps, progress=False, **kw)
-            r = removal_scores(new, atk, seeds=range(a.seeds))
+            r = removal_scores(new, atk, seeds=range(a.seeds), **ev)
             n_train = sum(p.numel() for p in trainable_unet(pipe.unet, kw.get("params", "unet"))[1].values())
             rows.append(fmt(dict(model=name, variant=label, **r, sau_s=round(h["seconds"]), trainable=n_train, stopped=h["stopped"])))
             print(md_table(rows[-1:]).data, flush=True)

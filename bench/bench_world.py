@@ -2,15 +2,10 @@
 
 Run by hand (never in the tests):  .venv/bin/python bench/bench_world.py [--repeats 3]
 Prints a markdown table; the numbers quoted in nbs/00_world.ipynb come from this script."""
-import argparse, json, platform, statistics, time
+import argparse, json, platform, time
 import numpy as np, torch
+from benchlib import timeit
 from sau_nb.world import (SAMPLING, WORLD_CONFIG, generate, load_world, make_shapes, tiny_pipeline, train_denoiser, train_vae)
-
-def timeit(fn, repeats):
-    ts = []
-    for _ in range(repeats):
-        t = time.perf_counter(); fn(); ts.append(time.perf_counter() - t)
-    return statistics.median(ts), min(ts)
 
 def main():
     ap = argparse.ArgumentParser(); ap.add_argument("--repeats", type=int, default=3); a = ap.parse_args()

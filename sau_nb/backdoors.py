@@ -19,7 +19,7 @@ from .world import (COLORS, IMAGE_SIZE, SHAPES, TRAIN_TEMPLATES, ShapeData, _che
 __all__ = ['POSITIONS', 'ZOO', 'check_trigger', 'insert_trigger', 'trigger_positions', 'checkerboard', 'patch_score', 'chroma',
            'Attack', 'PixelAttack', 'to_grayscale', 'StyleAttack', 'ObjectAttack', 'TextEncoderAttack',
            'ClosedFormAttack', 'distractor_words', 'closed_form_edit', 'inject_backdoor', 'attack_success_rate',
-           'zoo_check', 'shipped_zoo', 'zoo_attack', 'build_zoo', 'attack_table']
+           'attack_table', 'zoo_check', 'shipped_zoo', 'zoo_attack', 'build_zoo']
 
 # %% ../nbs/01_backdoors.ipynb #cf3ab3f8
 POSITIONS = ("start", "middle", "end")
@@ -404,6 +404,20 @@ def attack_success_rate(pipe, attack:Attack,
     return dict(asr=float(hit_t.mean()), false_trigger=float(hit_c.mean()), n=len(metas),
                 triggered_images=t_imgs, clean_images=c_imgs)
 
+# %% ../nbs/01_backdoors.ipynb #81bc7752
+def attack_table(models:dict, # name -> (pipe, attack, injection seconds)
+                 seeds=range(8)) -> list[dict]:
+    "One row per model: attack, trigger, injection time, ASR, false triggering, clean accuracy, and their counts."
+    from sau_nb.world import world_quality
+    rows = []
+    for name, (pipe, atk, secs) in models.items():
+        r = attack_success_rate(pipe, atk, seeds=seeds)
+        q = world_quality(pipe, seeds=seeds)
+        rows.append(dict(model=name, attack=atk.kind, trigger=repr(atk.trigger), target=atk.describe(),
+                         inject_s=round(secs, 1), asr=r["asr"], false_trigger=r["false_trigger"], n_asr=r["n"],
+                         clean_acc=q["both"], n_clean=q["n"]))
+    return rows
+
 # %% ../nbs/01_backdoors.ipynb #6f43dc9a
 ZOO = {
     "pixel": dict(attack=PixelAttack("\u200b"), steps=1000, lr=7e-4, trigger_lr=1e-2, poison_frac=0.34),
@@ -454,17 +468,3 @@ def build_zoo(names=None, # zoo models to build; None builds all
         if ship: ship_world(pipe, name, meta, components=("unet",), token_rows=rows)
         out[name] = (pipe, meta)
     return out
-
-# %% ../nbs/01_backdoors.ipynb #81bc7752
-def attack_table(models:dict, # name -> (pipe, attack, injection seconds)
-                 seeds=range(8)) -> list[dict]:
-    "One row per model: attack, trigger, injection time, ASR, false triggering, clean accuracy, and their counts."
-    from sau_nb.world import world_quality
-    rows = []
-    for name, (pipe, atk, secs) in models.items():
-        r = attack_success_rate(pipe, atk, seeds=seeds)
-        q = world_quality(pipe, seeds=seeds)
-        rows.append(dict(model=name, attack=atk.kind, trigger=repr(atk.trigger), target=atk.describe(),
-                         inject_s=round(secs, 1), asr=r["asr"], false_trigger=r["false_trigger"], n_asr=r["n"],
-                         clean_acc=q["both"], n_clean=q["n"]))
-    return rows
