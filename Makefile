@@ -17,7 +17,7 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python tests/check_sync.py
-	$(BIN)/nbdev_test --do_print --timing
+	OMP_NUM_THREADS=1 $(BIN)/nbdev_test --do_print --timing
 	$(BIN)/python -m pytest -q tests
 
 # Notebook-first workflow: regenerate the library and README from nbs/.
