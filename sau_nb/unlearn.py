@@ -13,7 +13,7 @@ from torch.func import functional_call
 from tqdm.auto import tqdm
 
 from .world import _cosine_lr, check_prompts, generate, get_device
-from .backdoors import POSITIONS, check_trigger, trigger_positions
+from .backdoors import POSITIONS, _encode, check_trigger, trigger_positions
 from .attention import capture
 
 # %% auto #0
@@ -159,9 +159,7 @@ def latent_bank(pipe, prompts:list[str], n_seeds:int=4, seed:int=0) -> torch.Ten
 
 @torch.no_grad()
 def _states(pipe, prompts:list[str], device) -> torch.Tensor:
-    ids = pipe.tokenizer(prompts, padding="max_length", max_length=pipe.tokenizer.model_max_length, truncation=True,
-                         return_tensors="pt").input_ids.to(pipe.text_encoder.device)
-    return pipe.text_encoder(ids)[0].to(device, torch.float32)
+    return _encode(pipe, prompts).to(device, torch.float32)
 
 def sau_unlearn(pipe, # a StableDiffusionPipeline with a backdoor; it is not modified
                 trigger:str, # the trigger to remove, e.g. 'ȴ' or 'New Trigger'
