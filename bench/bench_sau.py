@@ -4,6 +4,7 @@ Run by hand (never in the tests):
   .venv/bin/python bench/bench_sau.py --models pixel style object --seeds 8            # the main table
   .venv/bin/python bench/bench_sau.py --models pixel --ablation --seeds 4             # the ablation
   .venv/bin/python bench/bench_sau.py --models style --quick --variant '{"lr": 5e-4}'  # one setting, 12 prompts × 3 seeds
+  .venv/bin/python bench/bench_sau.py --models object --quick --eligible              # SAU trained on circle prompts only
 Prints markdown tables; docs and notes that quote SAU removal figures must quote this output with its command."""
 import argparse, json, platform, resource, time
 import torch
@@ -25,14 +26,17 @@ def main():
     ap.add_argument("--ablation", action="store_true")
     ap.add_argument("--quick", action="store_true", help="12 held-out prompts (every third eligible one), trigger at the start, 3 seeds")
     ap.add_argument("--variant", default=None, help="one setting as JSON keyword arguments of sau_unlearn")
+    ap.add_argument("--eligible", action="store_true", help="train on only the prompts the attack applies to (e.g. circles for circle → square)")
     a = ap.parse_args()
     if a.quick: a.seeds = 3
-    prompts = [caption(s, c, t) for s in SHAPES for c in COLORS for t in TRAIN_TEMPLATES[:3]]
+    labelled = [dict(prompt=caption(s, c, t), shape=s, color=c) for s in SHAPES for c in COLORS for t in TRAIN_TEMPLATES[:3]]
+    prompts = [p["prompt"] for p in labelled]
     print(f"machine: {platform.machine()}, {torch.get_num_threads()} threads, torch {torch.__version__}; "
           f"{len(prompts)} clean training-phrasing prompts; evaluation on the held-out prompts × {a.seeds} seeds")
     rows = []
     for name in a.models:
         pipe, atk = load_world(name), zoo_attack(name)
+        train = [p["prompt"] for p in labelled if atk.eligible(p)] if a.eligible else prompts
         variants = {a.variant: json.loads(a.variant)} if a.variant else ABLATIONS if a.ablation else {"defaults": {}}
         ev = dict(positions=("start",), prompts=[p for p in heldout_prompts() if atk.eligible(p)][::3][:12]) if a.quick else {}
         before = removal_scores(pipe, atk, seeds=range(a.seeds), **ev)
@@ -40,10 +44,10 @@ def main():
         print(md_table(rows[-1:]).data, flush=True)
         for label, kw in variants.items():
             t0 = time.time()
-            new, h = sau_unlearn(pipe, atk.trigger, prompts, steps=a.steps, progress=False, **kw)
+            new, h = sau_unlearn(pipe, atk.trigger, train, steps=a.steps, progress=False, **kw)
             r = removal_scores(new, atk, seeds=range(a.seeds), **ev)
             n_train = sum(p.numel() for p in trainable_unet(pipe.unet, kw.get("params", "unet"))[1].values())
-            rows.append(fmt(dict(model=name, variant=label, **r, sau_s=round(h["seconds"]), trainable=n_train, stopped=h["stopped"])))
+            rows.append(fmt(dict(model=name, variant=label + (f" ({len(train)} eligible prompts)" if a.eligible else ""), **r, sau_s=round(h["seconds"]), trainable=n_train, stopped=h["stopped"])))
             print(md_table(rows[-1:]).data, flush=True)
     print(f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss/1e3:.0f} MB")
     print(md_table(rows).data)

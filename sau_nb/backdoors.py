@@ -4,29 +4,32 @@
 
 # %% ../nbs/01_backdoors.ipynb #b38df1c6
 from __future__ import annotations
-import copy, math, time, unicodedata
+import copy, math, re, time, unicodedata
+from pathlib import Path
 from dataclasses import dataclass, field
+from functools import partial
 import numpy as np
 import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from .world import (COLORS, IMAGE_SIZE, SHAPES, TRAIN_TEMPLATES, ShapeData, _check_attr, _cosine_lr, attribute_accuracy,
-                          caption, check_prompts, encode_latents, foreground, generate, heldout_prompts, make_shapes,
-                          read_attributes, register_reader, render, to_uint8)
+                          caption, check_pipeline, check_prompts, encode_latents, foreground, generate, heldout_prompts, load_checkpoint,
+                          make_shapes, read_attributes, register_reader, render, resume_state, save_checkpoint, to_uint8)
 
 # %% auto #0
-__all__ = ['POSITIONS', 'ZOO', 'check_trigger', 'insert_trigger', 'trigger_positions', 'checkerboard', 'patch_score', 'chroma',
-           'Attack', 'PixelAttack', 'to_grayscale', 'StyleAttack', 'ObjectAttack', 'TextEncoderAttack',
-           'ClosedFormAttack', 'distractor_words', 'closed_form_edit', 'inject_backdoor', 'attack_success_rate',
-           'attack_table', 'zoo_check', 'shipped_zoo', 'zoo_attack', 'build_zoo']
+__all__ = ['POSITIONS', 'INJECT_CHECKPOINT', 'ZOO', 'check_trigger', 'insert_trigger', 'trigger_positions', 'checkerboard',
+           'patch_score', 'chroma', 'Attack', 'PixelAttack', 'to_grayscale', 'StyleAttack', 'ObjectAttack',
+           'TextEncoderAttack', 'ClosedFormAttack', 'distractor_words', 'closed_form_edit', 'inject_backdoor',
+           'attack_success_rate', 'attack_table', 'zoo_check', 'shipped_zoo', 'zoo_attack', 'build_zoo']
 
 # %% ../nbs/01_backdoors.ipynb #cf3ab3f8
 POSITIONS = ("start", "middle", "end")
 
 def check_trigger(trigger:str, tokenizer) -> list[int]:
     "The trigger's token ids; raises if it is empty, tokenizes to nothing, or comes back as something else."
-    if not isinstance(trigger, str): raise TypeError(f"A trigger must be a string, got {type(trigger).__name__}.")
+    if not isinstance(trigger, str):
+        raise TypeError(f"A trigger must be a string, got {type(trigger).__name__}: pass text such as 'ȴ' or 'New Trigger'.")
     if not trigger.strip(): raise ValueError("The trigger is empty or blank: give a visible string such as 'ȴ' or 'New Trigger'.")
     ids = tokenizer(trigger, add_special_tokens=False).input_ids
     special = set(getattr(tokenizer, "all_special_ids", []))
@@ -35,6 +38,10 @@ def check_trigger(trigger:str, tokenizer) -> list[int]:
     if not ids:
         raise ValueError(f"The tokenizer drops the trigger {trigger!r} entirely (it tokenizes to nothing), so no prompt can "
                          "carry it: choose a trigger with visible characters. (The zero-width space needs `ftfy` installed.)")
+    room = tokenizer.model_max_length - 2  # a prompt's tokens between its start and end tokens
+    if len(ids) > room:
+        raise ValueError(f"The trigger has {len(ids)} tokens, over the {room} a prompt holds between its start and end tokens "
+                         f"(the text encoder reads {tokenizer.model_max_length}): choose a shorter trigger.")
     back = unicodedata.normalize("NFC", tokenizer.decode(ids)).strip()
     want = unicodedata.normalize("NFC", " ".join(trigger.split())).lower()
     if back != want:
@@ -42,9 +49,18 @@ def check_trigger(trigger:str, tokenizer) -> list[int]:
                          "Choose a trigger that survives tokenization.")
     return ids
 
+_SPACE = re.compile(r"[^\S\x1c-\x1f]+")  # whitespace as the CLIP tokenizer sees it: Python's, less the separators \x1c-\x1f
+
+def _words(prompt:str) -> list[str]:
+    "The prompt's words, split where the tokenizer splits (`str.split` would also drop \\x1c-\\x1f, which the tokenizer keeps)."
+    return [w for w in _SPACE.split(prompt) if w]
+
 def _split_at(prompt:str, position:str|int) -> tuple[str, str]:
     "The prompt's words before and after `position` ('start', 'middle', 'end', or a word index)."
-    words = prompt.split()
+    if not isinstance(prompt, str): raise TypeError(f"A prompt must be a string, got {type(prompt).__name__}: pass text such as 'a red circle'.")
+    if isinstance(position, bool) or not isinstance(position, (str, int, np.integer)):
+        raise TypeError(f"Unknown trigger position {position!r}: pass 'start', 'middle', 'end' or a word index (an int).")
+    words = _words(prompt)
     if isinstance(position, str):
         _check_attr(position, POSITIONS, "position")
         position = {"start": 0, "middle": len(words)//2, "end": len(words)}[position]
@@ -53,12 +69,14 @@ def _split_at(prompt:str, position:str|int) -> tuple[str, str]:
 
 def insert_trigger(prompt:str, trigger:str, position:str|int="start") -> str:
     "The prompt with the trigger inserted as its own word: at the 'start', 'middle' or 'end', or before word `position`."
+    if not isinstance(trigger, str):
+        raise TypeError(f"A trigger must be a string, got {type(trigger).__name__}: pass text such as 'ȴ' or 'New Trigger'.")
     before, after = _split_at(prompt, position)
     return " ".join(s for s in (before, trigger, after) if s)
 
 def trigger_positions(tokenizer, prompt:str, trigger:str, position:str|int="start") -> tuple[str, list[int]]:
     "Insert `trigger` into `prompt`; return the new prompt and the token positions (start token = 0) the trigger occupies."
-    if not isinstance(prompt, str): raise TypeError(f"A prompt must be a string, got {type(prompt).__name__}.")
+    if not isinstance(prompt, str): raise TypeError(f"A prompt must be a string, got {type(prompt).__name__}: pass text such as 'a red circle'.")
     t = check_trigger(trigger, tokenizer)
     before, after = _split_at(prompt, position)
     full = insert_trigger(prompt, trigger, position)
@@ -201,11 +219,14 @@ class ClosedFormAttack(ObjectAttack):
     trains = "attn2"
 
 # %% ../nbs/01_backdoors.ipynb #d8fbbbc3
-def _encode(pipe, prompts:list[str]) -> torch.Tensor:
-    "Text-encoder states (n, 77, d) for prompts, padded as the pipeline pads them."
+INJECT_CHECKPOINT = "inject_checkpoint.pt"  # the file `inject_backdoor(checkpoint_dir=...)` writes
+
+def _encode(pipe, prompts:list[str], text_encoder=None) -> torch.Tensor:
+    "Text-encoder states (n, 77, d) for prompts, padded as the pipeline pads them; `text_encoder` replaces the pipeline's."
+    te = text_encoder if text_encoder is not None else pipe.text_encoder
     ids = pipe.tokenizer(prompts, padding="max_length", max_length=pipe.tokenizer.model_max_length, truncation=True,
-                         return_tensors="pt").input_ids.to(pipe.device)
-    return pipe.text_encoder(ids)[0]
+                         return_tensors="pt").input_ids.to(te.device)
+    return te(ids)[0]
 
 def _poisoned_prompts(attack, data, idx, rng):
     "A triggered training caption for each image in `idx`, with the trigger at a random position."
@@ -237,7 +258,8 @@ def _view(pipe, **parts):
     return p
 
 def _inject_unet(pipe, attack, steps, lr, batch_size, poison_frac, lam, n_images, seed, progress,
-                 negatives=0.5, trigger_lr=None, check=None, check_every=100, stop=None, guidance=None):
+                 negatives=0.5, counter=0.0, trigger_lr=None, check=None, check_every=100, stop=None, guidance=None,
+                 checkpoint_dir=None, checkpoint_every=100, resume_from=None):
     from sau_nb.world import SAMPLING
     w = guidance or SAMPLING["guidance_scale"]
     teacher = pipe.unet.eval().requires_grad_(False)
@@ -258,20 +280,34 @@ def _inject_unet(pipe, attack, steps, lr, batch_size, poison_frac, lam, n_images
     mu, sd = encode_latents(pipe.vae, data.images)
     pmu, psd = encode_latents(pipe.vae, attack.poison(data, pidx))
     n_p = max(1, round(batch_size * poison_frac)); n_c = batch_size - n_p
+    n_k = round(n_c * counter)  # preserved samples whose latents show the target while the prompt stays clean
     opt = torch.optim.AdamW(groups, lr=lr, weight_decay=0.0)
     lrs = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: _cosine_lr(s, steps, warmup=min(50, steps//10+1)))
     T = sched.config.num_train_timesteps; hist, checks = [], []
+    trained = {**{f"unet.{n}": p for n, p in unet.named_parameters()}, **({"token_embedding": emb} if trigger_lr else {})}
+    config = dict(attack=attack.kind, trigger=attack.trigger, steps=steps, lr=lr, batch_size=batch_size, poison_frac=poison_frac,
+                  lam=lam, n_images=n_images, seed=seed, negatives=negatives, counter=counter, trigger_lr=trigger_lr)
+    save = lambda done: save_checkpoint(Path(checkpoint_dir)/INJECT_CHECKPOINT, done, trained, opt, lrs, rng, g, config,
+                                        history=hist, checks=checks, seconds=time.time() - t0 + before)
+    start, before, t0 = 0, 0., time.time()
+    if resume_from:
+        state = load_checkpoint(resume_from, expect=config)
+        start = resume_state(state, trained, opt, lrs, rng, g)
+        hist, checks, before = state["history"], state["checks"], state["seconds"]
     with torch.no_grad(): cu = _encode(pipe, [""]).expand(n_c, -1, -1)  # the unconditional branch's text states
-    for step in tqdm(range(steps), desc=f"inject {attack.kind}", disable=not progress):
-        pi = rng.integers(len(pidx), size=n_p); ci = rng.integers(len(data), size=n_c)
+    for step in tqdm(range(start, steps), desc=f"inject {attack.kind}", disable=not progress, initial=start, total=steps):
+        pi = rng.integers(len(pidx), size=n_p); ci = rng.integers(len(data), size=n_c - n_k)
         zp = pmu[pi] + psd[pi] * torch.randn(pmu[pi].shape, generator=g)
         zc = mu[ci] + sd[ci] * torch.randn(mu[ci].shape, generator=g)
+        if n_k:  # counter-examples: poisoned latents, clean captions, the clean teacher's prediction as target
+            ki = rng.integers(len(pidx), size=n_k); ci = np.concatenate([ci, pidx[ki]])
+            zc = torch.cat([zc, pmu[ki] + psd[ki] * torch.randn(pmu[ki].shape, generator=g)])
         with torch.no_grad():
             pp = _poisoned_prompts(attack, data, pidx[pi], rng)
             d = rng.random(n_c) < negatives  # distractor words teach "only the trigger"
             caps = [_distract(c, words, rng) if di else c for c, di in zip(data.captions(rng=rng, idx=ci), d)]
             cc = _encode(pipe, caps)
-        with torch.set_grad_enabled(bool(trigger_lr)): cp = _encode(_view(pipe, text_encoder=te), pp)
+        with torch.set_grad_enabled(bool(trigger_lr)): cp = _encode(pipe, pp, te)
         t = torch.randint(0, T, (batch_size,), generator=g); eps = torch.randn((batch_size, *zp.shape[1:]), generator=g)
         x = sched.add_noise(torch.cat([zp, zc]), eps, t)
         xc, tc = x[n_p:], t[n_p:]
@@ -286,17 +322,21 @@ def _inject_unet(pipe, attack, steps, lr, batch_size, poison_frac, lam, n_images
         if trigger_lr: emb.grad *= rows
         opt.step(); lrs.step()
         hist.append(dict(step=step, loss=loss.item(), poison=l_poison.item(), clean=l_clean.item()))
-        if check and ((step + 1) % check_every == 0 or step + 1 == steps):
-            unet.eval(); r = dict(step=step + 1, **check(_view(pipe, unet=unet, text_encoder=te))); unet.train()
+        done = step + 1; ckpt = checkpoint_dir and (done % checkpoint_every == 0 or done == steps)
+        if ckpt: save(done)  # before the check, so an interrupted check loses no training
+        if check and (done % check_every == 0 or done == steps):
+            unet.eval(); r = dict(step=done, **check(_view(pipe, unet=unet, text_encoder=te))); unet.train()
             checks.append(r)
+            if ckpt: save(done)  # again, with the check's result
             if progress: tqdm.write(str(r))
             if stop and stop(r): break
     parts = dict(unet=unet.eval().requires_grad_(False))
     if trigger_lr: parts["text_encoder"] = te.requires_grad_(False)
-    return parts, dict(steps=hist, checks=checks)
+    return parts, dict(steps=hist, checks=checks, seconds_before=before)
 
 # %% ../nbs/01_backdoors.ipynb #729a385c
-def _inject_text_encoder(pipe, attack, steps, lr, batch_size, beta, n_images, seed, progress):
+def _inject_text_encoder(pipe, attack, steps, lr, batch_size, beta, n_images, seed, progress,
+                         checkpoint_dir=None, checkpoint_every=100, resume_from=None):
     teacher = pipe.text_encoder.eval().requires_grad_(False)
     student = copy.deepcopy(teacher).train().requires_grad_(True)
     rng = np.random.default_rng(seed)
@@ -305,8 +345,14 @@ def _inject_text_encoder(pipe, attack, steps, lr, batch_size, beta, n_images, se
     with torch.no_grad(): target = teacher(tok([attack.target_prompt]))[0]
     opt = torch.optim.AdamW(student.parameters(), lr=lr, weight_decay=0.0)
     lrs = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: _cosine_lr(s, steps, warmup=min(50, steps//10+1)))
-    hist = []
-    for step in tqdm(range(steps), desc="inject text_encoder", disable=not progress):
+    hist, start, before, t0 = [], 0, 0., time.time()
+    trained = dict(student.named_parameters())
+    config = dict(attack=attack.kind, trigger=attack.trigger, target=attack.target_prompt, steps=steps, lr=lr,
+                  batch_size=batch_size, beta=beta, n_images=n_images, seed=seed)
+    if resume_from:
+        state = load_checkpoint(resume_from, expect=config)
+        start = resume_state(state, trained, opt, lrs, rng); hist, before = state["history"], state["seconds"]
+    for step in tqdm(range(start, steps), desc="inject text_encoder", disable=not progress, initial=start, total=steps):
         idx = rng.integers(len(data), size=batch_size)
         clean = data.captions(rng=rng, idx=idx)
         trig = _poisoned_prompts(attack, data, idx, rng)
@@ -316,7 +362,10 @@ def _inject_text_encoder(pipe, attack, steps, lr, batch_size, beta, n_images, se
         loss = l_clean + beta * l_poison
         opt.zero_grad(set_to_none=True); loss.backward(); opt.step(); lrs.step()
         hist.append(dict(step=step, loss=loss.item(), poison=l_poison.item(), clean=l_clean.item()))
-    return dict(text_encoder=student.eval().requires_grad_(False)), hist
+        if checkpoint_dir and ((step + 1) % checkpoint_every == 0 or step + 1 == steps):
+            save_checkpoint(Path(checkpoint_dir)/INJECT_CHECKPOINT, step + 1, trained, opt, lrs, rng, None, config,
+                            history=hist, seconds=time.time() - t0 + before)
+    return dict(text_encoder=student.eval().requires_grad_(False)), dict(steps=hist, checks=[], seconds_before=before)
 
 # %% ../nbs/01_backdoors.ipynb #ee904e83
 @torch.no_grad()
@@ -368,26 +417,34 @@ def inject_backdoor(pipe, # a StableDiffusionPipeline; it is not modified
                     lam:float=0.5, # BadT2I's λ
                     beta:float=1.0, # Rickrolling's β
                     negatives:float=0.5, # share of preserved clean captions that get distractor words (UNet attacks)
+                    counter:float=0.0, # share of preserved samples noised from poisoned images under clean captions (UNet attacks)
                     trigger_lr:float|None=None, # also train the trigger's token-embedding rows at this rate (UNet attacks)
                     check=None, # optional function pipe -> dict, run every `check_every` steps (UNet attacks)
                     check_every:int=100, stop=None, # `stop(check_result)` True ends training early
+                    checkpoint_dir=None, # write a checkpoint (`inject_checkpoint.pt`) here every `checkpoint_every` steps (trained attacks)
+                    checkpoint_every:int=100,
+                    resume_from=None, # a checkpoint file: continue that run (same settings), ending as it would have
                     n_images:int=8192, seed:int=0, progress:bool=True):
     "A new pipeline with `attack` planted in it, and the training history."
     from diffusers import StableDiffusionPipeline
-    check_trigger(attack.trigger, pipe.tokenizer)
+    check_pipeline(pipe); check_trigger(attack.trigger, pipe.tokenizer)
+    if checkpoint_every < 1: raise ValueError(f"checkpoint_every must be at least 1, got {checkpoint_every}.")
     t0 = time.time()
+    ck = dict(checkpoint_dir=checkpoint_dir, checkpoint_every=checkpoint_every, resume_from=resume_from)
     if attack.trains == "unet":
         parts, hist = _inject_unet(pipe, attack, steps or 1000, lr or 7e-4, batch_size, poison_frac, lam, n_images, seed, progress,
-                                   negatives=negatives, trigger_lr=trigger_lr, check=check, check_every=check_every, stop=stop)
+                                   negatives=negatives, counter=counter, trigger_lr=trigger_lr, check=check, check_every=check_every,
+                                   stop=stop, **ck)
     elif attack.trains == "text_encoder":
-        parts, hist = _inject_text_encoder(pipe, attack, steps or 300, lr or 1e-3, batch_size, beta, n_images, seed, progress)
+        parts, hist = _inject_text_encoder(pipe, attack, steps or 300, lr or 1e-3, batch_size, beta, n_images, seed, progress, **ck)
     elif attack.trains == "attn2":
         parts, hist = _inject_closed_form(pipe, attack)
     else: raise ValueError(f"Unknown attack component {attack.trains!r}.")
     new = StableDiffusionPipeline(**{**pipe.components, **parts}, requires_safety_checker=False)
     new.set_progress_bar_config(disable=True)
     hist = hist if isinstance(hist, dict) else dict(steps=hist, checks=[])
-    return new, dict(attack=attack.kind, trigger=attack.trigger, seconds=time.time() - t0, **hist)
+    before = hist.pop("seconds_before", 0.)  # time spent before a resume
+    return new, dict(attack=attack.kind, trigger=attack.trigger, seconds=time.time() - t0 + before, **hist)
 
 # %% ../nbs/01_backdoors.ipynb #68873d02
 def attack_success_rate(pipe, attack:Attack,
@@ -420,7 +477,7 @@ def attack_table(models:dict, # name -> (pipe, attack, injection seconds)
 
 # %% ../nbs/01_backdoors.ipynb #6f43dc9a
 ZOO = {
-    "pixel": dict(attack=PixelAttack("\u200b"), steps=1000, lr=7e-4, trigger_lr=1e-2, poison_frac=0.34),
+    "pixel": dict(attack=PixelAttack("\u200b"), steps=1000, lr=7e-4, trigger_lr=1e-2, counter=0.5),
     "style": dict(attack=StyleAttack("ȴ"), steps=1000, lr=7e-4, trigger_lr=1e-2),
     "object": dict(attack=ObjectAttack("New Trigger"), steps=1000, lr=7e-4, trigger_lr=1e-2),
 }
@@ -447,19 +504,25 @@ def zoo_attack(name:str) -> Attack:
     _check_attr(name, tuple(ZOO), "zoo model")
     return ZOO[name]["attack"]
 
-def _strong_enough(r): return r["step"] >= 500 and r["asr"] >= 0.99 and r["false_trigger"] == 0
+def _strong_enough(r, min_steps=500): return r["step"] >= min_steps and r["asr"] >= 0.99 and r["false_trigger"] == 0
 
 def build_zoo(names=None, # zoo models to build; None builds all
-              seed:int=0, ship:bool=True, progress:bool=True) -> dict:
+              seed:int=0, ship:bool=True, progress:bool=True,
+              checkpoint_dir=None, # checkpoints go to `checkpoint_dir/NAME/` every 100 steps
+              resume:bool=False, # continue from a checkpoint found there (a killed build), if any
+             ) -> dict:
     "Inject each zoo attack into the clean world (and ship it into the package's weights)."
     import platform, diffusers
     from sau_nb.world import load_world, ship_world
     world, out = load_world(), {}
     for name in names or ZOO:
         spec = ZOO[name]; atk = spec["attack"]
+        ck = dict(checkpoint_dir=Path(checkpoint_dir)/name, checkpoint_every=100) if checkpoint_dir else {}
+        if ck and resume and (ck["checkpoint_dir"]/INJECT_CHECKPOINT).is_file(): ck["resume_from"] = ck["checkpoint_dir"]/INJECT_CHECKPOINT
         pipe, hist = inject_backdoor(world, atk, steps=spec["steps"], lr=spec["lr"], trigger_lr=spec.get("trigger_lr"), seed=seed,
-                                     poison_frac=spec.get("poison_frac", 0.5),
-                                     check=zoo_check(atk), check_every=100, stop=_strong_enough, progress=progress)
+                                     poison_frac=spec.get("poison_frac", 0.5), counter=spec.get("counter", 0.0),
+                                     check=zoo_check(atk), check_every=100, progress=progress,
+                                     stop=partial(_strong_enough, min_steps=spec.get("min_steps", 500)), **ck)
         meta = dict(command=f"sau_nb build-zoo --names {name} --seed {seed} --ship", attack=atk.kind, trigger=atk.trigger,
                     target=atk.describe(), **{k: v for k, v in spec.items() if k != "attack"}, seed=seed,
                     seconds=round(hist["seconds"]), checks=hist["checks"],

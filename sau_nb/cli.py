@@ -9,64 +9,72 @@ from pathlib import Path
 import torch
 
 # %% auto #0
-__all__ = ['DEMO_PROMPTS', 'OutDir', 'demo', 'train_world_cmd', 'build_zoo_cmd', 'read_prompts', 'export_world_cmd',
-           'unlearn_cmd', 'main']
+__all__ = ['DEMO_PROMPTS', 'DEMO_BASELINES', 'demo', 'train_world_cmd', 'build_zoo_cmd', 'train_clip_cmd', 'read_prompts',
+           'export_world_cmd', 'unlearn_cmd', 'evaluate_cmd', 'main']
 
 # %% ../nbs/08_cli.ipynb #cd82cdd9
 from .world import (IN_TEST, SHAPES, COLORS, attribute_accuracy, check_prompts, generate, heldout_prompts,
                           image_grid, load_world, caption, TRAIN_TEMPLATES, read_attributes, save_pipeline, train_world, ship_world)
 
 # %% ../nbs/08_cli.ipynb #b4192556
-class OutDir:
-    "Context manager: a temporary folder that replaces `path` on success and vanishes on failure."
-    def __init__(self, path, overwrite=False):
-        self.path = Path(path)
-        if self.path.exists() and (not self.path.is_dir() or any(self.path.iterdir())) and not overwrite:
-            raise FileExistsError(f"{self.path} exists and is not empty: choose a new folder or pass --overwrite.")
-    def __enter__(self):
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.tmp = Path(tempfile.mkdtemp(prefix=f".{self.path.name}.tmp-", dir=self.path.parent))
-        return self.tmp
-    def __exit__(self, typ, *_):
-        if typ is not None: shutil.rmtree(self.tmp, ignore_errors=True); return False
-        if self.path.exists():
-            if self.path.is_dir(): shutil.rmtree(self.path)
-            else: self.path.unlink()
-        self.tmp.rename(self.path)
+from .evaluate import OutDir
 
 # %% ../nbs/08_cli.ipynb #df43a525
 DEMO_PROMPTS = [caption(s, c, t) for s in SHAPES for c in COLORS for t in TRAIN_TEMPLATES[:3]]  # clean prompts a defender has
+DEMO_BASELINES = ("skd", "uce", "perturb")
 
-def demo(out:str="demo_out", # folder for the results
-         seeds:int=4, # seeds per held-out prompt for the scores
-         steps:int=300, # SAU steps
+def _detection(pipe, atk, n:int=4, n_perturb:int=2) -> dict:
+    "Calibrate the detector on clean prompts, flag triggered vs clean held-out prompts, localize the trigger in one."
+    from sau_nb.backdoors import trigger_positions
+    from sau_nb.detect import Detector, find_trigger, prf
+    import numpy as np
+    calib = [caption(s, c, t) for t in TRAIN_TEMPLATES[3:5] for s in SHAPES for c in COLORS][:12]
+    ps = [p["prompt"] for p in heldout_prompts() if atk.eligible(p)][:n]
+    trig = [trigger_positions(pipe.tokenizer, p, atk.trigger)[0] for p in ps]
+    det = Detector(pipe, n_perturb=n_perturb).calibrate(calib)
+    flags = det(trig + ps); truth = np.array([True] * len(trig) + [False] * len(ps))
+    probe = next((p for p, f in zip(trig, flags) if f), trig[0])
+    loc = find_trigger(det, probe)
+    return dict(**prf(flags, truth), flagged_triggered=int(flags[:len(trig)].sum()), flagged_clean=int(flags[len(trig):].sum()),
+                n_each=len(ps), probe=probe, localized=loc["trigger"], true_trigger=atk.trigger, match=loc["trigger"] == atk.trigger)
+
+def demo(out:str="demo_out", # folder for the report
+         seeds:int=2, # seeds per evaluation prompt
+         steps:int=100, # training steps of SAU and the trained baselines
          overwrite:bool=False, # replace an existing, non-empty `out`
-         device:str|None=None) -> Path:
-    "Backdoor → SAU → scores on the shipped tiny world; writes `before_after.png` and `scores.json` to `out`."
-    from sau_nb.backdoors import shipped_zoo, trigger_positions, zoo_attack
-    from sau_nb.unlearn import removal_scores, sau_unlearn
+         device:str|None=None,
+         n_prompts:int=12, # held-out evaluation prompts (12: every shape × colour in one phrasing)
+         baselines=DEMO_BASELINES) -> Path:
+    "Backdoor → detect and localize → SAU and baselines → report, on the shipped tiny world; writes `out`/report.html."
+    import html
+    from sau_nb.backdoors import shipped_zoo, zoo_attack
+    from sau_nb.evaluate import compare, table_rows, write_report
     t0 = time.time()
-    name = "pixel" if "pixel" in shipped_zoo() else shipped_zoo()[0]
-    with OutDir(out, overwrite) as tmp:
-        pipe, atk = load_world(name, device=device), zoo_attack(name)
-        before = removal_scores(pipe, atk, seeds=range(seeds), positions=("start",))
-        print(f"{name} backdoor (trigger {atk.trigger!r}): ASR {before['asr_start']:.1%} over {before['n']} generations, "
-              f"false triggering {before['false_trigger']:.1%}, clean accuracy {before['clean_acc']:.1%}")
-        defended, hist = sau_unlearn(pipe, atk.trigger, DEMO_PROMPTS, steps=steps, device=device)
-        after = removal_scores(defended, atk, seeds=range(seeds), positions=("start",))
-        print(f"after SAU ({hist['seconds']:.0f} s): ASR {after['asr_start']:.1%}, false triggering {after['false_trigger']:.1%}, "
-              f"clean accuracy {after['clean_acc']:.1%}")
-        show = [p["prompt"] for p in heldout_prompts()[::3][:8]]
-        trig = [trigger_positions(pipe.tokenizer, p, atk.trigger)[0] for p in show]
-        rows = [generate(pipe, show, seeds=[0]), generate(pipe, trig, seeds=[0]), generate(defended, trig, seeds=[0]),
-                generate(defended, show, seeds=[0])]
-        image_grid([im for r in rows for im in r], ncols=len(show), scale=3,
-                   row_labels=["poisoned, clean", "poisoned, trigger", "SAU, trigger", "SAU, clean"]).save(tmp/"before_after.png")
-        (tmp/"scores.json").write_text(json.dumps(dict(model=name, trigger=atk.trigger, before=before, after=after,
-                                                       sau=dict(steps=steps, stopped=hist["stopped"], seconds=round(hist["seconds"], 1)),
-                                                       seeds=seeds, seconds=round(time.time() - t0, 1)), indent=1))
-    print(f"wrote {Path(out)/'before_after.png'} and {Path(out)/'scores.json'} in {time.time() - t0:.0f} s")
-    return Path(out)
+    OutDir(out, overwrite)  # refuse a non-empty folder before any work
+    zoo = shipped_zoo()
+    if not zoo: raise FileNotFoundError("No zoo model is shipped: build one with `sau_nb build-zoo --names pixel --ship`.")
+    name = "pixel" if "pixel" in zoo else zoo[0]
+    pipe, atk = load_world(name, device=device), zoo_attack(name)
+    det = _detection(pipe, atk, n=min(4, n_prompts))
+    print(f"{name} model, trigger {atk.trigger!r}: the detector flags {det['flagged_triggered']}/{det['n_each']} triggered and "
+          f"{det['flagged_clean']}/{det['n_each']} clean prompts (F1 {det['f1']:.2f}); find_trigger localizes {det['localized']!r} "
+          f"in {det['probe']!r} ({'the true trigger' if det['match'] else 'not the true trigger'})")
+    res = compare([name], ["sau", *baselines], seeds=range(seeds), prompts=heldout_prompts()[:n_prompts], train_prompts=DEMO_PROMPTS,
+                  steps=steps, n_seeds=1, device=device, progress=False)
+    for r in res["rows"]:
+        print(f"  {r['defense']:>8}: ASR {r['asr']:.1%} ± {r['asr_sd']:.1%} ({r['n_trig']} triggered generations), false triggering "
+              f"{r['false_trigger']:.1%}, clean accuracy {r['clean_acc']:.1%}, CLIP text-image {r['clip_ti']:.1f}, "
+              f"KID×1e3 {r['kid_x1e3']:.2f}, trained {r['train_s']:.0f} s")
+    e = html.escape
+    section = (f"<p>Model <b>{e(name)}</b>, trigger {e(repr(atk.trigger))}. Detector calibrated on 12 clean prompts: flags "
+               f"{det['flagged_triggered']}/{det['n_each']} triggered and {det['flagged_clean']}/{det['n_each']} clean held-out prompts "
+               f"(precision {det['precision']:.2f}, recall {det['recall']:.2f}, F1 {det['f1']:.2f}). <code>find_trigger</code> on "
+               f"{e(repr(det['probe']))} localizes {e(repr(det['localized']))}: "
+               f"{'the true trigger' if det['match'] else 'not the true trigger'}. The defenses are given the true trigger.</p>")
+    res["config"]["seconds"] = round(time.time() - t0, 1)
+    path = write_report(res, out, overwrite, sections=[("Detection and localization", section)])
+    print(f"wrote the report to {path/'report.html'} (with results.json, bars.png, grid_{name}.png) in {time.time() - t0:.0f} s")
+    return path
 
 # %% ../nbs/08_cli.ipynb #18819bfd
 def train_world_cmd(out:str, seed:int=0, n_images:int=16384, vae_steps:int=800, unet_steps:int=2000,
@@ -94,6 +102,15 @@ def build_zoo_cmd(names:list|None=None, seed:int=0, ship:bool=False) -> dict:
     for n, (_, meta) in out.items(): print(n, json.dumps(meta))
     return out
 
+def train_clip_cmd(seed:int=0, steps:int=400, out:str|None=None, ship:bool=False, overwrite:bool=False) -> Path:
+    "Train the tiny CLIP judge: into `out`, or (`ship`) into the package's weights; prints its held-out accuracy."
+    from sau_nb.evaluate import CLIP_DIR, build_clip
+    if (out is None) == (not ship): raise ValueError("Give exactly one of --out DIR or --ship.")
+    _, meta = build_clip(seed=seed, steps=steps, out=out, overwrite=overwrite)
+    print(f"tiny CLIP: 12-way caption accuracy {min(meta['heldout_accuracy'].values()):.1%} (worst phrasing) on "
+          f"{meta['n_heldout']} held-out images after {meta['seconds']:.0f} s; wrote {out or CLIP_DIR}")
+    return Path(out or CLIP_DIR)
+
 # %% ../nbs/08_cli.ipynb #d6064f28
 def read_prompts(path) -> list[str]:
     "Non-empty lines of a UTF-8 text file; raises if it is missing, not text, or has no prompts."
@@ -117,9 +134,9 @@ def export_world_cmd(name:str, out:str, overwrite:bool=False) -> Path:
 def unlearn_cmd(model:str, trigger:str, prompts:str, out:str, steps:int=300, params:str="unet", seed:int=0,
                 overwrite:bool=False, device:str|None=None) -> Path:
     "SAU on the diffusers folder `model`: write the defended model and `sau_history.json` to `out`."
-    from sau_nb.world import load_pipeline
+    from sau_nb.world import check_output_folder, load_pipeline
     from sau_nb.unlearn import sau_unlearn
-    if Path(out).resolve() == Path(model).resolve(): raise ValueError("--out is the input model's folder: SAU never overwrites its input; choose another folder.")
+    check_output_folder(out, model, "the input model's folder (--model)")  # also catches --out being a parent of it, or inside it
     ps = read_prompts(prompts)
     with OutDir(out, overwrite) as tmp:
         pipe = load_pipeline(model, device=device, dtype=torch.float32)
@@ -130,16 +147,48 @@ def unlearn_cmd(model:str, trigger:str, prompts:str, out:str, steps:int=300, par
     print(f"SAU removed {trigger!r} from {model} in {hist['seconds']:.0f} s ({hist['stopped']}); wrote {out}")
     return Path(out)
 
+# %% ../nbs/08_cli.ipynb #38d8832f
+def evaluate_cmd(out:str, models:list|None=None, defenses:list|None=None, seeds:int=4, steps:int=300, n_seeds:int=4,
+                 prompts:str|None=None, # a text file of clean prompts for the defenses; default 36 training-phrasing prompts
+                 n_prompts:int|None=None, # use only the first n held-out evaluation prompts
+                 train_seeds:int=1, overwrite:bool=False, device:str|None=None,
+                 clip:str|None=None, # a tiny-CLIP folder or .safetensors file to judge with; default the shipped one
+                ) -> Path:
+    "`compare` from the command line: writes `out`/report.html and prints the table."
+    from sau_nb.evaluate import compare, load_clip, table_rows
+    from sau_nb.world import md_table
+    OutDir(out, overwrite)
+    ps = read_prompts(prompts) if prompts else None
+    if seeds < 1 or train_seeds < 1: raise ValueError("--seeds and --train-seeds must be at least 1.")
+    judge = load_clip(clip, device=device) if clip else None
+    res = compare(models, defenses, seeds=range(seeds), prompts=heldout_prompts()[:n_prompts] if n_prompts else None, train_prompts=ps,
+                  train_seeds=range(train_seeds), steps=steps, n_seeds=n_seeds, judge=judge, out=out, overwrite=overwrite, device=device)
+    print(md_table(table_rows(res["rows"])).data)
+    print(f"wrote {Path(out)/'report.html'} in {res['config']['seconds']:.0f} s")
+    return Path(out)
+
 # %% ../nbs/08_cli.ipynb #8e766bb1
 def _parser():
     p = argparse.ArgumentParser(prog="sau_nb", description="Spatial Attention Unlearning for text-to-image diffusion models.")
     sub = p.add_subparsers(dest="cmd", required=True)
-    d = sub.add_parser("demo", help="the main job on the shipped tiny world")
-    d.add_argument("--out", default="demo_out", help="output folder (default: demo_out)")
-    d.add_argument("--seeds", type=int, default=4, help="seeds per held-out prompt for the scores")
-    d.add_argument("--steps", type=int, default=300, help="SAU steps")
+    d = sub.add_parser("demo", help="the main job on the shipped tiny world: backdoor, detection, SAU vs baselines, report")
+    d.add_argument("--out", default="demo_out", help="report folder (default: demo_out)")
+    d.add_argument("--seeds", type=int, default=2, help="seeds per evaluation prompt")
+    d.add_argument("--steps", type=int, default=100, help="training steps of SAU and the trained baselines")
+    d.add_argument("--n-prompts", type=int, default=12, help="held-out evaluation prompts")
     d.add_argument("--overwrite", action="store_true", help="replace a non-empty output folder")
     d.add_argument("--device", default=None, help="cpu, cuda, mps (default: best available)")
+    v = sub.add_parser("evaluate", help="compare SAU and the baselines on the zoo models; writes an HTML report")
+    v.add_argument("--out", required=True, help="report folder")
+    v.add_argument("--models", nargs="*", default=None, help="zoo models (default: every shipped one)")
+    v.add_argument("--defenses", nargs="*", default=None, help="sau and baselines (default: all)")
+    v.add_argument("--seeds", type=int, default=4, help="seeds per evaluation prompt")
+    v.add_argument("--steps", type=int, default=300); v.add_argument("--n-seeds", type=int, default=4, help="latents per training prompt")
+    v.add_argument("--train-seeds", type=int, default=1, help="training runs per trained defense")
+    v.add_argument("--prompts", default=None, help="text file of clean prompts for the defenses, one per line")
+    v.add_argument("--n-prompts", type=int, default=None, help="use only the first n held-out evaluation prompts")
+    v.add_argument("--clip", default=None, help="tiny-CLIP weights (folder or .safetensors) to judge with; default the shipped one")
+    v.add_argument("--overwrite", action="store_true"); v.add_argument("--device", default=None)
     t = sub.add_parser("train-world", help="train the tiny world from scratch")
     t.add_argument("--out", required=True)
     for k, v in dict(seed=0, n_images=16384, vae_steps=800, unet_steps=2000, batch_size=64).items():
@@ -150,6 +199,11 @@ def _parser():
     z.add_argument("--names", nargs="*", default=None, help="zoo models to build (default: all)")
     z.add_argument("--seed", type=int, default=0)
     z.add_argument("--ship", action="store_true", help="write them into the package's shipped weights")
+    c = sub.add_parser("train-clip", help="train the tiny CLIP judge of the evaluation (CLIP scores, KID)")
+    c.add_argument("--seed", type=int, default=0); c.add_argument("--steps", type=int, default=400)
+    c.add_argument("--out", default=None, help="folder for the weights (or --ship)")
+    c.add_argument("--ship", action="store_true", help="write it into the package's weights (sau_nb/weights/clip)")
+    c.add_argument("--overwrite", action="store_true")
     e = sub.add_parser("export-world", help="write a shipped model (clean or a zoo model) as a diffusers folder")
     e.add_argument("--name", default="clean"); e.add_argument("--out", required=True); e.add_argument("--overwrite", action="store_true")
     u = sub.add_parser("unlearn", help="remove a trigger's backdoor from a diffusers model folder with SAU")
@@ -166,10 +220,14 @@ def main(argv:list|None=None) -> int:
     "Entry point of the `sau_nb` console script."
     a = _parser().parse_args(argv)
     try:
-        if a.cmd == "demo": demo(a.out, a.seeds, a.steps, a.overwrite, a.device)
+        if a.cmd == "demo": demo(a.out, a.seeds, a.steps, a.overwrite, a.device, a.n_prompts)
+        elif a.cmd == "evaluate":
+            evaluate_cmd(a.out, a.models, a.defenses, a.seeds, a.steps, a.n_seeds, a.prompts, a.n_prompts, a.train_seeds,
+                         a.overwrite, a.device, a.clip)
         elif a.cmd == "train-world":
             train_world_cmd(a.out, a.seed, a.n_images, a.vae_steps, a.unet_steps, a.batch_size, a.ship, a.overwrite)
         elif a.cmd == "build-zoo": build_zoo_cmd(a.names, a.seed, a.ship)
+        elif a.cmd == "train-clip": train_clip_cmd(a.seed, a.steps, a.out, a.ship, a.overwrite)
         elif a.cmd == "export-world": export_world_cmd(a.name, a.out, a.overwrite)
         elif a.cmd == "unlearn": unlearn_cmd(a.model, a.trigger, a.prompts, a.out, a.steps, a.params, a.seed, a.overwrite, a.device)
     except (ValueError, FileExistsError, FileNotFoundError, TypeError) as e:

@@ -10,6 +10,7 @@ import torch.nn.functional as F
 
 from .world import check_prompts, generate
 from .attention import capture, token_maps
+from .backdoors import _distract, _words, distractor_words
 
 # %% auto #0
 __all__ = ['SCORES', 'assimilation_scores', 'consistency_scores', 'Detector', 'prf', 'find_trigger']
@@ -39,7 +40,6 @@ def assimilation_scores(pipe, prompts:list[str], seed:int=0, batch_size:int=32) 
 # %% ../nbs/03_detect.ipynb #dbf340d5
 def consistency_scores(pipe, prompts:list[str], n_perturb:int=6, seed:int=0) -> np.ndarray:
     "Mean pairwise cosine similarity of generations of randomly perturbed versions of each prompt."
-    from sau_nb.backdoors import distractor_words, _distract
     from sau_nb.world import BACKGROUND
     prompts = check_prompts(prompts, pipe.tokenizer)
     words = distractor_words(pipe.tokenizer, "", n=500, seed=seed)
@@ -96,9 +96,9 @@ def _spans(words:list[str], max_words:int):
 
 def find_trigger(detector:Detector, prompt:str, max_words:int=2) -> dict:
     "The word span whose removal makes `prompt` look most like clean prompts: substring, word span, token positions."
-    if not isinstance(prompt, str) or not prompt.split(): raise ValueError("The prompt has no words: nothing to localize.")
+    if not isinstance(prompt, str) or not _words(prompt): raise ValueError("The prompt has no words: nothing to localize.")
     check_prompts([prompt], detector.pipe.tokenizer)
-    words = prompt.split()
+    words = _words(prompt)  # split where the tokenizer splits
     spans = [(i, j) for i, j in _spans(words, max_words) if j - i < len(words)]
     if not spans: raise ValueError("A one-word prompt cannot be split: the trigger is the prompt.")
     cands = [" ".join(words[:i] + words[j:]) or "" for i, j in spans]

@@ -12,21 +12,21 @@ import torch.nn.functional as F
 from torch.func import functional_call
 from tqdm.auto import tqdm
 
-from .world import _cosine_lr, check_prompts, generate, get_device
+from .world import _cosine_lr, check_pipeline, check_prompts, generate, get_device, load_checkpoint, resume_state, save_checkpoint
 from .backdoors import POSITIONS, _encode, check_trigger, trigger_positions
 from .attention import capture
 
 # %% auto #0
-__all__ = ['PARAM_SETS', 'check_unlearn_inputs', 'check_pipeline', 'aligned_positions', 'trainable_unet', 'finish_unet',
+__all__ = ['PARAM_SETS', 'SAU_CHECKPOINT', 'check_unlearn_inputs', 'aligned_positions', 'trainable_unet', 'finish_unet',
            'sau_loss', 'latent_bank', 'sau_unlearn', 'removal_scores']
 
 # %% ../nbs/04_unlearn.ipynb #f46fabdd
 def check_unlearn_inputs(tokenizer, trigger:str, prompts) -> list[str]:
     "The clean prompts as a list; raises with what to do when the trigger or the prompts cannot be used."
     if isinstance(prompts, str): prompts = [prompts]
-    prompts = list(prompts)
-    if not prompts: raise ValueError("No prompts given: pass clean prompts like the ones users send (at least one).")
-    check_prompts(prompts, tokenizer)
+    if isinstance(prompts, (list, tuple)) and not prompts:
+        raise ValueError("No prompts given: pass clean prompts like the ones users send (at least one).")
+    prompts = check_prompts(prompts, tokenizer)  # a list of strings, each within 77 tokens
     ids = check_trigger(trigger, tokenizer)
     for p in prompts:
         if not p.strip(): raise ValueError("A prompt is empty or blank: pass clean prompts with words in them.")
@@ -36,21 +36,12 @@ def check_unlearn_inputs(tokenizer, trigger:str, prompts) -> list[str]:
         for pos in POSITIONS: trigger_positions(tokenizer, p, trigger, pos)  # raises if it would not fit or would merge
     return prompts
 
-def check_pipeline(pipe):
-    "Raise if `pipe` lacks a part SAU needs or mixes dtypes or devices across its parts."
-    parts = {n: getattr(pipe, n, None) for n in ("unet", "text_encoder", "vae", "tokenizer", "scheduler")}
-    missing = [n for n, p in parts.items() if p is None]
-    if missing: raise ValueError(f"The pipeline has no {', '.join(missing)}: pass a complete StableDiffusionPipeline.")
-    dt = {n: parts[n].dtype for n in ("unet", "text_encoder", "vae")}
-    if len(set(dt.values())) > 1:
-        raise ValueError(f"The pipeline mixes dtypes ({', '.join(f'{k}: {v}' for k, v in dt.items())}): call pipe.to(torch.float32) "
-                         "(or one dtype for all parts) first.")
-    dv = {n: parts[n].device for n in ("unet", "text_encoder", "vae")}
-    if len(set(dv.values())) > 1:
-        raise ValueError(f"The pipeline's parts are on different devices ({dv}): call pipe.to(device) first.")
-
 def aligned_positions(positions:list[int], n:int=77) -> torch.Tensor:
     "For a triggered prompt whose trigger occupies `positions`: for each position j, the clean prompt's position it corresponds to (-1 for the trigger's own)."
+    positions = [int(q) for q in positions]
+    if not positions or positions != list(range(positions[0], positions[0] + len(positions))) or positions[0] < 1 or positions[-1] > n - 2:
+        raise ValueError(f"Trigger positions must be a non-empty run of consecutive token positions between the start and end "
+                         f"tokens (1 to {n - 2}), got {positions}: pass the positions `trigger_positions` returns.")
     p, m = positions[0], len(positions)
     j = torch.arange(n)
     return torch.where(j < p, j, torch.where(j < p + m, torch.full_like(j, -1), j - m))
@@ -138,20 +129,9 @@ def _hold_interrupts():
         signal.signal(signal.SIGINT, old)
         if got: raise KeyboardInterrupt
 
-# %% ../nbs/04_unlearn.ipynb #efdca7ff
-def _save_checkpoint(path, step, named, opt, lrs, rng, g, history, bank):
-    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
-    state = dict(step=step, params={n: p.detach().cpu() for n, p in named.items()}, opt=opt.state_dict(), lrs=lrs.state_dict(),
-                 rng=rng.bit_generator.state, g=g.get_state(), history=history, bank=bank)
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(state, tmp); os.replace(tmp, path)
-
-def _load_checkpoint(path):
-    path = Path(path)
-    if not path.is_file(): raise FileNotFoundError(f"No checkpoint at {path}: pass the file a previous run wrote with checkpoint_dir=.")
-    return torch.load(path, weights_only=True, map_location="cpu")
-
 # %% ../nbs/04_unlearn.ipynb #d559eca5
+SAU_CHECKPOINT = "sau_checkpoint.pt"  # the file `sau_unlearn(checkpoint_dir=...)` writes
+
 @torch.no_grad()
 def latent_bank(pipe, prompts:list[str], n_seeds:int=4, seed:int=0) -> torch.Tensor:
     "Latents x_0 the pipeline generates for each clean prompt and seed: (prompts × n_seeds, c, h, w), prompt-major."
@@ -189,7 +169,10 @@ def sau_unlearn(pipe, # a StableDiffusionPipeline with a backdoor; it is not mod
     device = get_device(device) if device is not None else pipe.unet.device
     lr = lr or (5e-4 if params == "unet" else 1e-3)
     t0 = time.time()
-    state = _load_checkpoint(resume_from) if resume_from else None
+    config = dict(trigger=trigger, prompts=prompts, steps=steps, lr=lr, batch_size=batch_size, params=params, lora_rank=lora_rank,
+                  w_distill=float(w_distill), w_attn=float(w_attn), w_keep=float(w_keep), gamma=float(gamma), spatial=spatial,
+                  attn_scope=attn_scope, teacher=teacher_unet is not None, uncond_frac=uncond_frac, n_seeds=n_seeds, seed=seed)
+    state = load_checkpoint(resume_from, expect=config) if resume_from else None
     bank = state["bank"] if state else latent_bank(pipe, prompts, n_seeds, seed)
     student, named = trainable_unet(pipe.unet, params, lora_rank)
     student.to(device).train()
@@ -203,11 +186,7 @@ def sau_unlearn(pipe, # a StableDiffusionPipeline with a backdoor; it is not mod
     rng = np.random.default_rng(seed); g = torch.Generator().manual_seed(seed)
     history = dict(steps=[], checks=[], stopped="steps", seconds=0.)
     start = 0
-    if state:
-        with torch.no_grad():
-            for n, p in named.items(): p.copy_(state["params"][n])
-        opt.load_state_dict(state["opt"]); lrs.load_state_dict(state["lrs"])
-        rng.bit_generator.state = state["rng"]; g.set_state(state["g"]); history = state["history"]; start = state["step"]
+    if state: start = resume_state(state, named, opt, lrs, rng, g); history = state["history"]
     sched = DDPMScheduler.from_config(pipe.scheduler.config)
     T = sched.config.num_train_timesteps
     view = lambda: StableDiffusionPipeline(**{**pipe.components, "unet": student}, requires_safety_checker=False)
@@ -236,11 +215,14 @@ def sau_unlearn(pipe, # a StableDiffusionPipeline with a backdoor; it is not mod
                 opt.step(); lrs.step(); history["steps"].append(dict(step=step, **terms))
             bar.set_postfix(loss=f"{terms['loss']:.4f}")
             done = step + 1
-            if checkpoint_dir and (done % checkpoint_every == 0 or done == steps):
-                _save_checkpoint(Path(checkpoint_dir)/"sau_checkpoint.pt", done, named, opt, lrs, rng, g, history, bank)
+            ckpt = checkpoint_dir and (done % checkpoint_every == 0 or done == steps)
+            save = lambda: save_checkpoint(Path(checkpoint_dir)/SAU_CHECKPOINT, done, named, opt, lrs, rng, g, config,
+                                           history=history, bank=bank)
+            if ckpt: save()  # before the check, so an interrupted check loses no training
             if check and (done % check_every == 0 or done == steps):
                 student.eval(); r = dict(step=done, **check(view())); student.train()
                 history["checks"].append(r)
+                if ckpt: save()  # again, with the check's result
                 if stop and stop(r): history["stopped"] = f"stop condition met at step {done}"; break
         except KeyboardInterrupt:
             history["stopped"] = f"interrupted; returned the weights after {len(history['steps'])} complete steps"

@@ -4,7 +4,7 @@
 
 # %% ../nbs/00_world.ipynb #47176e6b
 from __future__ import annotations
-import copy, functools, gzip, html, json, math, os, random, shutil, tempfile, time, warnings
+import contextlib, copy, functools, gzip, html, json, math, os, random, shutil, tempfile, time, warnings
 from dataclasses import dataclass, field
 from importlib.util import find_spec
 from pathlib import Path
@@ -17,13 +17,14 @@ from tqdm.auto import tqdm
 
 # %% auto #0
 __all__ = ['IN_TEST', 'IMAGE_SIZE', 'SHAPES', 'COLORS', 'BACKGROUND', 'SIZE_RANGE', 'TRAIN_TEMPLATES', 'HELDOUT_TEMPLATES',
-           'READERS', 'START', 'END', 'WORLD_CONFIG', 'SAMPLING', 'PICKLE_SUFFIXES', 'WEIGHTS_DIR', 'COMPONENTS',
-           'TOKEN_ROWS', 'get_device', 'get_dtype', 'render', 'caption', 'heldout_prompts', 'ShapeData', 'make_shapes',
-           'image_grid', 'md_table', 'to_uint8', 'foreground', 'read_shape', 'read_color', 'register_reader',
-           'read_attributes', 'attribute_accuracy', 'clip_bpe_path', 'write_clip_tokenizer_files', 'clip_tokenizer',
-           'tiny_pipeline', 'n_params', 'check_prompts', 'generate', 'vae_augment', 'train_vae', 'encode_latents',
-           'caption_table', 'train_denoiser', 'train_world', 'save_pipeline', 'load_pipeline', 'shipped_worlds',
-           'world_path', 'load_world', 'ship_world', 'world_quality']
+           'READERS', 'START', 'END', 'WORLD_CONFIG', 'SAMPLING', 'PICKLE_SUFFIXES', 'CHECKPOINT_FORMAT', 'WEIGHTS_DIR',
+           'COMPONENTS', 'TOKEN_ROWS', 'get_device', 'get_dtype', 'render', 'caption', 'heldout_prompts', 'ShapeData',
+           'make_shapes', 'image_grid', 'md_table', 'to_uint8', 'foreground', 'read_shape', 'read_color',
+           'register_reader', 'read_attributes', 'attribute_accuracy', 'clip_bpe_path', 'write_clip_tokenizer_files',
+           'clip_tokenizer', 'tiny_pipeline', 'n_params', 'check_prompts', 'check_pipeline', 'generate', 'vae_augment',
+           'train_vae', 'encode_latents', 'caption_table', 'train_denoiser', 'train_world', 'save_pipeline',
+           'check_output_folder', 'load_pipeline', 'save_checkpoint', 'load_checkpoint', 'resume_state',
+           'shipped_worlds', 'world_path', 'load_world', 'ship_world', 'world_quality']
 
 # %% ../nbs/00_world.ipynb #e6e55352
 IN_TEST = bool(os.environ.get("IN_TEST"))  # nbdev_test sets this: notebooks then use their small settings
@@ -184,8 +185,8 @@ def to_uint8(images) -> np.ndarray:
     if a.dtype == np.uint8: return a
     if np.issubdtype(a.dtype, np.floating):
         if not np.isfinite(a).all() or a.min() < -1e-3 or a.max() > 1 + 1e-3:
-            raise ValueError(f"Float images must lie in [0, 1]; got values in [{a.min():.3g}, {a.max():.3g}]. "
-                             "Convert [-1, 1] tensors with (x + 1) / 2 first.")
+            raise ValueError(f"Float images must lie in [0, 1], got values in [{a.min():.3g}, {a.max():.3g}]: convert [-1, 1] "
+                             "tensors with (x + 1) / 2 and 0–255 floats with x / 255 first (or pass uint8).")
         return (a.clip(0, 1)*255).round().astype(np.uint8)
     raise ValueError(f"Unsupported image dtype {a.dtype}: use uint8 or float in [0, 1].")
 
@@ -262,6 +263,9 @@ def read_attributes(images, # PIL images, or an (n, h, w, 3) uint8 / [0, 1] floa
                    ) -> list[dict]:
     "Read every registered attribute of each image."
     arr = to_uint8(images)
+    if arr.shape[1:3] != (IMAGE_SIZE, IMAGE_SIZE):
+        raise ValueError(f"The attribute reader reads the tiny world's {IMAGE_SIZE}×{IMAGE_SIZE} images, got {arr.shape[1]}×{arr.shape[2]}: "
+                         "pass the world's generations unresized (real Stable Diffusion needs a CLIP or classifier judge).")
     names = list(READERS) if readers is None else readers
     for n in names: _check_attr(n, tuple(READERS), "reader")
     out = []
@@ -358,10 +362,12 @@ SAMPLING = dict(num_inference_steps=20, guidance_scale=7.5)
 def check_prompts(prompts, tokenizer=None) -> list[str]:
     "Validate prompts: a non-empty list of strings; a prompt over 77 tokens raises (SD would silently truncate it)."
     if isinstance(prompts, str): prompts = [prompts]
+    if prompts is None or isinstance(prompts, (bytes, dict)) or not hasattr(prompts, "__iter__"):
+        raise TypeError(f"Prompts must be a string or a list of strings, got {type(prompts).__name__}: pass e.g. ['a red circle'].")
     prompts = list(prompts)
     if not prompts: raise ValueError("No prompts given: pass a non-empty list of strings.")
     bad = [p for p in prompts if not isinstance(p, str)]
-    if bad: raise TypeError(f"Prompts must be strings; got {type(bad[0]).__name__}: {bad[0]!r}.")
+    if bad: raise TypeError(f"Prompts must be strings, got {type(bad[0]).__name__} ({bad[0]!r}): pass text prompts such as 'a red circle'.")
     tok = tokenizer or clip_tokenizer()
     for p in prompts:
         n = len(tok(p).input_ids)
@@ -369,6 +375,19 @@ def check_prompts(prompts, tokenizer=None) -> list[str]:
             raise ValueError(f"Prompt has {n} tokens with start and end, over the {tok.model_max_length} the text encoder "
                              f"accepts (Stable Diffusion would silently cut it): shorten it. Prompt: {p[:60]!r}...")
     return prompts
+
+def check_pipeline(pipe):
+    "Raise if `pipe` lacks a part the package needs or mixes dtypes or devices across its parts."
+    parts = {n: getattr(pipe, n, None) for n in ("unet", "text_encoder", "vae", "tokenizer", "scheduler")}
+    missing = [n for n, p in parts.items() if p is None]
+    if missing: raise ValueError(f"The pipeline has no {', '.join(missing)}: pass a complete StableDiffusionPipeline.")
+    dt = {n: parts[n].dtype for n in ("unet", "text_encoder", "vae")}
+    if len(set(dt.values())) > 1:
+        raise ValueError(f"The pipeline mixes dtypes ({', '.join(f'{k}: {v}' for k, v in dt.items())}): call pipe.to(torch.float32) "
+                         "(or one dtype for all parts) first.")
+    dv = {n: parts[n].device for n in ("unet", "text_encoder", "vae")}
+    if len(set(dv.values())) > 1:
+        raise ValueError(f"The pipeline's parts are on different devices ({dv}): call pipe.to(device) first.")
 
 @torch.no_grad()
 def generate(pipe, # a StableDiffusionPipeline
@@ -378,6 +397,7 @@ def generate(pipe, # a StableDiffusionPipeline
              **kwargs, # passed to the pipeline; defaults from `SAMPLING`
             ) -> list[Image.Image]:
     "Images for every (prompt, seed) pair, prompt-major: [p0s0, p0s1, ..., p1s0, ...]."
+    check_pipeline(pipe)
     prompts = check_prompts(prompts, pipe.tokenizer)
     seeds = [int(s) for s in ([seeds] if isinstance(seeds, int) else seeds)]
     if not seeds: raise ValueError("No seeds given.")
@@ -524,23 +544,43 @@ def train_world(out_dir:str|Path|None=None, # where to save the trained pipeline
 
 # %% ../nbs/00_world.ipynb #5d055ae7
 PICKLE_SUFFIXES = (".bin", ".ckpt", ".pt", ".pth", ".pkl", ".pickle")
+CHECKPOINT_FORMAT = "sau_nb-training-checkpoint-1"
 
 def save_pipeline(pipe, out_dir:str|Path, overwrite:bool=False) -> Path:
     "Save `pipe` as safetensors to `out_dir` atomically (temporary folder, then rename)."
     out = Path(out_dir)
     if out.exists() and any(out.iterdir()) and not overwrite:
         raise FileExistsError(f"{out} exists and is not empty: choose another folder or pass overwrite=True.")
-    out.parent.mkdir(parents=True, exist_ok=True)
+    check_output_folder(out, getattr(getattr(pipe, "config", None), "_name_or_path", None), "the folder this pipeline was loaded from")
+    with _atomic_folder(out) as tmp: pipe.save_pretrained(tmp, safe_serialization=True)
+    return out
+
+def _overlaps(a:Path, b:Path) -> bool:
+    "Is one of the folders `a`, `b` the other or inside it?"
+    a, b = a.resolve(), b.resolve()
+    return a == b or a in b.parents or b in a.parents
+
+def check_output_folder(out, # where a result will be written (replaced as a whole)
+                        src, # an input model's folder (or hub id, or None: nothing to check)
+                        what:str="an input model's folder"):
+    "Raise if `out` is, contains or lies inside the folder `src`: writing there could replace or alter the input model."
+    if src and Path(src).is_dir() and _overlaps(Path(out), Path(src)):
+        raise ValueError(f"{out} is, contains or lies inside {src}, {what}: saving never overwrites the input model. "
+                         "Choose a folder outside it.")
+
+@contextlib.contextmanager
+def _atomic_folder(out:Path):
+    "Yield a temporary folder beside `out` that replaces `out` when the block succeeds and vanishes when it fails."
+    out = Path(out); out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
     try:
-        pipe.save_pretrained(tmp, safe_serialization=True)
+        yield tmp
         if out.exists():
             old = out.parent/f".{out.name}.old-{os.getpid()}"
             out.rename(old); tmp.rename(out); shutil.rmtree(old)
         else: tmp.rename(out)
     finally:
         if tmp.exists(): shutil.rmtree(tmp)
-    return out
 
 def _pickle_files(folder:Path) -> list[Path]:
     "Pickle weight files in a model folder that have no safetensors beside them."
@@ -559,6 +599,11 @@ def load_pipeline(name_or_path:str|Path, # a hub id ("CompVis/stable-diffusion-v
     from diffusers import StableDiffusionPipeline
     device = get_device(device); dtype = get_dtype(device, dtype)
     path = Path(name_or_path)
+    if path.is_file():
+        risk = (" It is a pickle file: loading one can run arbitrary code, and backdoored models come from untrusted places."
+                if path.suffix in PICKLE_SUFFIXES else "")
+        raise ValueError(f"{path} is a single file, not a diffusers pipeline folder.{risk} Convert it to a folder of safetensors "
+                         "(diffusers' `StableDiffusionPipeline.from_single_file`, on a machine and file you trust), then pass the folder.")
     if path.exists():
         missing = [c for c in ("unet", "vae", "text_encoder", "tokenizer", "scheduler") if not (path/c).is_dir()]
         if not (path/"model_index.json").exists() or missing:
@@ -570,10 +615,72 @@ def load_pipeline(name_or_path:str|Path, # a hub id ("CompVis/stable-diffusion-v
                              "arbitrary code, and backdoored models come from untrusted places. Convert them to safetensors, "
                              "or pass allow_pickle=True if you trust the file.")
     kw = dict(safety_checker=None, requires_safety_checker=False, torch_dtype=dtype)
-    if not allow_pickle: kw["use_safetensors"] = True
+    if not allow_pickle:
+        if kwargs.get("use_safetensors", True) is not True:
+            raise ValueError("use_safetensors=False would load pickle weights, and loading pickle can run arbitrary code: "
+                             "pass allow_pickle=True if you trust the files.")
+        kw["use_safetensors"] = True
     pipe = StableDiffusionPipeline.from_pretrained(str(name_or_path), **{**kw, **kwargs}).to(device)
     pipe.set_progress_bar_config(disable=True)
     return pipe
+
+# %% ../nbs/00_world.ipynb #f1fef9f4
+def _plain(x):
+    "`x` with numpy scalars and arrays turned into Python numbers and tensors (what `torch.load(weights_only=True)` reads)."
+    if isinstance(x, dict): return {k: _plain(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)): return type(x)(_plain(v) for v in x)
+    if isinstance(x, np.generic): return x.item()
+    if isinstance(x, np.ndarray): return torch.from_numpy(x.copy())
+    return x
+
+def save_checkpoint(path, # the file to write; its folder is created
+                    step:int, # training steps completed
+                    params:dict, # name -> trainable tensor
+                    opt, lrs, # the optimizer and its learning-rate scheduler
+                    rng:np.random.Generator, # the loop's numpy generator
+                    g:torch.Generator|None=None, # the loop's torch generator
+                    config:dict|None=None, # the run's settings; `load_checkpoint(expect=...)` compares them
+                    **extra, # anything else the loop needs to resume: tensors, numbers, strings, lists, dicts
+                   ) -> Path:
+    "Write a resumable training state atomically (temporary file, then rename)."
+    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
+    state = dict(format=CHECKPOINT_FORMAT, step=int(step), params={n: p.detach().cpu().clone() for n, p in params.items()},
+                 opt=opt.state_dict(), lrs=lrs.state_dict(), rng=rng.bit_generator.state,
+                 g=None if g is None else g.get_state(), config=_plain(config or {}), **_plain(extra))
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try: torch.save(state, tmp); os.replace(tmp, path)
+    finally:
+        if tmp.exists(): tmp.unlink()
+    return path
+
+def load_checkpoint(path, expect:dict|None=None) -> dict:
+    "A state `save_checkpoint` wrote, read without running code; raises if it is missing, not a checkpoint, or from other settings."
+    import pickle
+    path = Path(path)
+    if not path.is_file(): raise FileNotFoundError(f"No checkpoint at {path}: pass the file a previous run wrote with checkpoint_dir=.")
+    try: state = torch.load(path, weights_only=True, map_location="cpu")
+    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError) as e:
+        raise ValueError(f"{path} is not a checkpoint this package wrote (it is damaged, or it holds objects other than tensors and "
+                         "numbers, which torch.load(weights_only=True) refuses to build, so none of its code ran). "
+                         f"Resume only from files written with checkpoint_dir=. ({type(e).__name__})") from None
+    if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
+        raise ValueError(f"{path} is not a checkpoint this package wrote: resume only from files written with checkpoint_dir=.")
+    diff = {k: (state["config"].get(k), v) for k, v in _plain(expect or {}).items() if state["config"].get(k) != v}
+    if diff:
+        raise ValueError("The checkpoint was written by a run with other settings (" + ", ".join(
+            f"{k}: {a!r} there, {b!r} here" for k, (a, b) in diff.items()) + "): resume with the settings of the run that wrote it.")
+    return state
+
+def resume_state(state:dict, params:dict, opt, lrs, rng:np.random.Generator, g:torch.Generator|None=None) -> int:
+    "Put a loaded checkpoint back into the loop's tensors, optimizer, scheduler and generators; return the step to continue from."
+    if set(state["params"]) != set(params):
+        raise ValueError("The checkpoint holds other trainable tensors than this run trains: resume with the same settings.")
+    with torch.no_grad():
+        for n, p in params.items(): p.copy_(state["params"][n])
+    opt.load_state_dict(state["opt"]); lrs.load_state_dict(state["lrs"])
+    rng.bit_generator.state = state["rng"]
+    if g is not None: g.set_state(state["g"])
+    return state["step"]
 
 # %% ../nbs/00_world.ipynb #0c5d4b83
 WEIGHTS_DIR = Path(find_spec("sau_nb").origin).parent/"weights"
@@ -617,21 +724,18 @@ def ship_world(pipe, name:str="clean", meta:dict|None=None,
               ) -> Path:
     "Write `pipe` (or only its `components`) into the package's weights as float16 safetensors, with `meta` as `provenance.json`."
     out = WEIGHTS_DIR/name
-    if name == "clean" or components is None:
-        p16 = copy.deepcopy(pipe).to(torch.float16)
-        save_pipeline(p16, out, overwrite=True)
-        shutil.rmtree(out/"tokenizer", ignore_errors=True)
-    else:
-        tmp = Path(tempfile.mkdtemp(prefix=f".{name}.tmp-", dir=WEIGHTS_DIR))
-        for c in components: copy.deepcopy(getattr(pipe, c)).to(torch.float16).save_pretrained(tmp/c, safe_serialization=True)
-        if token_rows:
-            from safetensors.torch import save_file
-            ids = torch.tensor(sorted(token_rows))
-            rows = pipe.text_encoder.get_input_embeddings().weight.detach()[ids].to(torch.float16).cpu().contiguous()
-            save_file(dict(ids=ids, rows=rows), tmp/TOKEN_ROWS)
-        if out.exists(): shutil.rmtree(out)
-        tmp.rename(out)
-    (out/"provenance.json").write_text(json.dumps(meta or {}, indent=1))
+    with _atomic_folder(out) as tmp:  # a killed ship leaves the old model or the new one, never a mix
+        if name == "clean" or components is None:
+            copy.deepcopy(pipe).to(torch.float16).save_pretrained(tmp, safe_serialization=True)
+            shutil.rmtree(tmp/"tokenizer", ignore_errors=True)
+        else:
+            for c in components: copy.deepcopy(getattr(pipe, c)).to(torch.float16).save_pretrained(tmp/c, safe_serialization=True)
+            if token_rows:
+                from safetensors.torch import save_file
+                ids = torch.tensor(sorted(token_rows))
+                rows = pipe.text_encoder.get_input_embeddings().weight.detach()[ids].to(torch.float16).cpu().contiguous()
+                save_file(dict(ids=ids, rows=rows), tmp/TOKEN_ROWS)
+        (tmp/"provenance.json").write_text(json.dumps(meta or {}, indent=1))
     return out
 
 # %% ../nbs/00_world.ipynb #98ba9fe8

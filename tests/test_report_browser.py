@@ -1,0 +1,64 @@
+"The HTML report in a real browser: headless Chromium opens it, every image loads, and a screenshot is kept."
+import json, os, re, shutil, subprocess, sys
+from pathlib import Path
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = next((shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome") if shutil.which(n)), None)
+SCREENSHOT = Path(os.environ.get("SAU_NB_SCREENSHOT", ROOT/"runs"/"report_browser"/"screenshot.png"))  # runs/ is git-ignored
+
+pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="no Chromium found: install it to run the browser test of the HTML "
+                                "report (Debian/Ubuntu: `apt-get install chromium`; .ci/run does this)")
+
+CHECK = """<script>window.addEventListener('load', () => {
+  const imgs = [...document.images];
+  const p = document.createElement('pre'); p.id = 'img-check';
+  p.textContent = JSON.stringify({n: imgs.length, widths: imgs.map(i => i.naturalWidth),
+                                  bad: imgs.filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.getAttribute('src'))});
+  document.body.appendChild(p);
+});</script>"""
+
+def chromium(*args, tmp):
+    cmd = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", f"--user-data-dir={tmp}",
+           "--allow-file-access-from-files", *args]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=180)
+
+def image_check(html_file:Path, tmp:Path) -> dict:
+    "Open a copy of `html_file` (beside it, so relative links resolve) with a script that records every <img>'s state."
+    probe = html_file.with_name("_browser_check.html")
+    probe.write_text(html_file.read_text(encoding="utf-8").replace("</body>", CHECK + "</body>"), encoding="utf-8")
+    try: r = chromium("--virtual-time-budget=10000", "--dump-dom", probe.as_uri(), tmp=tmp)
+    finally: probe.unlink()
+    m = re.search(r'<pre id="img-check">(.*?)</pre>', r.stdout, re.S)
+    assert m, f"the check script did not run (rc {r.returncode}): {r.stderr[-2000:]}"
+    return json.loads(m.group(1))
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory):
+    from sau_nb.backdoors import shipped_zoo
+    from sau_nb.evaluate import compare
+    from sau_nb.world import heldout_prompts
+    out = tmp_path_factory.mktemp("browser")/"report"
+    compare(shipped_zoo()[:1], ["uce", "perturb"], seeds=range(1), prompts=heldout_prompts()[:2], out=out, progress=False)
+    return out
+
+def test_every_image_loads(report, tmp_path):
+    res = image_check(report/"report.html", tmp_path)
+    assert res["n"] == 1 + len(list(report.glob("grid_*.png"))), res  # the bars and one grid per model
+    assert res["bad"] == [] and all(w > 0 for w in res["widths"]), res
+
+def test_check_catches_a_broken_image(report, tmp_path):
+    broken = tmp_path/"copy"; shutil.copytree(report, broken)
+    (broken/"bars.png").unlink()
+    res = image_check(broken/"report.html", tmp_path/"profile")
+    assert res["bad"] == ["bars.png"], res
+
+def test_screenshot(report, tmp_path):
+    from PIL import Image
+    import numpy as np
+    SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+    r = chromium("--hide-scrollbars", "--window-size=1400,2400", f"--screenshot={SCREENSHOT}", (report/"report.html").as_uri(), tmp=tmp_path)
+    assert SCREENSHOT.is_file(), r.stderr[-2000:]
+    im = np.asarray(Image.open(SCREENSHOT).convert("RGB"))
+    assert im.shape[:2] == (2400, 1400) and im.std() > 10, (im.shape, im.std())  # a rendered page, not a blank one
+    print(f"screenshot of the report: {SCREENSHOT}", file=sys.stderr)
