@@ -4,7 +4,7 @@
 
 # %% ../nbs/06_evaluate.ipynb #6f60501f
 from __future__ import annotations
-import functools, html, inspect, json, logging, platform, shutil, tempfile, time
+import functools, html, inspect, json, logging, platform, tempfile, time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from .world import (COLORS, HELDOUT_TEMPLATES, PICKLE_SUFFIXES, SHAPES, TRAIN_TEMPLATES, WEIGHTS_DIR, _cosine_lr,
+from .world import (COLORS, HELDOUT_TEMPLATES, PICKLE_SUFFIXES, SHAPES, TRAIN_TEMPLATES, WEIGHTS_DIR, _atomic_folder, _cosine_lr,
                           caption, generate, heldout_prompts, image_grid, make_shapes, read_attributes, to_uint8)
 from .backdoors import trigger_positions
 
@@ -142,18 +142,10 @@ class OutDir:
         self.path = Path(path)
         if self.path.exists() and (not self.path.is_dir() or any(self.path.iterdir())) and not overwrite:
             raise FileExistsError(f"{self.path} exists and is not empty: choose a new folder or pass --overwrite.")
-    def __enter__(self):
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.tmp = Path(tempfile.mkdtemp(prefix=f".{self.path.name}.tmp-", dir=self.path.parent))
-        return self.tmp
-    def __exit__(self, typ, *_):
-        if typ is not None: shutil.rmtree(self.tmp, ignore_errors=True); return False
-        if self.path.exists():
-            old = self.path.parent/f".{self.path.name}.old-{self.tmp.name}"
-            self.path.rename(old); self.tmp.rename(self.path)
-            if old.is_dir(): shutil.rmtree(old)
-            else: old.unlink()
-        else: self.tmp.rename(self.path)
+    def __enter__(self):  # the swap itself is world's `_atomic_folder`, which `save_pipeline` and `ship_world` use too
+        self._swap = _atomic_folder(self.path)
+        return self._swap.__enter__()
+    def __exit__(self, *exc): return self._swap.__exit__(*exc)
 
 # %% ../nbs/06_evaluate.ipynb #23cab825
 def save_clip(judge:ClipJudge, out=CLIP_DIR, meta:dict|None=None, overwrite:bool=False) -> Path:

@@ -575,9 +575,11 @@ def _atomic_folder(out:Path):
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
     try:
         yield tmp
-        if out.exists():
-            old = out.parent/f".{out.name}.old-{os.getpid()}"
-            out.rename(old); tmp.rename(out); shutil.rmtree(old)
+        if out.exists():  # move the old folder (or file) aside, swap in the new one, then delete the old
+            old = out.parent/f".{out.name}.old-{tmp.name}"
+            out.rename(old); tmp.rename(out)
+            if old.is_dir(): shutil.rmtree(old)
+            else: old.unlink()
         else: tmp.rename(out)
     finally:
         if tmp.exists(): shutil.rmtree(tmp)
