@@ -367,8 +367,8 @@ def bar_figure(rows:list[dict], metrics=BAR_METRICS):
             ax.bar(np.arange(len(models)) + (j - (len(defs) - 1) / 2) * w, y, w, yerr=[r.get(sd_key, 0) if r else 0 for r in rs],
                    label=d, color=cmap(j % 10), capsize=2)
         ax.set_xticks(range(len(models)), models); ax.set_title(label, fontsize=9)
-    axes[0][0].legend(fontsize=7, loc="lower left")
-    fig.tight_layout()
+    fig.legend(*axes[0][0].get_legend_handles_labels(), fontsize=8, loc="upper center", ncol=len(defs), frameon=False)
+    fig.tight_layout(rect=(0, 0, 1, 0.88))  # the legend sits above the panels, never over a bar
     return fig
 
 def grid_figure(grid:list[tuple]) -> "Image.Image":
