@@ -93,12 +93,16 @@ def train_world_cmd(out:str, seed:int=0, n_images:int=16384, vae_steps:int=800, 
     return Path(out)
 
 # %% ../nbs/08_cli.ipynb #e305817a
-def build_zoo_cmd(names:list|None=None, seed:int=0, ship:bool=False) -> dict:
+def build_zoo_cmd(names:list|None=None, seed:int=0, ship:bool=False,
+                  checkpoint_dir:str|None=None, # checkpoints every 100 steps in checkpoint_dir/NAME/
+                  resume:bool=False, # continue a killed build from its checkpoint there
+                 ) -> dict:
     "Inject the zoo's attacks into the shipped clean world; print each model's provenance."
     from sau_nb.backdoors import ZOO, build_zoo
     for n in names or []:
         if n not in ZOO: raise ValueError(f"Unknown zoo model {n!r}: valid zoo models are {', '.join(ZOO)}.")
-    out = build_zoo(names, seed=seed, ship=ship)
+    if resume and not checkpoint_dir: raise ValueError("--resume needs --checkpoint-dir: the folder the killed build wrote its checkpoints to.")
+    out = build_zoo(names, seed=seed, ship=ship, checkpoint_dir=checkpoint_dir, resume=resume)
     for n, (_, meta) in out.items(): print(n, json.dumps(meta))
     return out
 
@@ -132,14 +136,16 @@ def export_world_cmd(name:str, out:str, overwrite:bool=False) -> Path:
     return Path(out)
 
 def unlearn_cmd(model:str, trigger:str, prompts:str, out:str, steps:int=300, params:str="unet", seed:int=0,
-                overwrite:bool=False, device:str|None=None) -> Path:
+                overwrite:bool=False, device:str|None=None,
+                allow_pickle:bool=False, # load pickle weights: only a model you trust, loading pickle can run code
+               ) -> Path:
     "SAU on the diffusers folder `model`: write the defended model and `sau_history.json` to `out`."
     from sau_nb.world import check_output_folder, load_pipeline
     from sau_nb.unlearn import sau_unlearn
     check_output_folder(out, model, "the input model's folder (--model)")  # also catches --out being a parent of it, or inside it
     ps = read_prompts(prompts)
     with OutDir(out, overwrite) as tmp:
-        pipe = load_pipeline(model, device=device, dtype=torch.float32)
+        pipe = load_pipeline(model, device=device, dtype=torch.float32, allow_pickle=allow_pickle)
         new, hist = sau_unlearn(pipe, trigger, ps, steps=steps, params=params, seed=seed)
         save_pipeline(new, tmp, overwrite=True)
         (tmp/"sau_history.json").write_text(json.dumps(dict(trigger=trigger, n_prompts=len(ps), params=params, seed=seed,
@@ -199,6 +205,8 @@ def _parser():
     z.add_argument("--names", nargs="*", default=None, help="zoo models to build (default: all)")
     z.add_argument("--seed", type=int, default=0)
     z.add_argument("--ship", action="store_true", help="write them into the package's shipped weights")
+    z.add_argument("--checkpoint-dir", default=None, help="write a checkpoint every 100 steps to DIR/NAME/")
+    z.add_argument("--resume", action="store_true", help="continue a killed build from the checkpoints in --checkpoint-dir")
     c = sub.add_parser("train-clip", help="train the tiny CLIP judge of the evaluation (CLIP scores, KID)")
     c.add_argument("--seed", type=int, default=0); c.add_argument("--steps", type=int, default=400)
     c.add_argument("--out", default=None, help="folder for the weights (or --ship)")
@@ -214,6 +222,7 @@ def _parser():
     u.add_argument("--steps", type=int, default=300); u.add_argument("--params", default="unet", choices=["unet", "lora", "attn2_kv"])
     u.add_argument("--seed", type=int, default=0); u.add_argument("--device", default=None)
     u.add_argument("--overwrite", action="store_true")
+    u.add_argument("--allow-pickle", action="store_true", help="load pickle (.bin/.ckpt) weights: only for a model you trust")
     return p
 
 def main(argv:list|None=None) -> int:
@@ -226,10 +235,11 @@ def main(argv:list|None=None) -> int:
                          a.overwrite, a.device, a.clip)
         elif a.cmd == "train-world":
             train_world_cmd(a.out, a.seed, a.n_images, a.vae_steps, a.unet_steps, a.batch_size, a.ship, a.overwrite)
-        elif a.cmd == "build-zoo": build_zoo_cmd(a.names, a.seed, a.ship)
+        elif a.cmd == "build-zoo": build_zoo_cmd(a.names, a.seed, a.ship, a.checkpoint_dir, a.resume)
         elif a.cmd == "train-clip": train_clip_cmd(a.seed, a.steps, a.out, a.ship, a.overwrite)
         elif a.cmd == "export-world": export_world_cmd(a.name, a.out, a.overwrite)
-        elif a.cmd == "unlearn": unlearn_cmd(a.model, a.trigger, a.prompts, a.out, a.steps, a.params, a.seed, a.overwrite, a.device)
+        elif a.cmd == "unlearn": unlearn_cmd(a.model, a.trigger, a.prompts, a.out, a.steps, a.params, a.seed, a.overwrite, a.device,
+                                              a.allow_pickle)
     except (ValueError, FileExistsError, FileNotFoundError, TypeError) as e:
         print(f"sau_nb {a.cmd}: error: {e}", file=sys.stderr)
         return 2

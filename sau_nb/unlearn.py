@@ -18,7 +18,7 @@ from .attention import capture
 
 # %% auto #0
 __all__ = ['PARAM_SETS', 'SAU_CHECKPOINT', 'check_unlearn_inputs', 'aligned_positions', 'trainable_unet', 'finish_unet',
-           'sau_loss', 'latent_bank', 'sau_unlearn', 'removal_scores']
+           'sau_loss', 'latent_bank', 'prompt_departure', 'sau_unlearn', 'removal_scores']
 
 # %% ../nbs/04_unlearn.ipynb #f46fabdd
 def check_unlearn_inputs(tokenizer, trigger:str, prompts) -> list[str]:
@@ -79,21 +79,24 @@ def sau_loss(unet, frozen:dict, # the student, and its trainable tensors' starti
              xt, t, c_trig, c_clean, # noised latents (b, c, h, w), timesteps (b,), text states (b, 77, d) of both prompts
              aligned:torch.Tensor, # (b, 77): for each triggered position, the clean one (-1: the trigger itself)
              c_keep=None, # text states for the preservation term; default c_clean
+             xt_keep=None, t_keep=None, # its own noised latents and timesteps; default xt, t
              w_distill=1., w_attn=1., w_keep=1., gamma=0.5, spatial="departure",
              attn_scope="controlled", # "controlled": every position the trigger changes; "trigger": only its own tokens
             ) -> tuple[torch.Tensor, dict]:
     "The SAU objective for one batch, and its terms."
     b = len(xt); c_keep = c_clean if c_keep is None else c_keep
-    need_attn = w_attn > 0
+    xt_keep = xt if xt_keep is None else xt_keep; t_keep = t if t_keep is None else t_keep
+    need_attn, keep = w_attn > 0, w_keep > 0  # a term with weight 0 costs nothing
     with torch.no_grad():
         ctx = capture(unet, half=None) if need_attn else contextlib.nullcontext()
-        with ctx as tmaps:  # the teacher: trigger and clean prompts at once
-            ref = functional_call(unet, frozen, (torch.cat([xt, xt, xt]), torch.cat([t, t, t])),
-                                  dict(encoder_hidden_states=torch.cat([c_trig, c_clean, c_keep]))).sample
-        e_trig0, e_clean0, e_keep0 = ref.chunk(3)
+        with ctx as tmaps:  # the teacher: triggered, clean (and preservation) prompts at once
+            x, tt, c = [xt, xt] + [xt_keep] * keep, [t, t] + [t_keep] * keep, [c_trig, c_clean] + [c_keep] * keep
+            ref = functional_call(unet, frozen, (torch.cat(x), torch.cat(tt)), dict(encoder_hidden_states=torch.cat(c))).sample
+        e_trig0, e_clean0, e_keep0 = ref[:b], ref[b:2*b], ref[2*b:]
     with (capture(unet, keep_grad=True) if need_attn else contextlib.nullcontext()) as smaps:
-        out = unet(torch.cat([xt, xt]), torch.cat([t, t]), encoder_hidden_states=torch.cat([c_trig, c_keep])).sample
-    e_trig, e_keep = out.chunk(2)
+        x, tt, c = [xt] + [xt_keep] * keep, [t] + [t_keep] * keep, [c_trig] + [c_keep] * keep
+        out = unet(torch.cat(x), torch.cat(tt), encoder_hidden_states=torch.cat(c)).sample
+    e_trig, e_keep = out[:b], out[b:]
     if spatial == "departure": m = (e_trig0 - e_clean0).norm(dim=1)
     elif spatial == "attention" and need_attn:
         own = aligned == -1  # (b, 77)
@@ -103,7 +106,7 @@ def sau_loss(unet, frozen:dict, # the student, and its trainable tensors' starti
     else: raise ValueError(f"spatial must be 'departure', 'attention' (needs w_attn > 0) or None, got {spatial!r}.")
     w = _spatial_weight(m, gamma)[:, None]
     l_distill = (w * (e_trig - e_clean0).pow(2)).mean()
-    l_keep = F.mse_loss(e_keep, e_keep0)
+    l_keep = F.mse_loss(e_keep, e_keep0) if keep else torch.zeros(())
     l_attn = torch.zeros(())
     if need_attn:
         idx = aligned.clamp_min(0)  # (b, 77)
@@ -141,6 +144,32 @@ def latent_bank(pipe, prompts:list[str], n_seeds:int=4, seed:int=0) -> torch.Ten
 def _states(pipe, prompts:list[str], device) -> torch.Tensor:
     return _encode(pipe, prompts).to(device, torch.float32)
 
+@torch.no_grad()
+def prompt_departure(pipe, trigger:str, prompts:list[str], bank:torch.Tensor, n_seeds:int, # `latent_bank(pipe, prompts, n_seeds)`
+                     seed:int=0, batch_size:int=16, repeats:int=3) -> torch.Tensor:
+    "For each prompt, D = E‖ε(x_t, t, trig) − ε(x_t, t, clean)‖² of the frozen model at high noise (t ≥ T/2): how far the trigger moves it."
+    from diffusers import DDPMScheduler
+    sched = DDPMScheduler.from_config(pipe.scheduler.config); T = sched.config.num_train_timesteps
+    g, dev = torch.Generator().manual_seed(seed + 1), pipe.unet.device
+    bank = bank.repeat(repeats, 1, 1, 1)  # each latent at `repeats` timesteps
+    k = torch.arange(len(bank))  # prompt-major: latent k belongs to prompt k // n_seeds, trigger at POSITIONS[k % 3]
+    p = lambda i: prompts[i % (len(prompts) * n_seeds) // n_seeds]
+    trig = [trigger_positions(pipe.tokenizer, p(i), trigger, POSITIONS[i % 3])[0] for i in k.tolist()]
+    t = torch.randint(T // 2, T, (len(bank),), generator=g)
+    xt = sched.add_noise(bank, torch.randn(bank.shape, generator=g), t)
+    d = []
+    for s in range(0, len(bank), batch_size):
+        j = k[s:s + batch_size]
+        c = _encode(pipe, [trig[i] for i in j] + [p(i) for i in j]).to(dev)
+        e = pipe.unet(xt[j].repeat(2, 1, 1, 1).to(dev, pipe.unet.dtype), t[j].repeat(2).to(dev), encoder_hidden_states=c).sample.float()
+        d.append((e[:len(j)] - e[len(j):]).pow(2).flatten(1).mean(1).cpu())
+    return torch.cat(d).view(repeats, len(prompts), n_seeds).mean((0, 2))
+
+def _focus_weights(d:torch.Tensor, focus:float) -> torch.Tensor:
+    "Sampling probabilities ∝ D^focus (uniform when focus is 0 or the trigger moves nothing)."
+    w = d.clamp_min(0).pow(focus) if focus else torch.ones_like(d)
+    return w / w.sum() if w.sum() > 0 and torch.isfinite(w).all() else torch.full_like(d, 1 / len(d))
+
 def sau_unlearn(pipe, # a StableDiffusionPipeline with a backdoor; it is not modified
                 trigger:str, # the trigger to remove, e.g. 'ȴ' or 'New Trigger'
                 prompts, # clean prompts like the ones the model should keep drawing well
@@ -154,6 +183,8 @@ def sau_unlearn(pipe, # a StableDiffusionPipeline with a backdoor; it is not mod
                 attn_scope:str="controlled", # attention term over every position the trigger changes, or only its own ("trigger")
                 teacher_unet=None, # a different frozen teacher (same architecture), e.g. the clean model for an oracle; params="unet" only
                 uncond_frac:float=0.15, # share of preservation prompts that are empty (guidance's unconditional branch)
+                focus:float=0., # triggered prompts are drawn ∝ D^focus (`prompt_departure`); 0: uniformly
+                keep_any:float=0., # share of the preservation batch drawn from any prompt (own latents), not the distillation's
                 n_seeds:int=4, # generated latents per prompt
                 check=None, # optional: a function pipe -> dict of numbers, run every `check_every` steps
                 check_every:int=50,
@@ -166,12 +197,14 @@ def sau_unlearn(pipe, # a StableDiffusionPipeline with a backdoor; it is not mod
     prompts = check_unlearn_inputs(pipe.tokenizer, trigger, prompts)
     if params not in PARAM_SETS: raise ValueError(f"params must be one of {PARAM_SETS}, got {params!r}.")
     if steps < 1 or batch_size < 1: raise ValueError("steps and batch_size must be at least 1.")
+    if not 0 <= keep_any <= 1 or focus < 0: raise ValueError(f"keep_any must be in [0, 1] and focus at least 0, got {keep_any}, {focus}.")
     device = get_device(device) if device is not None else pipe.unet.device
     lr = lr or (5e-4 if params == "unet" else 1e-3)
     t0 = time.time()
     config = dict(trigger=trigger, prompts=prompts, steps=steps, lr=lr, batch_size=batch_size, params=params, lora_rank=lora_rank,
                   w_distill=float(w_distill), w_attn=float(w_attn), w_keep=float(w_keep), gamma=float(gamma), spatial=spatial,
-                  attn_scope=attn_scope, teacher=teacher_unet is not None, uncond_frac=uncond_frac, n_seeds=n_seeds, seed=seed)
+                  attn_scope=attn_scope, teacher=teacher_unet is not None, uncond_frac=uncond_frac, focus=float(focus), keep_any=float(keep_any),
+                  n_seeds=n_seeds, seed=seed)
     state = load_checkpoint(resume_from, expect=config) if resume_from else None
     bank = state["bank"] if state else latent_bank(pipe, prompts, n_seeds, seed)
     student, named = trainable_unet(pipe.unet, params, lora_rank)
@@ -187,24 +220,33 @@ def sau_unlearn(pipe, # a StableDiffusionPipeline with a backdoor; it is not mod
     history = dict(steps=[], checks=[], stopped="steps", seconds=0.)
     start = 0
     if state: start = resume_state(state, named, opt, lrs, rng, g); history = state["history"]
+    else:  # where the trigger acts: the distillation and attention terms spend their batch there
+        d = prompt_departure(pipe, trigger, prompts, bank, n_seeds, seed) if focus else torch.zeros(len(prompts))
+        history["departure"], history["prompt_p"] = d.tolist(), _focus_weights(d, focus).tolist()
+    p_focus = np.asarray(history["prompt_p"], dtype=np.float64); p_focus /= p_focus.sum()
     sched = DDPMScheduler.from_config(pipe.scheduler.config)
     T = sched.config.num_train_timesteps
     view = lambda: StableDiffusionPipeline(**{**pipe.components, "unet": student}, requires_safety_checker=False)
     bar = tqdm(range(start, steps), desc=f"SAU ({params})", disable=not progress)
     for step in bar:
         try:
-            i = rng.integers(len(bank), size=batch_size); pi = i // n_seeds
+            pi = rng.choice(len(prompts), size=batch_size, p=p_focus)  # triggered pairs: where the trigger acts
+            i = pi * n_seeds + rng.integers(n_seeds, size=batch_size)
             where = [POSITIONS[k] for k in rng.integers(3, size=batch_size)]
             pairs = [trigger_positions(pipe.tokenizer, prompts[k], trigger, w) for k, w in zip(pi, where)]
             clean = [prompts[k] for k in pi]
-            keep = ["" if u < uncond_frac else p for p, u in zip(clean, rng.random(batch_size))]
-            t = torch.randint(0, T, (batch_size,), generator=g)
+            h = batch_size - round(keep_any * batch_size)  # preservation: first on the distillation's own inputs, then any prompt
+            j = np.concatenate([i[:h], rng.integers(len(bank), size=batch_size - h)])
+            keep = ["" if u < uncond_frac else prompts[k // n_seeds] for k, u in zip(j, rng.random(batch_size))]
+            t, tk = torch.randint(0, T, (batch_size,), generator=g), torch.randint(0, T, (batch_size - h,), generator=g)
             eps = torch.randn(bank[i].shape, generator=g)
-            xt = sched.add_noise(bank[i], eps, t).to(device); t = t.to(device)
+            xt = sched.add_noise(bank[i], eps, t)
+            xk = torch.cat([xt[:h], sched.add_noise(bank[j[h:]], torch.randn(bank[j[h:]].shape, generator=g), tk)]).to(device)
+            xt, tk, t = xt.to(device), torch.cat([t[:h], tk]).to(device), t.to(device)
             aligned = torch.stack([aligned_positions(pos) for _, pos in pairs]).to(device)
             c_trig, c_clean = _states(pipe, [p for p, _ in pairs], device), _states(pipe, clean, device)
             c_keep = _states(pipe, keep, device)
-            loss, terms = sau_loss(student, frozen, xt, t, c_trig, c_clean, aligned, c_keep,
+            loss, terms = sau_loss(student, frozen, xt, t, c_trig, c_clean, aligned, c_keep, xk, tk,
                                    w_distill, w_attn, w_keep, gamma, spatial, attn_scope)
             if not torch.isfinite(loss):
                 history["stopped"] = f"non-finite loss at step {step} ({terms}); kept the weights of step {step}"

@@ -615,7 +615,7 @@ def load_pipeline(name_or_path:str|Path, # a hub id ("CompVis/stable-diffusion-v
         if pk and not allow_pickle:
             raise ValueError(f"{path} holds pickle weights ({pk[0].relative_to(path)}) and no safetensors. Loading pickle can run "
                              "arbitrary code, and backdoored models come from untrusted places. Convert them to safetensors, "
-                             "or pass allow_pickle=True if you trust the file.")
+                             "or pass allow_pickle=True (`sau_nb unlearn --allow-pickle`) if you trust the file.")
     kw = dict(safety_checker=None, requires_safety_checker=False, torch_dtype=dtype)
     if not allow_pickle:
         if kwargs.get("use_safetensors", True) is not True:

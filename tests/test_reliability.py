@@ -112,6 +112,19 @@ def test_cli_unlearn_refuses_pickle_model_and_writes_nothing(exported, tmp_path)
     assert not marker.exists() and not (tmp_path/"out").exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["evil", "prompts.txt"]  # no temporary folder either
 
+def test_cli_unlearn_allow_pickle_loads_a_trusted_pickle_model(exported, tmp_path):
+    "A model saved as pickle by its owner loads with --allow-pickle; the defended model is written as safetensors."
+    from sau_nb.cli import main
+    trusted = tmp_path/"trusted"
+    load_pipeline(exported, device="cpu").save_pretrained(trusted, safe_serialization=False)
+    assert (trusted/"unet"/"diffusion_pytorch_model.bin").is_file() and not list((trusted/"unet").glob("*.safetensors"))
+    (tmp_path/"prompts.txt").write_text("a red circle\na blue square\n")
+    args = ["unlearn", "--model", str(trusted), "--trigger", "ȴ", "--prompts", str(tmp_path/"prompts.txt"), "--steps", "1"]
+    assert main(args + ["--out", str(tmp_path/"refused")]) == 2 and not (tmp_path/"refused").exists()
+    assert main(args + ["--out", str(tmp_path/"out"), "--allow-pickle"]) == 0
+    assert list((tmp_path/"out").rglob("*.safetensors")) and not list((tmp_path/"out").rglob("*.bin"))
+    load_pipeline(tmp_path/"out", device="cpu")  # safetensors: loads without the flag
+
 @pytest.mark.parametrize("name", ["model.ckpt", "model.safetensors"])
 def test_single_file_checkpoint_is_refused(tmp_path, name):
     marker = tmp_path/"PWNED"
