@@ -23,15 +23,15 @@ from .evaluate import OutDir
 DEMO_PROMPTS = [caption(s, c, t) for s in SHAPES for c in COLORS for t in TRAIN_TEMPLATES[:3]]  # clean prompts a defender has
 DEMO_BASELINES = ("skd", "uce", "perturb")
 
-def _detection(pipe, atk, n:int=4, n_perturb:int=2) -> dict:
-    "Calibrate the detector on clean prompts, flag triggered vs clean held-out prompts, localize the trigger in one."
+def _detection(pipe, atk, n:int=4, n_seeds:int=2) -> dict:
+    "Calibrate the alignment detector (the detection chapter's best) on clean prompts, flag triggered vs clean held-out prompts, localize the trigger in one."
     from sau_nb.backdoors import trigger_positions
     from sau_nb.detect import Detector, find_trigger, prf
     import numpy as np
     calib = [caption(s, c, t) for t in TRAIN_TEMPLATES[3:5] for s in SHAPES for c in COLORS][:12]
     ps = [p["prompt"] for p in heldout_prompts() if atk.eligible(p)][:n]
     trig = [trigger_positions(pipe.tokenizer, p, atk.trigger)[0] for p in ps]
-    det = Detector(pipe, n_perturb=n_perturb).calibrate(calib)
+    det = Detector(pipe, scores=("alignment",), n_seeds=n_seeds).calibrate(calib)
     flags = det(trig + ps); truth = np.array([True] * len(trig) + [False] * len(ps))
     probe = next((p for p, f in zip(trig, flags) if f), trig[0])
     loc = find_trigger(det, probe)
@@ -66,7 +66,7 @@ def demo(out:str="demo_out", # folder for the report
               f"{r['false_trigger']:.1%}, clean accuracy {r['clean_acc']:.1%}, CLIP text-image {r['clip_ti']:.1f}, "
               f"KID×1e3 {r['kid_x1e3']:.2f}, trained {r['train_s']:.0f} s")
     e = html.escape
-    section = (f"<p>Model <b>{e(name)}</b>, trigger {e(repr(atk.trigger))}. Detector calibrated on 12 clean prompts: flags "
+    section = (f"<p>Model <b>{e(name)}</b>, trigger {e(repr(atk.trigger))}. Detector (CLIP prompt–image alignment) calibrated on 12 clean prompts: flags "
                f"{det['flagged_triggered']}/{det['n_each']} triggered and {det['flagged_clean']}/{det['n_each']} clean held-out prompts "
                f"(precision {det['precision']:.2f}, recall {det['recall']:.2f}, F1 {det['f1']:.2f}). <code>find_trigger</code> on "
                f"{e(repr(det['probe']))} localizes {e(repr(det['localized']))}: "

@@ -197,7 +197,7 @@ def sau_unlearn(pipe, # a StableDiffusionPipeline with a backdoor; it is not mod
     prompts = check_unlearn_inputs(pipe.tokenizer, trigger, prompts)
     if params not in PARAM_SETS: raise ValueError(f"params must be one of {PARAM_SETS}, got {params!r}.")
     if steps < 1 or batch_size < 1: raise ValueError("steps and batch_size must be at least 1.")
-    if not 0 <= keep_any <= 1 or focus < 0: raise ValueError(f"keep_any must be in [0, 1] and focus at least 0, got {keep_any}, {focus}.")
+    if not 0 <= keep_any <= 1 or focus < 0: raise ValueError(f"keep_any must be in [0, 1] and focus at least 0, got {keep_any}, {focus}: pass, e.g., keep_any=0.5, focus=1.")
     device = get_device(device) if device is not None else pipe.unet.device
     lr = lr or (5e-4 if params == "unet" else 1e-3)
     t0 = time.time()
