@@ -222,7 +222,8 @@ def sau_unlearn(pipe, # a StableDiffusionPipeline with a backdoor; it is not mod
     if state: start = resume_state(state, named, opt, lrs, rng, g); history = state["history"]
     else:  # where the trigger acts: the distillation and attention terms spend their batch there
         d = prompt_departure(pipe, trigger, prompts, bank, n_seeds, seed) if focus else torch.zeros(len(prompts))
-        history["departure"], history["prompt_p"] = d.tolist(), _focus_weights(d, focus).tolist()
+        history["departure"] = d.tolist() if focus else None  # None: not measured (uniform sampling needs no D)
+        history["prompt_p"] = _focus_weights(d, focus).tolist()
     p_focus = np.asarray(history["prompt_p"], dtype=np.float64); p_focus /= p_focus.sum()
     sched = DDPMScheduler.from_config(pipe.scheduler.config)
     T = sched.config.num_train_timesteps
