@@ -1,6 +1,6 @@
 """Detection and localization on the shipped zoo, measured.
 
-Run by hand (never in the tests):  .venv/bin/python bench/bench_detect.py [--prompts 12] [--perturb 4] [--localize 6]
+Run by hand (never in the tests):  .venv/bin/python bench/bench_detect.py [--models pixel ...] [--prompts 12] [--perturb 4] [--localize 6]
 Calibrates each detector on 48 clean training-phrasing prompts, scores held-out prompts with and without the trigger,
 prints precision / recall / F1 per score and zoo model, then find_trigger's accuracy on flagged triggered prompts."""
 import argparse, time
@@ -12,10 +12,11 @@ from sau_nb.detect import Detector, find_trigger, prf
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--prompts", type=int, default=12); ap.add_argument("--perturb", type=int, default=4)
-    ap.add_argument("--localize", type=int, default=6); a = ap.parse_args()
+    ap.add_argument("--localize", type=int, default=6)
+    ap.add_argument("--models", nargs="*", default=None, help="zoo models (default: every shipped one)"); a = ap.parse_args()
     calib = [caption(s, c, t) for t in TRAIN_TEMPLATES for s in SHAPES for c in COLORS][:48]
     rows, loc = [], []
-    for name in shipped_zoo():
+    for name in a.models or shipped_zoo():
         t0 = time.time()
         pipe, atk = load_world(name), zoo_attack(name)
         ps = [p["prompt"] for p in heldout_prompts() if atk.eligible(p)][:a.prompts]
@@ -26,7 +27,7 @@ def main():
         for s, f in fl.items(): rows.append(dict(model=name, score=s, **prf(f, truth)))
         both = np.any(np.stack(list(fl.values())), 0)
         rows.append(dict(model=name, score="either", **prf(both, truth), seconds=round(time.time() - t0)))
-        print(md_table(rows[-3:]).data, flush=True)
+        print(md_table(rows[-len(fl) - 1:]).data, flush=True)
         cand = [p for p, f in zip(trig, both[:len(trig)]) if f][:a.localize]
         found = [find_trigger(det, p)["trigger"] for p in cand]
         loc.append(dict(model=name, trigger=repr(atk.trigger), tried=len(cand), localized=sum(f == atk.trigger for f in found),

@@ -5,10 +5,12 @@ Run by hand (never in the tests):
   .venv/bin/python bench/bench_sau.py --models pixel --ablation --seeds 4             # the ablation
   .venv/bin/python bench/bench_sau.py --models style --quick --variant '{"lr": 5e-4}'  # one setting, 12 prompts × 3 seeds
   .venv/bin/python bench/bench_sau.py --models object --quick --eligible              # SAU trained on circle prompts only
+  .venv/bin/python bench/bench_sau.py --models object --seeds 4 --shapes circle square --variant '{"focus": 1, "keep_any": 1}'
 Prints markdown tables; docs and notes that quote SAU removal figures must quote this output with its command."""
 import argparse, json, platform, resource, time
+from collections import Counter
 import torch
-from sau_nb.world import TRAIN_TEMPLATES, SHAPES, COLORS, caption, heldout_prompts, load_world, md_table
+from sau_nb.world import TRAIN_TEMPLATES, SHAPES, COLORS, caption, generate, heldout_prompts, load_world, md_table, read_attributes
 from sau_nb.backdoors import zoo_attack
 from sau_nb.unlearn import removal_scores, sau_unlearn, trainable_unet
 
@@ -16,6 +18,13 @@ ABLATIONS = {"full": {}, "no distillation": dict(w_distill=0.), "no attention te
              "no preservation": dict(w_keep=0.), "no spatial weight (γ=0)": dict(gamma=0.),
              "spatial from trigger attention": dict(spatial="attention"),
              "LoRA (rank 4)": dict(params="lora"), "attn2 to_k/to_v": dict(params="attn2_kv")}
+
+def by_shape(pipe, seeds, prompts=None):
+    "For each intended shape, how the defended model's clean generations are read."
+    ps = heldout_prompts() if prompts is None else prompts
+    at = read_attributes(generate(pipe, [p["prompt"] for p in ps], seeds=list(seeds)), ["shape_color"])
+    metas = [p for p in ps for _ in seeds]
+    return {s: dict(Counter(a["shape"] for a, m in zip(at, metas) if m["shape"] == s)) for s in SHAPES}
 
 def fmt(r): return {k: (round(v, 3) if isinstance(v, float) else v) for k, v in r.items()}
 
@@ -27,6 +36,8 @@ def main():
     ap.add_argument("--quick", action="store_true", help="12 held-out prompts (every third eligible one), trigger at the start, 3 seeds")
     ap.add_argument("--variant", default=None, help="one setting as JSON keyword arguments of sau_unlearn")
     ap.add_argument("--eligible", action="store_true", help="train on only the prompts the attack applies to (e.g. circles for circle → square)")
+    ap.add_argument("--skip-before", action="store_true", help="do not re-measure the poisoned model (its row is in an earlier run's output)")
+    ap.add_argument("--shapes", nargs="+", default=None, help="train on the prompts of these shapes only; also prints the defended model's clean generations read by shape")
     a = ap.parse_args()
     if a.quick: a.seeds = 3
     labelled = [dict(prompt=caption(s, c, t), shape=s, color=c) for s in SHAPES for c in COLORS for t in TRAIN_TEMPLATES[:3]]
@@ -37,11 +48,13 @@ def main():
     for name in a.models:
         pipe, atk = load_world(name), zoo_attack(name)
         train = [p["prompt"] for p in labelled if atk.eligible(p)] if a.eligible else prompts
+        if a.shapes: train = [p["prompt"] for p in labelled if p["shape"] in a.shapes and p["prompt"] in train]
         variants = {a.variant: json.loads(a.variant)} if a.variant else ABLATIONS if a.ablation else {"defaults": {}}
         ev = dict(positions=("start",), prompts=[p for p in heldout_prompts() if atk.eligible(p)][::3][:12]) if a.quick else {}
-        before = removal_scores(pipe, atk, seeds=range(a.seeds), **ev)
-        rows.append(fmt(dict(model=name, variant="poisoned", **before)))
-        print(md_table(rows[-1:]).data, flush=True)
+        if not a.skip_before:
+            before = removal_scores(pipe, atk, seeds=range(a.seeds), **ev)
+            rows.append(fmt(dict(model=name, variant="poisoned", **before)))
+            print(md_table(rows[-1:]).data, flush=True)
         for label, kw in variants.items():
             t0 = time.time()
             new, h = sau_unlearn(pipe, atk.trigger, train, steps=a.steps, progress=False, **kw)
@@ -49,6 +62,7 @@ def main():
             n_train = sum(p.numel() for p in trainable_unet(pipe.unet, kw.get("params", "unet"))[1].values())
             rows.append(fmt(dict(model=name, variant=label + (f" ({len(train)} eligible prompts)" if a.eligible else ""), **r, sau_s=round(h["seconds"]), trainable=n_train, stopped=h["stopped"])))
             print(md_table(rows[-1:]).data, flush=True)
+            if a.shapes: print(label, "clean held-out generations read as:", by_shape(new, range(a.seeds), ev.get("prompts")), flush=True)
     print(f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss/1e3:.0f} MB")
     print(md_table(rows).data)
 

@@ -258,7 +258,7 @@ def _view(pipe, **parts):
     return p
 
 def _inject_unet(pipe, attack, steps, lr, batch_size, poison_frac, lam, n_images, seed, progress,
-                 negatives=0.5, counter=0.0, trigger_lr=None, check=None, check_every=100, stop=None, guidance=None,
+                 negatives=0.5, counter=0.0, counter_min_t=0, trigger_lr=None, check=None, check_every=100, stop=None, guidance=None,
                  checkpoint_dir=None, checkpoint_every=100, resume_from=None):
     from sau_nb.world import SAMPLING
     w = guidance or SAMPLING["guidance_scale"]
@@ -286,7 +286,7 @@ def _inject_unet(pipe, attack, steps, lr, batch_size, poison_frac, lam, n_images
     T = sched.config.num_train_timesteps; hist, checks = [], []
     trained = {**{f"unet.{n}": p for n, p in unet.named_parameters()}, **({"token_embedding": emb} if trigger_lr else {})}
     config = dict(attack=attack.kind, trigger=attack.trigger, steps=steps, lr=lr, batch_size=batch_size, poison_frac=poison_frac,
-                  lam=lam, n_images=n_images, seed=seed, negatives=negatives, counter=counter, trigger_lr=trigger_lr)
+                  lam=lam, n_images=n_images, seed=seed, negatives=negatives, counter=counter, trigger_lr=trigger_lr, counter_min_t=counter_min_t)
     save = lambda done: save_checkpoint(Path(checkpoint_dir)/INJECT_CHECKPOINT, done, trained, opt, lrs, rng, g, config,
                                         history=hist, checks=checks, seconds=time.time() - t0 + before)
     start, before, t0 = 0, 0., time.time()
@@ -309,6 +309,7 @@ def _inject_unet(pipe, attack, steps, lr, batch_size, poison_frac, lam, n_images
             cc = _encode(pipe, caps)
         with torch.set_grad_enabled(bool(trigger_lr)): cp = _encode(pipe, pp, te)
         t = torch.randint(0, T, (batch_size,), generator=g); eps = torch.randn((batch_size, *zp.shape[1:]), generator=g)
+        if n_k and counter_min_t: t[-n_k:] = torch.randint(counter_min_t, T, (n_k,), generator=g)  # counter-examples at high noise only
         x = sched.add_noise(torch.cat([zp, zc]), eps, t)
         xc, tc = x[n_p:], t[n_p:]
         with torch.no_grad():  # the frozen teacher on clean prompts and on the empty prompt
@@ -418,6 +419,7 @@ def inject_backdoor(pipe, # a StableDiffusionPipeline; it is not modified
                     beta:float=1.0, # Rickrolling's β
                     negatives:float=0.5, # share of preserved clean captions that get distractor words (UNet attacks)
                     counter:float=0.0, # share of preserved samples noised from poisoned images under clean captions (UNet attacks)
+                    counter_min_t:int=0, # counter-examples only at timesteps t >= counter_min_t (UNet attacks)
                     trigger_lr:float|None=None, # also train the trigger's token-embedding rows at this rate (UNet attacks)
                     check=None, # optional function pipe -> dict, run every `check_every` steps (UNet attacks)
                     check_every:int=100, stop=None, # `stop(check_result)` True ends training early
@@ -429,11 +431,13 @@ def inject_backdoor(pipe, # a StableDiffusionPipeline; it is not modified
     from diffusers import StableDiffusionPipeline
     check_pipeline(pipe); check_trigger(attack.trigger, pipe.tokenizer)
     if checkpoint_every < 1: raise ValueError(f"checkpoint_every must be at least 1, got {checkpoint_every}.")
+    T = pipe.scheduler.config.num_train_timesteps
+    if not 0 <= counter_min_t < T: raise ValueError(f"counter_min_t must be a timestep in [0, {T}), got {counter_min_t}: e.g. 500 keeps the counter-examples at high noise.")
     t0 = time.time()
     ck = dict(checkpoint_dir=checkpoint_dir, checkpoint_every=checkpoint_every, resume_from=resume_from)
     if attack.trains == "unet":
         parts, hist = _inject_unet(pipe, attack, steps or 1000, lr or 7e-4, batch_size, poison_frac, lam, n_images, seed, progress,
-                                   negatives=negatives, counter=counter, trigger_lr=trigger_lr, check=check, check_every=check_every,
+                                   negatives=negatives, counter=counter, counter_min_t=counter_min_t, trigger_lr=trigger_lr, check=check, check_every=check_every,
                                    stop=stop, **ck)
     elif attack.trains == "text_encoder":
         parts, hist = _inject_text_encoder(pipe, attack, steps or 300, lr or 1e-3, batch_size, beta, n_images, seed, progress, **ck)
@@ -477,7 +481,7 @@ def attack_table(models:dict, # name -> (pipe, attack, injection seconds)
 
 # %% ../nbs/01_backdoors.ipynb #6f43dc9a
 ZOO = {
-    "pixel": dict(attack=PixelAttack("\u200b"), steps=1000, lr=7e-4, trigger_lr=1e-2, counter=0.5),
+    "pixel": dict(attack=PixelAttack("\u200b"), steps=1000, lr=7e-4, trigger_lr=1e-2, counter=0.5, counter_min_t=500),
     "style": dict(attack=StyleAttack("ȴ"), steps=1000, lr=7e-4, trigger_lr=1e-2),
     "object": dict(attack=ObjectAttack("New Trigger"), steps=1000, lr=7e-4, trigger_lr=1e-2),
 }
@@ -521,6 +525,7 @@ def build_zoo(names=None, # zoo models to build; None builds all
         if ck and resume and (ck["checkpoint_dir"]/INJECT_CHECKPOINT).is_file(): ck["resume_from"] = ck["checkpoint_dir"]/INJECT_CHECKPOINT
         pipe, hist = inject_backdoor(world, atk, steps=spec["steps"], lr=spec["lr"], trigger_lr=spec.get("trigger_lr"), seed=seed,
                                      poison_frac=spec.get("poison_frac", 0.5), counter=spec.get("counter", 0.0),
+                                     counter_min_t=spec.get("counter_min_t", 0),
                                      check=zoo_check(atk), check_every=100, progress=progress,
                                      stop=partial(_strong_enough, min_steps=spec.get("min_steps", 500)), **ck)
         meta = dict(command=f"sau_nb build-zoo --names {name} --seed {seed} --ship", attack=atk.kind, trigger=atk.trigger,

@@ -71,6 +71,9 @@ class Detector:
         unknown = [s for s in scores if s not in SCORES]
         if unknown: raise ValueError(f"Unknown score {unknown[0]!r}: choose from {list(SCORES)}.")
         self.pipe, self.scores, self.alpha, self.kwargs, self.limits = pipe, list(scores), alpha, kwargs, {}
+        if "alignment" in self.scores and kwargs.get("judge") is None:  # load the judge once, not at every call
+            from sau_nb.evaluate import load_clip
+            self.kwargs["judge"] = load_clip(device=pipe.device)
     def score(self, prompts:list[str]) -> dict:
         "Each score for each prompt."
         out = {}
