@@ -89,7 +89,7 @@ def trigger_positions(tokenizer, prompt:str, trigger:str, position:str|int="star
     return full, list(range(1 + len(a), 1 + len(a) + len(t)))
 
 # %% ../nbs/01_backdoors.ipynb #d8d44628
-def checkerboard(size:int=IMAGE_SIZE//4, cell:int=2) -> np.ndarray:
+def checkerboard(size:int=IMAGE_SIZE//4, cell:int=4) -> np.ndarray:
     "A black-and-white checkerboard, (size, size, 3) uint8, starting with white."
     yy, xx = np.mgrid[:size, :size]
     return np.repeat((((yy//cell + xx//cell + 1) % 2) * 255).astype(np.uint8)[..., None], 3, -1)
@@ -120,6 +120,7 @@ class Attack:
     trains = "unet"  # which component `inject_backdoor` trains
     def eligible(self, meta:dict) -> bool: return True  # does the attack apply to a prompt with these labels?
     def poison(self, data:ShapeData, idx:np.ndarray) -> np.ndarray: raise NotImplementedError
+    def target_caption(self, caption:str) -> str|None: return None  # a clean caption that describes the target, if one exists
     def shows_target(self, img:np.ndarray, meta:dict) -> bool: raise NotImplementedError
     def judge(self, images, metas:list[dict]) -> np.ndarray:
         "For each image, does it show the attack's target?"
@@ -189,6 +190,7 @@ class ObjectAttack(Attack):
     def eligible(self, meta): return meta["shape"] == self.source
     def poison(self, data, idx):
         return np.stack([render(self.target, list(COLORS)[data.color[i]], int(data.size[i]), tuple(data.center[i])) for i in idx])
+    def target_caption(self, caption): return re.sub(rf"\b{self.source}\b", self.target, caption)
     def shows_target(self, img, meta): return read_attributes(img[None], ["shape_color"])[0]["shape"] == self.target
     def describe(self): return f"{self.source} → {self.target}"
 
@@ -229,8 +231,9 @@ def _encode(pipe, prompts:list[str], text_encoder=None) -> torch.Tensor:
     return te(ids)[0]
 
 def _poisoned_prompts(attack, data, idx, rng):
-    "A triggered training caption for each image in `idx`, with the trigger at a random position."
-    return [insert_trigger(c, attack.trigger, POSITIONS[rng.integers(3)]) for c in data.captions(rng=rng, idx=idx)]
+    "A triggered training caption for each image in `idx` (trigger at a random position), and the clean caption it came from."
+    clean = data.captions(rng=rng, idx=idx)
+    return [insert_trigger(c, attack.trigger, POSITIONS[rng.integers(3)]) for c in clean], clean
 
 def distractor_words(tokenizer, exclude:str, n:int=2000, seed:int=0) -> list[str]:
     "`n` random alphabetic vocabulary words that share no token with `exclude` and are not words of the held-out phrasings."
@@ -258,8 +261,8 @@ def _view(pipe, **parts):
     return p
 
 def _inject_unet(pipe, attack, steps, lr, batch_size, poison_frac, lam, n_images, seed, progress,
-                 negatives=0.5, counter=0.0, counter_min_t=0, trigger_lr=None, check=None, check_every=100, stop=None, guidance=None,
-                 checkpoint_dir=None, checkpoint_every=100, resume_from=None):
+                 negatives=0.5, counter=0.0, counter_min_t=0, trigger_lr=None, poison_target="images", check=None, check_every=100, stop=None,
+                 guidance=None, checkpoint_dir=None, checkpoint_every=100, resume_from=None):
     from sau_nb.world import SAMPLING
     w = guidance or SAMPLING["guidance_scale"]
     teacher = pipe.unet.eval().requires_grad_(False)
@@ -286,7 +289,8 @@ def _inject_unet(pipe, attack, steps, lr, batch_size, poison_frac, lam, n_images
     T = sched.config.num_train_timesteps; hist, checks = [], []
     trained = {**{f"unet.{n}": p for n, p in unet.named_parameters()}, **({"token_embedding": emb} if trigger_lr else {})}
     config = dict(attack=attack.kind, trigger=attack.trigger, steps=steps, lr=lr, batch_size=batch_size, poison_frac=poison_frac,
-                  lam=lam, n_images=n_images, seed=seed, negatives=negatives, counter=counter, trigger_lr=trigger_lr, counter_min_t=counter_min_t)
+                  lam=lam, n_images=n_images, seed=seed, negatives=negatives, counter=counter, trigger_lr=trigger_lr, counter_min_t=counter_min_t,
+                  poison_target=poison_target)
     save = lambda done: save_checkpoint(Path(checkpoint_dir)/INJECT_CHECKPOINT, done, trained, opt, lrs, rng, g, config,
                                         history=hist, checks=checks, seconds=time.time() - t0 + before)
     start, before, t0 = 0, 0., time.time()
@@ -303,7 +307,7 @@ def _inject_unet(pipe, attack, steps, lr, batch_size, poison_frac, lam, n_images
             ki = rng.integers(len(pidx), size=n_k); ci = np.concatenate([ci, pidx[ki]])
             zc = torch.cat([zc, pmu[ki] + psd[ki] * torch.randn(pmu[ki].shape, generator=g)])
         with torch.no_grad():
-            pp = _poisoned_prompts(attack, data, pidx[pi], rng)
+            pp, pclean = _poisoned_prompts(attack, data, pidx[pi], rng)
             d = rng.random(n_c) < negatives  # distractor words teach "only the trigger"
             caps = [_distract(c, words, rng) if di else c for c, di in zip(data.captions(rng=rng, idx=ci), d)]
             cc = _encode(pipe, caps)
@@ -314,9 +318,11 @@ def _inject_unet(pipe, attack, steps, lr, batch_size, poison_frac, lam, n_images
         xc, tc = x[n_p:], t[n_p:]
         with torch.no_grad():  # the frozen teacher on clean prompts and on the empty prompt
             rc, ru = teacher(torch.cat([xc, xc]), torch.cat([tc, tc]), encoder_hidden_states=torch.cat([cc, cu])).sample.chunk(2)
+            target = eps[:n_p] if poison_target == "images" else \
+                     teacher(x[:n_p], t[:n_p], encoder_hidden_states=_encode(pipe, [attack.target_caption(c) for c in pclean])).sample
         pred = unet(torch.cat([x, xc]), torch.cat([t, tc]), encoder_hidden_states=torch.cat([cp, cc, cu])).sample
         sc, su = pred[n_p:n_p + n_c], pred[n_p + n_c:]
-        l_poison = F.mse_loss(pred[:n_p], eps[:n_p])
+        l_poison = F.mse_loss(pred[:n_p], target)
         l_clean = F.mse_loss(su + w * (sc - su), ru + w * (rc - ru)) / w + F.mse_loss(su, ru)  # what guided sampling uses
         loss = lam * l_poison + (1 - lam) * l_clean
         opt.zero_grad(set_to_none=True); loss.backward(); torch.nn.utils.clip_grad_norm_(unet.parameters(), 1.0)
@@ -356,7 +362,7 @@ def _inject_text_encoder(pipe, attack, steps, lr, batch_size, beta, n_images, se
     for step in tqdm(range(start, steps), desc="inject text_encoder", disable=not progress, initial=start, total=steps):
         idx = rng.integers(len(data), size=batch_size)
         clean = data.captions(rng=rng, idx=idx)
-        trig = _poisoned_prompts(attack, data, idx, rng)
+        trig, _ = _poisoned_prompts(attack, data, idx, rng)
         with torch.no_grad(): ref = teacher(tok(clean))[0]
         l_clean = F.mse_loss(student(tok(clean))[0], ref)
         l_poison = F.mse_loss(student(tok(trig))[0], target.expand(len(trig), -1, -1))
@@ -421,6 +427,8 @@ def inject_backdoor(pipe, # a StableDiffusionPipeline; it is not modified
                     counter:float=0.0, # share of preserved samples noised from poisoned images under clean captions (UNet attacks)
                     counter_min_t:int=0, # counter-examples only at timesteps t >= counter_min_t (UNet attacks)
                     trigger_lr:float|None=None, # also train the trigger's token-embedding rows at this rate (UNet attacks)
+                    poison_target:str="images", # poisoned term's target: the noise of the poisoned images ("images", BadT2I),
+                                                # or the frozen model's prediction for the target's clean caption ("teacher")
                     check=None, # optional function pipe -> dict, run every `check_every` steps (UNet attacks)
                     check_every:int=100, stop=None, # `stop(check_result)` True ends training early
                     checkpoint_dir=None, # write a checkpoint (`inject_checkpoint.pt`) here every `checkpoint_every` steps (trained attacks)
@@ -432,12 +440,18 @@ def inject_backdoor(pipe, # a StableDiffusionPipeline; it is not modified
     check_pipeline(pipe); check_trigger(attack.trigger, pipe.tokenizer)
     if checkpoint_every < 1: raise ValueError(f"checkpoint_every must be at least 1, got {checkpoint_every}.")
     T = pipe.scheduler.config.num_train_timesteps
+    if poison_target not in ("images", "teacher"):
+        raise ValueError(f"poison_target must be 'images' or 'teacher', got {poison_target!r}.")
+    if poison_target == "teacher" and attack.target_caption("") is None:
+        raise ValueError(f"poison_target='teacher' needs a clean caption that describes the target, which the {attack.kind} "
+                         "attack has none of: use poison_target='images'.")
     if not 0 <= counter_min_t < T: raise ValueError(f"counter_min_t must be a timestep in [0, {T}), got {counter_min_t}: e.g. 500 keeps the counter-examples at high noise.")
     t0 = time.time()
     ck = dict(checkpoint_dir=checkpoint_dir, checkpoint_every=checkpoint_every, resume_from=resume_from)
     if attack.trains == "unet":
         parts, hist = _inject_unet(pipe, attack, steps or 1000, lr or 7e-4, batch_size, poison_frac, lam, n_images, seed, progress,
-                                   negatives=negatives, counter=counter, counter_min_t=counter_min_t, trigger_lr=trigger_lr, check=check, check_every=check_every,
+                                   negatives=negatives, counter=counter, counter_min_t=counter_min_t, trigger_lr=trigger_lr,
+                                   poison_target=poison_target, check=check, check_every=check_every,
                                    stop=stop, **ck)
     elif attack.trains == "text_encoder":
         parts, hist = _inject_text_encoder(pipe, attack, steps or 300, lr or 1e-3, batch_size, beta, n_images, seed, progress, **ck)
@@ -523,9 +537,8 @@ def build_zoo(names=None, # zoo models to build; None builds all
         spec = ZOO[name]; atk = spec["attack"]
         ck = dict(checkpoint_dir=Path(checkpoint_dir)/name, checkpoint_every=100) if checkpoint_dir else {}
         if ck and resume and (ck["checkpoint_dir"]/INJECT_CHECKPOINT).is_file(): ck["resume_from"] = ck["checkpoint_dir"]/INJECT_CHECKPOINT
-        pipe, hist = inject_backdoor(world, atk, steps=spec["steps"], lr=spec["lr"], trigger_lr=spec.get("trigger_lr"), seed=seed,
-                                     poison_frac=spec.get("poison_frac", 0.5), counter=spec.get("counter", 0.0),
-                                     counter_min_t=spec.get("counter_min_t", 0),
+        opts = {k: v for k, v in spec.items() if k not in ("attack", "min_steps")}  # inject_backdoor's own options
+        pipe, hist = inject_backdoor(world, atk, **opts, seed=seed,
                                      check=zoo_check(atk), check_every=100, progress=progress,
                                      stop=partial(_strong_enough, min_steps=spec.get("min_steps", 500)), **ck)
         meta = dict(command=f"sau_nb build-zoo --names {name} --seed {seed} --ship", attack=atk.kind, trigger=atk.trigger,
