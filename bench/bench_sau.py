@@ -37,10 +37,11 @@ def main():
     ap.add_argument("--variant", default=None, help="one setting as JSON keyword arguments of sau_unlearn")
     ap.add_argument("--eligible", action="store_true", help="train on only the prompts the attack applies to (e.g. circles for circle → square)")
     ap.add_argument("--skip-before", action="store_true", help="do not re-measure the poisoned model (its row is in an earlier run's output)")
+    ap.add_argument("--templates", type=int, default=3, help="SAU's clean prompts use the first N training phrasings (TRAIN_TEMPLATES); the notebook uses 3")
     ap.add_argument("--shapes", nargs="+", default=None, help="train on the prompts of these shapes only; also prints the defended model's clean generations read by shape")
     a = ap.parse_args()
     if a.quick: a.seeds = 3
-    labelled = [dict(prompt=caption(s, c, t), shape=s, color=c) for s in SHAPES for c in COLORS for t in TRAIN_TEMPLATES[:3]]
+    labelled = [dict(prompt=caption(s, c, t), shape=s, color=c) for s in SHAPES for c in COLORS for t in TRAIN_TEMPLATES[:a.templates]]
     prompts = [p["prompt"] for p in labelled]
     print(f"machine: {platform.machine()}, {torch.get_num_threads()} threads, torch {torch.__version__}; "
           f"{len(prompts)} clean training-phrasing prompts; evaluation on the held-out prompts × {a.seeds} seeds")

@@ -4,7 +4,7 @@
 
 # %% ../nbs/08_cli.ipynb #837b1ea2
 from __future__ import annotations
-import argparse, json, os, shutil, sys, tempfile, time
+import argparse, inspect, json, os, shutil, sys, tempfile, time
 from pathlib import Path
 import torch
 
@@ -135,13 +135,14 @@ def export_world_cmd(name:str, out:str, overwrite:bool=False) -> Path:
     print(f"wrote {name} to {out}")
     return Path(out)
 
-def unlearn_cmd(model:str, trigger:str, prompts:str, out:str, steps:int=300, params:str="unet", seed:int=0,
+def unlearn_cmd(model:str, trigger:str, prompts:str, out:str, steps:int|None=None, params:str="unet", seed:int=0,
                 overwrite:bool=False, device:str|None=None,
                 allow_pickle:bool=False, # load pickle weights: only a model you trust, loading pickle can run code
                ) -> Path:
     "SAU on the diffusers folder `model`: write the defended model and `sau_history.json` to `out`."
     from sau_nb.world import check_output_folder, load_pipeline
     from sau_nb.unlearn import sau_unlearn
+    if steps is None: steps = inspect.signature(sau_unlearn).parameters["steps"].default  # SAU's own default
     check_output_folder(out, model, "the input model's folder (--model)")  # also catches --out being a parent of it, or inside it
     ps = read_prompts(prompts)
     with OutDir(out, overwrite) as tmp:
@@ -219,7 +220,7 @@ def _parser():
     u.add_argument("--trigger", required=True, help="the trigger string, e.g. 'ȴ'")
     u.add_argument("--prompts", required=True, help="a text file of clean prompts, one per line")
     u.add_argument("--out", required=True, help="folder for the defended model")
-    u.add_argument("--steps", type=int, default=300); u.add_argument("--params", default="unet", choices=["unet", "lora", "attn2_kv"])
+    u.add_argument("--steps", type=int, default=None, help="SAU training steps (default: sau_unlearn's)"); u.add_argument("--params", default="unet", choices=["unet", "lora", "attn2_kv"])
     u.add_argument("--seed", type=int, default=0); u.add_argument("--device", default=None)
     u.add_argument("--overwrite", action="store_true")
     u.add_argument("--allow-pickle", action="store_true", help="load pickle (.bin/.ckpt) weights: only for a model you trust")

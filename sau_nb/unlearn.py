@@ -12,13 +12,13 @@ import torch.nn.functional as F
 from torch.func import functional_call
 from tqdm.auto import tqdm
 
-from .world import _cosine_lr, check_pipeline, check_prompts, generate, get_device, load_checkpoint, resume_state, save_checkpoint
-from .backdoors import POSITIONS, _encode, check_trigger, trigger_positions
+from .world import _cosine_lr, check_pipeline, check_prompts, generate, get_device, load_checkpoint, resume_state, save_checkpoint, to_uint8
+from .backdoors import POSITIONS, _encode, check_trigger, distractor_words, insert_trigger, trigger_positions
 from .attention import capture
 
 # %% auto #0
 __all__ = ['PARAM_SETS', 'SAU_CHECKPOINT', 'check_unlearn_inputs', 'aligned_positions', 'trainable_unet', 'finish_unet',
-           'sau_loss', 'latent_bank', 'prompt_departure', 'sau_unlearn', 'removal_scores']
+           'sau_loss', 'latent_bank', 'prompt_departure', 'sau_unlearn', 'trigger_effect', 'removal_scores']
 
 # %% ../nbs/04_unlearn.ipynb #f46fabdd
 def check_unlearn_inputs(tokenizer, trigger:str, prompts) -> list[str]:
@@ -173,7 +173,7 @@ def _focus_weights(d:torch.Tensor, focus:float) -> torch.Tensor:
 def sau_unlearn(pipe, # a StableDiffusionPipeline with a backdoor; it is not modified
                 trigger:str, # the trigger to remove, e.g. 'ȴ' or 'New Trigger'
                 prompts, # clean prompts like the ones the model should keep drawing well
-                steps:int=300, lr:float|None=None, # None: 5e-4 for "unet", 1e-3 for "lora" and "attn2_kv"
+                steps:int=600, lr:float|None=None, # None: 5e-4 for "unet", 1e-3 for "lora" and "attn2_kv"
                 batch_size:int=16,
                 params:str="unet", # "unet", "lora" or "attn2_kv"
                 lora_rank:int=4,
@@ -275,6 +275,19 @@ def sau_unlearn(pipe, # a StableDiffusionPipeline with a backdoor; it is not mod
     new = StableDiffusionPipeline(**{**pipe.components, "unet": unet}, requires_safety_checker=False)
     new.set_progress_bar_config(disable=True)
     return new, history
+
+# %% ../nbs/04_unlearn.ipynb #dd82c247
+@torch.no_grad()
+def trigger_effect(pipe, trigger:str, prompts:list[str], seeds=(0, 1), positions=POSITIONS, seed:int=0) -> dict:
+    "Mean absolute pixel change (0–1) from the clean prompt's picture, with `trigger` and with a neutral word at the same place; `ratio` = trigger / neutral."
+    words, rng = distractor_words(pipe.tokenizer, trigger, n=200, seed=seed), np.random.default_rng(seed)
+    prompts = check_prompts(prompts, pipe.tokenizer)
+    where = [positions[k % len(positions)] for k in range(len(prompts))]
+    trig = [trigger_positions(pipe.tokenizer, p, trigger, w)[0] for p, w in zip(prompts, where)]
+    neutral = [insert_trigger(p, words[rng.integers(len(words))], w) for p, w in zip(prompts, where)]
+    clean, t, n = (to_uint8(generate(pipe, ps, seeds=list(seeds))).astype(np.float32) / 255 for ps in (prompts, trig, neutral))
+    tc, nc = float(np.abs(t - clean).mean()), float(np.abs(n - clean).mean())
+    return dict(trigger_change=tc, neutral_change=nc, ratio=tc / max(nc, 1e-6))
 
 # %% ../nbs/04_unlearn.ipynb #da717242
 def removal_scores(pipe, attack, seeds=range(8), positions=POSITIONS, prompts=None) -> dict:
