@@ -2,7 +2,7 @@
 
 Run by hand (never in the tests):
   .venv/bin/python bench/bench_sau.py --models pixel style object --seeds 8            # the main table
-  .venv/bin/python bench/bench_sau.py --models pixel --ablation --seeds 4             # the ablation
+  .venv/bin/python bench/bench_sau.py --models style --ablation --quick --steps 300    # the ablation, as measured in 04
   .venv/bin/python bench/bench_sau.py --models style --quick --variant '{"lr": 5e-4}'  # one setting, 12 prompts × 3 seeds
   .venv/bin/python bench/bench_sau.py --models object --quick --eligible              # SAU trained on circle prompts only
   .venv/bin/python bench/bench_sau.py --models object --seeds 4 --shapes circle square --variant '{"focus": 1, "keep_any": 1}'
@@ -31,7 +31,7 @@ def fmt(r): return {k: (round(v, 3) if isinstance(v, float) else v) for k, v in 
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--models", nargs="+", default=["pixel", "style", "object"])
-    ap.add_argument("--seeds", type=int, default=8); ap.add_argument("--steps", type=int, default=300)
+    ap.add_argument("--seeds", type=int, default=8); ap.add_argument("--steps", type=int, default=None, help="SAU steps (default: sau_unlearn's)")
     ap.add_argument("--ablation", action="store_true")
     ap.add_argument("--quick", action="store_true", help="12 held-out prompts (every third eligible one), trigger at the start, 3 seeds")
     ap.add_argument("--variant", default=None, help="one setting as JSON keyword arguments of sau_unlearn")
@@ -58,7 +58,7 @@ def main():
             print(md_table(rows[-1:]).data, flush=True)
         for label, kw in variants.items():
             t0 = time.time()
-            new, h = sau_unlearn(pipe, atk.trigger, train, steps=a.steps, progress=False, **kw)
+            new, h = sau_unlearn(pipe, atk.trigger, train, progress=False, **({} if a.steps is None else dict(steps=a.steps)), **kw)
             r = removal_scores(new, atk, seeds=range(a.seeds), **ev)
             n_train = sum(p.numel() for p in trainable_unet(pipe.unet, kw.get("params", "unet"))[1].values())
             rows.append(fmt(dict(model=name, variant=label + (f" ({len(train)} eligible prompts)" if a.eligible else ""), **r, sau_s=round(h["seconds"]), trainable=n_train, stopped=h["stopped"])))
