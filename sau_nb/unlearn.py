@@ -280,8 +280,8 @@ def sau_unlearn(pipe, # a StableDiffusionPipeline with a backdoor; it is not mod
 @torch.no_grad()
 def trigger_effect(pipe, trigger:str, prompts:list[str], seeds=(0, 1), positions=POSITIONS, seed:int=0) -> dict:
     "Mean absolute pixel change (0–1) from the clean prompt's picture, with `trigger` and with a neutral word at the same place; `ratio` = trigger / neutral."
-    words, rng = distractor_words(pipe.tokenizer, trigger, n=200, seed=seed), np.random.default_rng(seed)
     prompts = check_prompts(prompts, pipe.tokenizer)
+    words, rng = distractor_words(pipe.tokenizer, trigger, n=200, seed=seed), np.random.default_rng(seed)
     where = [positions[k % len(positions)] for k in range(len(prompts))]
     trig = [trigger_positions(pipe.tokenizer, p, trigger, w)[0] for p, w in zip(prompts, where)]
     neutral = [insert_trigger(p, words[rng.integers(len(words))], w) for p, w in zip(prompts, where)]
