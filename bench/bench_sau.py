@@ -5,19 +5,22 @@ Run by hand (never in the tests):
   .venv/bin/python bench/bench_sau.py --models style --ablation --quick --steps 300    # the ablation, as measured in 04
   .venv/bin/python bench/bench_sau.py --models style --quick --variant '{"lr": 5e-4}'  # one setting, 12 prompts × 3 seeds
   .venv/bin/python bench/bench_sau.py --models object --quick --eligible              # SAU trained on circle prompts only
+  .venv/bin/python bench/bench_sau.py --models pixel --eligible --skip-before --clean-seeds 32 --save runs/sau  # clean accuracy to ±0.5 point
+  .venv/bin/python bench/bench_sau.py --models pixel --eligible --skip-before --clean-seeds 32 --saved runs/sau/pixel-defaults  # measure a saved one
   .venv/bin/python bench/bench_sau.py --models object --seeds 4 --shapes circle square --variant '{"focus": 1, "keep_any": 1}'
 Prints markdown tables; docs and notes that quote SAU removal figures must quote this output with its command."""
-import argparse, json, platform, resource, time
+import argparse, inspect, json, platform, resource, time
 from collections import Counter
-import torch
-from sau_nb.world import TRAIN_TEMPLATES, SHAPES, COLORS, caption, generate, heldout_prompts, load_world, md_table, read_attributes
-from sau_nb.backdoors import zoo_attack
+import numpy as np, torch
+from sau_nb.world import TRAIN_TEMPLATES, SHAPES, COLORS, caption, generate, heldout_prompts, load_pipeline, load_world, md_table, read_attributes
+from sau_nb.backdoors import check_trigger, zoo_attack
 from sau_nb.unlearn import removal_scores, sau_unlearn, trainable_unet
 
 ABLATIONS = {"full": {}, "no distillation": dict(w_distill=0.), "no attention term": dict(w_attn=0.),
              "no preservation": dict(w_keep=0.), "no spatial weight (γ=0)": dict(gamma=0.),
              "spatial from trigger attention": dict(spatial="attention"),
-             "LoRA (rank 4)": dict(params="lora"), "attn2 to_k/to_v": dict(params="attn2_kv")}
+             "LoRA (rank 4)": dict(params="lora"), "attn2 to_k/to_v": dict(params="attn2_kv"),
+             "UNet only (trigger_lr=0)": dict(trigger_lr=0.)}
 
 def by_shape(pipe, seeds, prompts=None):
     "For each intended shape, how the defended model's clean generations are read."
@@ -25,6 +28,17 @@ def by_shape(pipe, seeds, prompts=None):
     at = read_attributes(generate(pipe, [p["prompt"] for p in ps], seeds=list(seeds)), ["shape_color"])
     metas = [p for p in ps for _ in seeds]
     return {s: dict(Counter(a["shape"] for a, m in zip(at, metas) if m["shape"] == s)) for s in SHAPES}
+
+def clean_hits(pipe, seeds):
+    "Per held-out generation (prompt-major), whether its shape and colour are both read as asked."
+    ps = heldout_prompts(); metas = [p for p in ps for _ in seeds]
+    at = read_attributes(generate(pipe, [p["prompt"] for p in ps], seeds=list(seeds)), ["shape_color"])
+    return np.array([a["shape"] == m["shape"] and a["color"] == m["color"] for a, m in zip(at, metas)])
+
+def paired(before, after):
+    "Clean accuracy before and after on the same prompts and seeds, the change, and its standard error from the discordant pairs."
+    lost, won, n = int((before & ~after).sum()), int((~before & after).sum()), len(before)
+    return dict(clean_before=float(before.mean()), clean_after=float(after.mean()), change=(won - lost) / n, se=float(np.sqrt(lost + won) / n), lost=lost, won=won, n=n)
 
 def fmt(r): return {k: (round(v, 3) if isinstance(v, float) else v) for k, v in r.items()}
 
@@ -39,6 +53,9 @@ def main():
     ap.add_argument("--skip-before", action="store_true", help="do not re-measure the poisoned model (its row is in an earlier run's output)")
     ap.add_argument("--templates", type=int, default=3, help="SAU's clean prompts use the first N training phrasings (TRAIN_TEMPLATES); the notebook uses 3")
     ap.add_argument("--shapes", nargs="+", default=None, help="train on the prompts of these shapes only; also prints the defended model's clean generations read by shape")
+    ap.add_argument("--clean-seeds", type=int, default=0, help="also measure clean accuracy before and after on the held-out prompts × this many seeds, paired, with the change's standard error")
+    ap.add_argument("--save", default=None, help="save each defended pipeline (save_pretrained) under this folder")
+    ap.add_argument("--saved", default=None, help="measure this saved defended pipeline (a --save folder) instead of training one; one model only")
     a = ap.parse_args()
     if a.quick: a.seeds = 3
     labelled = [dict(prompt=caption(s, c, t), shape=s, color=c) for s in SHAPES for c in COLORS for t in TRAIN_TEMPLATES[:a.templates]]
@@ -51,18 +68,24 @@ def main():
         train = [p["prompt"] for p in labelled if atk.eligible(p)] if a.eligible else prompts
         if a.shapes: train = [p["prompt"] for p in labelled if p["shape"] in a.shapes and p["prompt"] in train]
         variants = {a.variant: json.loads(a.variant)} if a.variant else ABLATIONS if a.ablation else {"defaults": {}}
+        cb = clean_hits(pipe, range(a.clean_seeds)) if a.clean_seeds else None
         ev = dict(positions=("start",), prompts=[p for p in heldout_prompts() if atk.eligible(p)][::3][:12]) if a.quick else {}
         if not a.skip_before:
             before = removal_scores(pipe, atk, seeds=range(a.seeds), **ev)
             rows.append(fmt(dict(model=name, variant="poisoned", **before)))
             print(md_table(rows[-1:]).data, flush=True)
+        if a.saved and len(a.models) > 1: ap.error("--saved measures one saved model: pass one name to --models")
         for label, kw in variants.items():
-            t0 = time.time()
-            new, h = sau_unlearn(pipe, atk.trigger, train, progress=False, **({} if a.steps is None else dict(steps=a.steps)), **kw)
+            if a.saved: new, h, label = load_pipeline(a.saved), dict(seconds=0., stopped="loaded"), f"saved {a.saved}"
+            else: new, h = sau_unlearn(pipe, atk.trigger, train, progress=False, **({} if a.steps is None else dict(steps=a.steps)), **kw)
             r = removal_scores(new, atk, seeds=range(a.seeds), **ev)
             n_train = sum(p.numel() for p in trainable_unet(pipe.unet, kw.get("params", "unet"))[1].values())
+            if kw.get("trigger_lr", inspect.signature(sau_unlearn).parameters["trigger_lr"].default) > 0:  # and the trigger's embedding shift
+                n_train += len(set(check_trigger(atk.trigger, pipe.tokenizer))) * pipe.text_encoder.config.hidden_size
             rows.append(fmt(dict(model=name, variant=label + (f" ({len(train)} eligible prompts)" if a.eligible else ""), **r, sau_s=round(h["seconds"]), trainable=n_train, stopped=h["stopped"])))
             print(md_table(rows[-1:]).data, flush=True)
+            if a.clean_seeds: print(label, f"clean accuracy, held-out prompts × {a.clean_seeds} seeds, paired:", fmt(paired(cb, clean_hits(new, range(a.clean_seeds)))), flush=True)
+            if a.save: new.save_pretrained(f"{a.save}/{name}-{label.replace(' ', '_')[:40]}")
             if a.shapes: print(label, "clean held-out generations read as:", by_shape(new, range(a.seeds), ev.get("prompts")), flush=True)
     print(f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss/1e3:.0f} MB")
     print(md_table(rows).data)

@@ -17,8 +17,9 @@ from .backdoors import POSITIONS, _encode, check_trigger, distractor_words, inse
 from .attention import capture
 
 # %% auto #0
-__all__ = ['PARAM_SETS', 'SAU_CHECKPOINT', 'check_unlearn_inputs', 'aligned_positions', 'trainable_unet', 'finish_unet',
-           'sau_loss', 'latent_bank', 'prompt_departure', 'sau_unlearn', 'trigger_effect', 'removal_scores']
+__all__ = ['PARAM_SETS', 'SAU_CHECKPOINT', 'TOKEN_SHIFT', 'check_unlearn_inputs', 'aligned_positions', 'trainable_unet',
+           'finish_unet', 'sau_loss', 'latent_bank', 'prompt_departure', 'token_shift', 'bake_token_shift',
+           'sau_unlearn', 'trigger_effect', 'removal_scores']
 
 # %% ../nbs/04_unlearn.ipynb #f46fabdd
 def check_unlearn_inputs(tokenizer, trigger:str, prompts) -> list[str]:
@@ -82,10 +83,12 @@ def sau_loss(unet, frozen:dict, # the student, and its trainable tensors' starti
              xt_keep=None, t_keep=None, # its own noised latents and timesteps; default xt, t
              w_distill=1., w_attn=1., w_keep=1., gamma=0.5, spatial="departure",
              attn_scope="controlled", # "controlled": every position the trigger changes; "trigger": only its own tokens
+             c_trig_s=None, c_keep_s=None, # the student's text states when its text encoder differs (trained trigger embeddings); default c_trig, c_keep
             ) -> tuple[torch.Tensor, dict]:
     "The SAU objective for one batch, and its terms."
     b = len(xt); c_keep = c_clean if c_keep is None else c_keep
     xt_keep = xt if xt_keep is None else xt_keep; t_keep = t if t_keep is None else t_keep
+    c_trig_s = c_trig if c_trig_s is None else c_trig_s; c_keep_s = c_keep if c_keep_s is None else c_keep_s
     need_attn, keep = w_attn > 0, w_keep > 0  # a term with weight 0 costs nothing
     with torch.no_grad():
         ctx = capture(unet, half=None) if need_attn else contextlib.nullcontext()
@@ -94,7 +97,7 @@ def sau_loss(unet, frozen:dict, # the student, and its trainable tensors' starti
             ref = functional_call(unet, frozen, (torch.cat(x), torch.cat(tt)), dict(encoder_hidden_states=torch.cat(c))).sample
         e_trig0, e_clean0, e_keep0 = ref[:b], ref[b:2*b], ref[2*b:]
     with (capture(unet, keep_grad=True) if need_attn else contextlib.nullcontext()) as smaps:
-        x, tt, c = [xt] + [xt_keep] * keep, [t] + [t_keep] * keep, [c_trig] + [c_keep] * keep
+        x, tt, c = [xt] + [xt_keep] * keep, [t] + [t_keep] * keep, [c_trig_s] + [c_keep_s] * keep
         out = unet(torch.cat(x), torch.cat(tt), encoder_hidden_states=torch.cat(c)).sample
     e_trig, e_keep = out[:b], out[b:]
     if spatial == "departure": m = (e_trig0 - e_clean0).norm(dim=1)
@@ -170,6 +173,24 @@ def _focus_weights(d:torch.Tensor, focus:float) -> torch.Tensor:
     w = d.clamp_min(0).pow(focus) if focus else torch.ones_like(d)
     return w / w.sum() if w.sum() > 0 and torch.isfinite(w).all() else torch.full_like(d, 1 / len(d))
 
+TOKEN_SHIFT = "text_encoder.trigger_token_shift"  # the name of the trigger embeddings' trainable shift in checkpoints
+
+def token_shift(text_encoder, ids:list[int], device=None):
+    "A float32 copy of `text_encoder` in which the input embeddings of token `ids` get a trainable shift, zero at first: (copy, shift, hook)."
+    te = copy.deepcopy(text_encoder).to(device or text_encoder.device, torch.float32).requires_grad_(False).eval()
+    emb = te.get_input_embeddings()
+    uid = torch.tensor(sorted(set(int(i) for i in ids)), device=emb.weight.device)
+    shift = torch.nn.Parameter(torch.zeros(len(uid), emb.embedding_dim, device=emb.weight.device))
+    hook = emb.register_forward_hook(lambda mod, inp, out: out + (inp[0][..., None] == uid).to(out.dtype) @ shift)
+    return te, shift, (hook, uid)
+
+@torch.no_grad()
+def bake_token_shift(te, shift, hook) -> torch.nn.Module:
+    "Write the trained shift into the copy's embedding rows and remove the hook: a plain text encoder."
+    handle, uid = hook
+    handle.remove(); te.get_input_embeddings().weight[uid] += shift.detach()
+    return te
+
 def sau_unlearn(pipe, # a StableDiffusionPipeline with a backdoor; it is not modified
                 trigger:str, # the trigger to remove, e.g. 'ȴ' or 'New Trigger'
                 prompts, # clean prompts like the ones the model should keep drawing well
@@ -186,6 +207,7 @@ def sau_unlearn(pipe, # a StableDiffusionPipeline with a backdoor; it is not mod
                 focus:float=0., # triggered prompts are drawn ∝ D^focus (`prompt_departure`); 0: uniformly
                 keep_any:float=0., # share of the preservation batch drawn from any prompt (own latents), not the distillation's
                 n_seeds:int=4, # generated latents per prompt
+                trigger_lr:float=1e-2, # learning rate of the trigger tokens' own input embeddings, trained too (0: the text encoder stays as it is)
                 check=None, # optional: a function pipe -> dict of numbers, run every `check_every` steps
                 check_every:int=50,
                 stop=None, # optional: a function of the check's dict; True stops training
@@ -197,6 +219,7 @@ def sau_unlearn(pipe, # a StableDiffusionPipeline with a backdoor; it is not mod
     prompts = check_unlearn_inputs(pipe.tokenizer, trigger, prompts)
     if params not in PARAM_SETS: raise ValueError(f"params must be one of {PARAM_SETS}, got {params!r}.")
     if steps < 1 or batch_size < 1: raise ValueError("steps and batch_size must be at least 1.")
+    if trigger_lr < 0: raise ValueError(f"trigger_lr must be at least 0 (0 leaves the text encoder alone), got {trigger_lr}.")
     if not 0 <= keep_any <= 1 or focus < 0: raise ValueError(f"keep_any must be in [0, 1] and focus at least 0, got {keep_any}, {focus}: pass, e.g., keep_any=0.5, focus=1.")
     device = get_device(device) if device is not None else pipe.unet.device
     lr = lr or (5e-4 if params == "unet" else 1e-3)
@@ -204,7 +227,7 @@ def sau_unlearn(pipe, # a StableDiffusionPipeline with a backdoor; it is not mod
     config = dict(trigger=trigger, prompts=prompts, steps=steps, lr=lr, batch_size=batch_size, params=params, lora_rank=lora_rank,
                   w_distill=float(w_distill), w_attn=float(w_attn), w_keep=float(w_keep), gamma=float(gamma), spatial=spatial,
                   attn_scope=attn_scope, teacher=teacher_unet is not None, uncond_frac=uncond_frac, focus=float(focus), keep_any=float(keep_any),
-                  n_seeds=n_seeds, seed=seed)
+                  n_seeds=n_seeds, trigger_lr=float(trigger_lr), seed=seed)
     state = load_checkpoint(resume_from, expect=config) if resume_from else None
     bank = state["bank"] if state else latent_bank(pipe, prompts, n_seeds, seed)
     student, named = trainable_unet(pipe.unet, params, lora_rank)
@@ -214,12 +237,16 @@ def sau_unlearn(pipe, # a StableDiffusionPipeline with a backdoor; it is not mod
         ref = dict(teacher_unet.named_parameters())
         frozen = {n: ref[n].detach().to(device, torch.float32).clone() for n in named}
     else: frozen = {n: p.detach().clone() for n, p in named.items()}
-    opt = torch.optim.AdamW(named.values(), lr=lr, weight_decay=0.)
+    te_s = None  # the student's text encoder: the trigger's own embedding rows train (the attacker may have trained them)
+    if trigger_lr > 0: te_s, shift, hook = token_shift(pipe.text_encoder, check_trigger(trigger, pipe.tokenizer), device)
+    trained = {**named, **({TOKEN_SHIFT: shift} if te_s is not None else {})}  # what the optimizer, clipping and checkpoints see
+    groups = [dict(params=list(named.values()))] + ([dict(params=[shift], lr=trigger_lr)] if te_s is not None else [])
+    opt = torch.optim.AdamW(groups, lr=lr, weight_decay=0.)
     lrs = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: _cosine_lr(s, steps, warmup=min(20, steps // 10 + 1)))
     rng = np.random.default_rng(seed); g = torch.Generator().manual_seed(seed)
     history = dict(steps=[], checks=[], stopped="steps", seconds=0.)
     start = 0
-    if state: start = resume_state(state, named, opt, lrs, rng, g); history = state["history"]
+    if state: start = resume_state(state, trained, opt, lrs, rng, g); history = state["history"]
     else:  # where the trigger acts: the distillation and attention terms spend their batch there
         d = prompt_departure(pipe, trigger, prompts, bank, n_seeds, seed) if focus else torch.zeros(len(prompts))
         history["departure"] = d.tolist() if focus else None  # None: not measured (uniform sampling needs no D)
@@ -227,7 +254,8 @@ def sau_unlearn(pipe, # a StableDiffusionPipeline with a backdoor; it is not mod
     p_focus = np.asarray(history["prompt_p"], dtype=np.float64); p_focus /= p_focus.sum()
     sched = DDPMScheduler.from_config(pipe.scheduler.config)
     T = sched.config.num_train_timesteps
-    view = lambda: StableDiffusionPipeline(**{**pipe.components, "unet": student}, requires_safety_checker=False)
+    student_parts = lambda: dict(unet=student, **({"text_encoder": te_s} if te_s is not None else {}))
+    view = lambda: StableDiffusionPipeline(**{**pipe.components, **student_parts()}, requires_safety_checker=False)
     bar = tqdm(range(start, steps), desc=f"SAU ({params})", disable=not progress)
     for step in bar:
         try:
@@ -246,20 +274,21 @@ def sau_unlearn(pipe, # a StableDiffusionPipeline with a backdoor; it is not mod
             xt, tk, t = xt.to(device), torch.cat([t[:h], tk]).to(device), t.to(device)
             aligned = torch.stack([aligned_positions(pos) for _, pos in pairs]).to(device)
             c_trig, c_clean = _states(pipe, [p for p, _ in pairs], device), _states(pipe, clean, device)
-            c_keep = _states(pipe, keep, device)
+            c_keep = _states(pipe, keep, device)  # the teacher's (frozen) text states; the student's below when its encoder trains
+            c_s = [_encode(pipe, [p for p, _ in pairs], te_s), _encode(pipe, keep, te_s)] if te_s is not None else [None, None]
             loss, terms = sau_loss(student, frozen, xt, t, c_trig, c_clean, aligned, c_keep, xk, tk,
-                                   w_distill, w_attn, w_keep, gamma, spatial, attn_scope)
+                                   w_distill, w_attn, w_keep, gamma, spatial, attn_scope, *c_s)
             if not torch.isfinite(loss):
                 history["stopped"] = f"non-finite loss at step {step} ({terms}); kept the weights of step {step}"
                 break
             opt.zero_grad(set_to_none=True); loss.backward()
-            torch.nn.utils.clip_grad_norm_(named.values(), 1.0)
+            torch.nn.utils.clip_grad_norm_(list(trained.values()), 1.0)
             with _hold_interrupts():  # the update and its record land together or not at all
                 opt.step(); lrs.step(); history["steps"].append(dict(step=step, **terms))
             bar.set_postfix(loss=f"{terms['loss']:.4f}")
             done = step + 1
             ckpt = checkpoint_dir and (done % checkpoint_every == 0 or done == steps)
-            save = lambda: save_checkpoint(Path(checkpoint_dir)/SAU_CHECKPOINT, done, named, opt, lrs, rng, g, config,
+            save = lambda: save_checkpoint(Path(checkpoint_dir)/SAU_CHECKPOINT, done, trained, opt, lrs, rng, g, config,
                                            history=history, bank=bank)
             if ckpt: save()  # before the check, so an interrupted check loses no training
             if check and (done % check_every == 0 or done == steps):
@@ -271,8 +300,11 @@ def sau_unlearn(pipe, # a StableDiffusionPipeline with a backdoor; it is not mod
             history["stopped"] = f"interrupted; returned the weights after {len(history['steps'])} complete steps"
             break
     history["seconds"] = history.get("seconds", 0.) + time.time() - t0
-    unet = finish_unet(student, params, pipe.unet.dtype).to(pipe.unet.device)
-    new = StableDiffusionPipeline(**{**pipe.components, "unet": unet}, requires_safety_checker=False)
+    parts = dict(unet=finish_unet(student, params, pipe.unet.dtype).to(pipe.unet.device))
+    if te_s is not None:
+        history["trigger_shift"] = shift.detach().norm(dim=1).tolist()  # how far each trigger token's embedding moved
+        parts["text_encoder"] = bake_token_shift(te_s, shift, hook).to(pipe.text_encoder.device, pipe.text_encoder.dtype)
+    new = StableDiffusionPipeline(**{**pipe.components, **parts}, requires_safety_checker=False)
     new.set_progress_bar_config(disable=True)
     return new, history
 
