@@ -222,7 +222,8 @@ def sau_unlearn(pipe, # a StableDiffusionPipeline with a backdoor; it is not mod
     if trigger_lr < 0: raise ValueError(f"trigger_lr must be at least 0 (0 leaves the text encoder alone), got {trigger_lr}.")
     if not 0 <= keep_any <= 1 or focus < 0: raise ValueError(f"keep_any must be in [0, 1] and focus at least 0, got {keep_any}, {focus}: pass, e.g., keep_any=0.5, focus=1.")
     device = get_device(device) if device is not None else pipe.unet.device
-    lr = lr or (5e-4 if params == "unet" else 1e-3)
+    lr = (5e-4 if params == "unet" else 1e-3) if lr is None else lr  # 0 is a choice (the UNet stays, only the trigger's embeddings move)
+    if lr < 0: raise ValueError(f"lr must be at least 0, got {lr}.")
     t0 = time.time()
     config = dict(trigger=trigger, prompts=prompts, steps=steps, lr=lr, batch_size=batch_size, params=params, lora_rank=lora_rank,
                   w_distill=float(w_distill), w_attn=float(w_attn), w_keep=float(w_keep), gamma=float(gamma), spatial=spatial,
