@@ -255,8 +255,8 @@ def sau_unlearn(pipe, # a StableDiffusionPipeline with a backdoor; it is not mod
     p_focus = np.asarray(history["prompt_p"], dtype=np.float64); p_focus /= p_focus.sum()
     sched = DDPMScheduler.from_config(pipe.scheduler.config)
     T = sched.config.num_train_timesteps
-    student_parts = lambda: dict(unet=student, **({"text_encoder": te_s} if te_s is not None else {}))
-    view = lambda: StableDiffusionPipeline(**{**pipe.components, **student_parts()}, requires_safety_checker=False)
+    student_parts = dict(unet=student, **({"text_encoder": te_s} if te_s is not None else {}))
+    view = lambda: StableDiffusionPipeline(**{**pipe.components, **student_parts}, requires_safety_checker=False)
     bar = tqdm(range(start, steps), desc=f"SAU ({params})", disable=not progress)
     for step in bar:
         try:
@@ -274,9 +274,10 @@ def sau_unlearn(pipe, # a StableDiffusionPipeline with a backdoor; it is not mod
             xk = torch.cat([xt[:h], sched.add_noise(bank[j[h:]], torch.randn(bank[j[h:]].shape, generator=g), tk)]).to(device)
             xt, tk, t = xt.to(device), torch.cat([t[:h], tk]).to(device), t.to(device)
             aligned = torch.stack([aligned_positions(pos) for _, pos in pairs]).to(device)
-            c_trig, c_clean = _states(pipe, [p for p, _ in pairs], device), _states(pipe, clean, device)
+            triggered = [p for p, _ in pairs]
+            c_trig, c_clean = _states(pipe, triggered, device), _states(pipe, clean, device)
             c_keep = _states(pipe, keep, device)  # the teacher's (frozen) text states; the student's below when its encoder trains
-            c_s = [_encode(pipe, [p for p, _ in pairs], te_s), _encode(pipe, keep, te_s)] if te_s is not None else [None, None]
+            c_s = [_encode(pipe, triggered, te_s), _encode(pipe, keep, te_s)] if te_s is not None else [None, None]
             loss, terms = sau_loss(student, frozen, xt, t, c_trig, c_clean, aligned, c_keep, xk, tk,
                                    w_distill, w_attn, w_keep, gamma, spatial, attn_scope, *c_s)
             if not torch.isfinite(loss):
