@@ -7,6 +7,8 @@ Run by hand (never in the tests):
   .venv/bin/python bench/bench_sau.py --models object --quick --eligible              # SAU trained on circle prompts only
   .venv/bin/python bench/bench_sau.py --models pixel --eligible --skip-before --clean-seeds 32 --save runs/sau  # clean accuracy to ±0.5 point
   .venv/bin/python bench/bench_sau.py --models pixel --eligible --skip-before --clean-seeds 32 --saved runs/sau/pixel-defaults  # measure a saved one
+  .venv/bin/python bench/bench_sau.py --models style --seeds 4 --skip-before --location --saved runs/sau/style-defaults --attacker-te  # which half holds it
+  .venv/bin/python bench/bench_sau.py --models style --seeds 8 --skip-before --attacker-te --variant '{"w_orig": 10}'  # does the UNet itself unlearn?
   .venv/bin/python bench/bench_sau.py --models object --seeds 4 --shapes circle square --variant '{"focus": 1, "keep_any": 1}'
 Prints markdown tables; docs and notes that quote SAU removal figures must quote this output with its command."""
 import argparse, inspect, json, platform, resource, time
@@ -14,13 +16,14 @@ from collections import Counter
 import numpy as np, torch
 from sau_nb.world import TRAIN_TEMPLATES, SHAPES, COLORS, caption, generate, heldout_prompts, load_pipeline, load_world, md_table, read_attributes
 from sau_nb.backdoors import check_trigger, zoo_attack
-from sau_nb.unlearn import removal_scores, sau_unlearn, trainable_unet
+from sau_nb.unlearn import mix_pipeline, removal_scores, sau_unlearn, trainable_unet
 
 ABLATIONS = {"full": {}, "no distillation": dict(w_distill=0.), "no attention term": dict(w_attn=0.),
              "no preservation": dict(w_keep=0.), "no spatial weight (γ=0)": dict(gamma=0.),
              "spatial from trigger attention": dict(spatial="attention"),
              "LoRA (rank 4)": dict(params="lora"), "attn2 to_k/to_v": dict(params="attn2_kv"),
-             "UNet only (trigger_lr=0)": dict(trigger_lr=0.)}
+             "UNet only (trigger_lr=0)": dict(trigger_lr=0.), "the trigger's embeddings only (lr=0)": dict(lr=0.),
+             "both paths (w_orig=10)": dict(w_orig=10.)}
 
 def by_shape(pipe, seeds, prompts=None):
     "For each intended shape, how the defended model's clean generations are read."
@@ -55,6 +58,8 @@ def main():
     ap.add_argument("--shapes", nargs="+", default=None, help="train on the prompts of these shapes only; also prints the defended model's clean generations read by shape")
     ap.add_argument("--clean-seeds", type=int, default=0, help="also measure clean accuracy before and after on the held-out prompts × this many seeds, paired, with the change's standard error")
     ap.add_argument("--save", default=None, help="save each defended pipeline (save_pretrained) under this folder")
+    ap.add_argument("--location", action="store_true", help="where the backdoor lives: the poisoned UNet behind the clean world's text encoder and the clean UNet behind the poisoned one")
+    ap.add_argument("--attacker-te", action="store_true", help="also measure the defended UNet behind the poisoned model's text encoder (the attacker's embeddings): does the UNet itself still carry the backdoor?")
     ap.add_argument("--saved", default=None, help="measure this saved defended pipeline (a --save folder) instead of training one; one model only")
     a = ap.parse_args()
     if a.quick: a.seeds = 3
@@ -74,16 +79,20 @@ def main():
             before = removal_scores(pipe, atk, seeds=range(a.seeds), **ev)
             rows.append(fmt(dict(model=name, variant="poisoned", **before)))
             print(md_table(rows[-1:]).data, flush=True)
+        if a.location:
+            for label, mix in (("poisoned UNet + clean text encoder", mix_pipeline(pipe, load_world())), ("clean UNet + poisoned text encoder", mix_pipeline(load_world(), pipe))):
+                print(name, label + ":", fmt(removal_scores(mix, atk, seeds=range(a.seeds), **ev)), flush=True)
         if a.saved and len(a.models) > 1: ap.error("--saved measures one saved model: pass one name to --models")
         for label, kw in variants.items():
             if a.saved: new, h, label = load_pipeline(a.saved), dict(seconds=0., stopped="loaded"), f"saved {a.saved}"
             else: new, h = sau_unlearn(pipe, atk.trigger, train, progress=False, **({} if a.steps is None else dict(steps=a.steps)), **kw)
             r = removal_scores(new, atk, seeds=range(a.seeds), **ev)
-            n_train = sum(p.numel() for p in trainable_unet(pipe.unet, kw.get("params", "unet"))[1].values())
+            n_train = 0 if kw.get("lr") == 0 else sum(p.numel() for p in trainable_unet(pipe.unet, kw.get("params", "unet"))[1].values())
             if kw.get("trigger_lr", inspect.signature(sau_unlearn).parameters["trigger_lr"].default) > 0:  # and the trigger's embedding shift
                 n_train += len(set(check_trigger(atk.trigger, pipe.tokenizer))) * pipe.text_encoder.config.hidden_size
             rows.append(fmt(dict(model=name, variant=label + (f" ({len(train)} eligible prompts)" if a.eligible else ""), **r, sau_s=round(h["seconds"]), trainable=n_train, stopped=h["stopped"])))
             print(md_table(rows[-1:]).data, flush=True)
+            if a.attacker_te: print(label, "defended UNet + poisoned text encoder:", fmt(removal_scores(mix_pipeline(new, pipe), atk, seeds=range(a.seeds), **ev)), flush=True)
             if a.clean_seeds: print(label, f"clean accuracy, held-out prompts × {a.clean_seeds} seeds, paired:", fmt(paired(cb, clean_hits(new, range(a.clean_seeds)))), flush=True)
             if a.save: new.save_pretrained(f"{a.save}/{name}-{label.replace(' ', '_')[:40]}")
             if a.shapes: print(label, "clean held-out generations read as:", by_shape(new, range(a.seeds), ev.get("prompts")), flush=True)

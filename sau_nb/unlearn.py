@@ -13,13 +13,13 @@ from torch.func import functional_call
 from tqdm.auto import tqdm
 
 from .world import _cosine_lr, check_pipeline, check_prompts, generate, get_device, load_checkpoint, resume_state, save_checkpoint, to_uint8
-from .backdoors import POSITIONS, _encode, check_trigger, distractor_words, insert_trigger, trigger_positions
+from .backdoors import POSITIONS, _encode, _view, check_trigger, distractor_words, insert_trigger, trigger_positions
 from .attention import capture
 
 # %% auto #0
 __all__ = ['PARAM_SETS', 'SAU_CHECKPOINT', 'TOKEN_SHIFT', 'check_unlearn_inputs', 'aligned_positions', 'trainable_unet',
            'finish_unet', 'sau_loss', 'latent_bank', 'prompt_departure', 'token_shift', 'bake_token_shift',
-           'sau_unlearn', 'trigger_effect', 'removal_scores']
+           'sau_unlearn', 'trigger_effect', 'removal_scores', 'mix_pipeline']
 
 # %% ../nbs/04_unlearn.ipynb #f46fabdd
 def check_unlearn_inputs(tokenizer, trigger:str, prompts) -> list[str]:
@@ -84,12 +84,14 @@ def sau_loss(unet, frozen:dict, # the student, and its trainable tensors' starti
              w_distill=1., w_attn=1., w_keep=1., gamma=0.5, spatial="departure",
              attn_scope="controlled", # "controlled": every position the trigger changes; "trigger": only its own tokens
              c_trig_s=None, c_keep_s=None, # the student's text states when its text encoder differs (trained trigger embeddings); default c_trig, c_keep
+             w_orig=0., # with c_trig_s: distil the student UNet on the original triggered states c_trig too (the attacker's path)
             ) -> tuple[torch.Tensor, dict]:
     "The SAU objective for one batch, and its terms."
     b = len(xt); c_keep = c_clean if c_keep is None else c_keep
     xt_keep = xt if xt_keep is None else xt_keep; t_keep = t if t_keep is None else t_keep
     c_trig_s = c_trig if c_trig_s is None else c_trig_s; c_keep_s = c_keep if c_keep_s is None else c_keep_s
     need_attn, keep = w_attn > 0, w_keep > 0  # a term with weight 0 costs nothing
+    orig = w_orig > 0 and c_trig_s is not c_trig  # without a second text encoder the two paths are one
     with torch.no_grad():
         ctx = capture(unet, half=None) if need_attn else contextlib.nullcontext()
         with ctx as tmaps:  # the teacher: triggered, clean (and preservation) prompts at once
@@ -97,9 +99,9 @@ def sau_loss(unet, frozen:dict, # the student, and its trainable tensors' starti
             ref = functional_call(unet, frozen, (torch.cat(x), torch.cat(tt)), dict(encoder_hidden_states=torch.cat(c))).sample
         e_trig0, e_clean0, e_keep0 = ref[:b], ref[b:2*b], ref[2*b:]
     with (capture(unet, keep_grad=True) if need_attn else contextlib.nullcontext()) as smaps:
-        x, tt, c = [xt] + [xt_keep] * keep, [t] + [t_keep] * keep, [c_trig_s] + [c_keep_s] * keep
+        x, tt, c = [xt] * (1 + orig) + [xt_keep] * keep, [t] * (1 + orig) + [t_keep] * keep, [c_trig_s] + [c_trig] * orig + [c_keep_s] * keep
         out = unet(torch.cat(x), torch.cat(tt), encoder_hidden_states=torch.cat(c)).sample
-    e_trig, e_keep = out[:b], out[b:]
+    e_trig, e_orig, e_keep = out[:b], out[b:2*b] if orig else None, out[(1 + orig) * b:]
     if spatial == "departure": m = (e_trig0 - e_clean0).norm(dim=1)
     elif spatial == "attention" and need_attn:
         own = aligned == -1  # (b, 77)
@@ -109,6 +111,7 @@ def sau_loss(unet, frozen:dict, # the student, and its trainable tensors' starti
     else: raise ValueError(f"spatial must be 'departure', 'attention' (needs w_attn > 0) or None, got {spatial!r}.")
     w = _spatial_weight(m, gamma)[:, None]
     l_distill = (w * (e_trig - e_clean0).pow(2)).mean()
+    l_orig = (w * (e_orig - e_clean0).pow(2)).mean() if orig else torch.zeros(())
     l_keep = F.mse_loss(e_keep, e_keep0) if keep else torch.zeros(())
     l_attn = torch.zeros(())
     if need_attn:
@@ -120,8 +123,8 @@ def sau_loss(unet, frozen:dict, # the student, and its trainable tensors' starti
             diff = (s - target).pow(2)
             if attn_scope == "trigger": diff = diff * (aligned == -1)[:, None]
             l_attn = l_attn + diff.sum(-1).mean() / len(smaps.layers)
-    loss = w_distill * l_distill + w_attn * l_attn + w_keep * l_keep
-    return loss, dict(loss=loss.item(), distill=l_distill.item(), attn=l_attn.item(), keep=l_keep.item())
+    loss = w_distill * l_distill + w_orig * l_orig + w_attn * l_attn + w_keep * l_keep
+    return loss, dict(loss=loss.item(), distill=l_distill.item(), orig=l_orig.item(), attn=l_attn.item(), keep=l_keep.item())
 
 # %% ../nbs/04_unlearn.ipynb #5df0a88c
 @contextlib.contextmanager
@@ -208,6 +211,7 @@ def sau_unlearn(pipe, # a StableDiffusionPipeline with a backdoor; it is not mod
                 keep_any:float=0., # share of the preservation batch drawn from any prompt (own latents), not the distillation's
                 n_seeds:int=4, # generated latents per prompt
                 trigger_lr:float=1e-2, # learning rate of the trigger tokens' own input embeddings, trained too (0: the text encoder stays as it is)
+                w_orig:float=0., # with trigger_lr > 0: also distil the UNet on the triggered prompts' *original* text states, so the UNet itself unlearns
                 check=None, # optional: a function pipe -> dict of numbers, run every `check_every` steps
                 check_every:int=50,
                 stop=None, # optional: a function of the check's dict; True stops training
@@ -220,6 +224,7 @@ def sau_unlearn(pipe, # a StableDiffusionPipeline with a backdoor; it is not mod
     if params not in PARAM_SETS: raise ValueError(f"params must be one of {PARAM_SETS}, got {params!r}.")
     if steps < 1 or batch_size < 1: raise ValueError("steps and batch_size must be at least 1.")
     if trigger_lr < 0: raise ValueError(f"trigger_lr must be at least 0 (0 leaves the text encoder alone), got {trigger_lr}.")
+    if w_orig < 0: raise ValueError(f"w_orig must be at least 0, got {w_orig}.")
     if not 0 <= keep_any <= 1 or focus < 0: raise ValueError(f"keep_any must be in [0, 1] and focus at least 0, got {keep_any}, {focus}: pass, e.g., keep_any=0.5, focus=1.")
     device = get_device(device) if device is not None else pipe.unet.device
     lr = (5e-4 if params == "unet" else 1e-3) if lr is None else lr  # 0 is a choice (the UNet stays, only the trigger's embeddings move)
@@ -228,7 +233,7 @@ def sau_unlearn(pipe, # a StableDiffusionPipeline with a backdoor; it is not mod
     config = dict(trigger=trigger, prompts=prompts, steps=steps, lr=lr, batch_size=batch_size, params=params, lora_rank=lora_rank,
                   w_distill=float(w_distill), w_attn=float(w_attn), w_keep=float(w_keep), gamma=float(gamma), spatial=spatial,
                   attn_scope=attn_scope, teacher=teacher_unet is not None, uncond_frac=uncond_frac, focus=float(focus), keep_any=float(keep_any),
-                  n_seeds=n_seeds, trigger_lr=float(trigger_lr), seed=seed)
+                  n_seeds=n_seeds, trigger_lr=float(trigger_lr), w_orig=float(w_orig), seed=seed)
     state = load_checkpoint(resume_from, expect=config) if resume_from else None
     bank = state["bank"] if state else latent_bank(pipe, prompts, n_seeds, seed)
     student, named = trainable_unet(pipe.unet, params, lora_rank)
@@ -279,7 +284,7 @@ def sau_unlearn(pipe, # a StableDiffusionPipeline with a backdoor; it is not mod
             c_keep = _states(pipe, keep, device)  # the teacher's (frozen) text states; the student's below when its encoder trains
             c_s = [_encode(pipe, triggered, te_s), _encode(pipe, keep, te_s)] if te_s is not None else [None, None]
             loss, terms = sau_loss(student, frozen, xt, t, c_trig, c_clean, aligned, c_keep, xk, tk,
-                                   w_distill, w_attn, w_keep, gamma, spatial, attn_scope, *c_s)
+                                   w_distill, w_attn, w_keep, gamma, spatial, attn_scope, *c_s, w_orig=w_orig)
             if not torch.isfinite(loss):
                 history["stopped"] = f"non-finite loss at step {step} ({terms}); kept the weights of step {step}"
                 break
@@ -340,3 +345,7 @@ def removal_scores(pipe, attack, seeds=range(8), positions=POSITIONS, prompts=No
     out["removal"] = 1 - float(np.mean([out[f"asr_{p}"] for p in positions]))
     out["clean_acc"], out["n_clean"] = attribute_accuracy(read_attributes(clean), metas)["both"], len(metas)
     return out
+
+def mix_pipeline(unet_from, text_encoder_from):
+    "`unet_from`'s pipeline with `text_encoder_from`'s text encoder: which half of a model carries a backdoor."
+    return _view(unet_from, text_encoder=text_encoder_from.text_encoder)
