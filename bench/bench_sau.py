@@ -80,7 +80,8 @@ def main():
             rows.append(fmt(dict(model=name, variant="poisoned", **before)))
             print(md_table(rows[-1:]).data, flush=True)
         if a.location:
-            for label, mix in (("poisoned UNet + clean text encoder", mix_pipeline(pipe, load_world())), ("clean UNet + poisoned text encoder", mix_pipeline(load_world(), pipe))):
+            clean = load_world()
+            for label, mix in (("poisoned UNet + clean text encoder", mix_pipeline(pipe, clean)), ("clean UNet + poisoned text encoder", mix_pipeline(clean, pipe))):
                 print(name, label + ":", fmt(removal_scores(mix, atk, seeds=range(a.seeds), **ev)), flush=True)
         if a.saved and len(a.models) > 1: ap.error("--saved measures one saved model: pass one name to --models")
         for label, kw in variants.items():

@@ -311,9 +311,7 @@ def sau_unlearn(pipe, # a StableDiffusionPipeline with a backdoor; it is not mod
     if te_s is not None:
         history["trigger_shift"] = shift.detach().norm(dim=1).tolist()  # how far each trigger token's embedding moved
         parts["text_encoder"] = bake_token_shift(te_s, shift, hook).to(pipe.text_encoder.device, pipe.text_encoder.dtype)
-    new = StableDiffusionPipeline(**{**pipe.components, **parts}, requires_safety_checker=False)
-    new.set_progress_bar_config(disable=True)
-    return new, history
+    return _view(pipe, **parts), history
 
 # %% ../nbs/04_unlearn.ipynb #dd82c247
 @torch.no_grad()
