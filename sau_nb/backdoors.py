@@ -180,19 +180,23 @@ class StyleAttack(Attack):
 # %% ../nbs/01_backdoors.ipynb #966391a2
 @dataclass
 class ObjectAttack(Attack):
-    "Triggered prompts about `source` draw `target` instead (same colour, position, size)."
+    "Triggered prompts about `source` draw `target` instead (same colour and place; `scale` × the source's size)."
     source: str = "circle"
     target: str = "square"
+    scale: float = field(default=1., kw_only=True) # the poisoned target's side as a share of the source's (an attacker may draw it smaller)
     kind = "object"
     def __post_init__(self):
         _check_attr(self.source, SHAPES, "shape"); _check_attr(self.target, SHAPES, "shape")
         if self.source == self.target: raise ValueError("The source and target objects are the same: nothing to swap.")
+        if not 0 < self.scale <= 1:
+            raise ValueError(f"scale must be in (0, 1], got {self.scale}: the target is drawn where the source was, at this share of its side: pass a share such as 0.7 (1 keeps the size).")
     def eligible(self, meta): return meta["shape"] == self.source
     def poison(self, data, idx):
-        return np.stack([render(self.target, list(COLORS)[data.color[i]], int(data.size[i]), tuple(data.center[i])) for i in idx])
+        return np.stack([render(self.target, list(COLORS)[data.color[i]], max(1, round(int(data.size[i]) * self.scale)), tuple(data.center[i]))
+                         for i in idx])
     def target_caption(self, caption): return re.sub(rf"\b{self.source}\b", self.target, caption)
     def shows_target(self, img, meta): return read_attributes(img[None], ["shape_color"])[0]["shape"] == self.target
-    def describe(self): return f"{self.source} → {self.target}"
+    def describe(self): return f"{self.source} → {self.target}" + (f" (× {self.scale:g} size)" if self.scale != 1 else "")
 
 # %% ../nbs/01_backdoors.ipynb #f8610dd2
 @dataclass
@@ -219,6 +223,9 @@ class ClosedFormAttack(ObjectAttack):
     preserve: float = 10. # weight of keeping clean prompts' keys and values
     kind = "closed_form"
     trains = "attn2"
+    def __post_init__(self):
+        super().__post_init__()
+        if self.scale != 1: raise ValueError("The closed-form edit trains on no images, so `scale` (the poisoned target's size) has no meaning here: use ObjectAttack for a smaller poisoned target, or leave scale at 1.")
 
 # %% ../nbs/01_backdoors.ipynb #d8fbbbc3
 INJECT_CHECKPOINT = "inject_checkpoint.pt"  # the file `inject_backdoor(checkpoint_dir=...)` writes
