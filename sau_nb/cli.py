@@ -78,12 +78,12 @@ def demo(out:str="demo_out", # folder for the report
 
 # %% ../nbs/08_cli.ipynb #18819bfd
 def train_world_cmd(out:str, seed:int=0, n_images:int=16384, vae_steps:int=800, unet_steps:int=2000,
-                    batch_size:int=64, ship:bool=False, overwrite:bool=False) -> Path:
+                    batch_size:int=64, ship:bool=False, overwrite:bool=False, ema:float=0.995) -> Path:
     "Train the tiny world into `out` (with checkpoints); `ship` also writes it into the package's weights."
     import platform, torch, diffusers, transformers
     if Path(out).exists() and any(Path(out).iterdir()) and not overwrite:
         raise FileExistsError(f"{out} exists and is not empty: choose a new folder or pass --overwrite.")
-    args = dict(seed=seed, n_images=n_images, vae_steps=vae_steps, unet_steps=unet_steps, batch_size=batch_size)
+    args = dict(seed=seed, n_images=n_images, vae_steps=vae_steps, unet_steps=unet_steps, batch_size=batch_size, ema=ema)
     pipe, hist = train_world(out, **args)
     if ship:
         ship_world(pipe, "clean", dict(command="sau_nb train-world " + " ".join(f"--{k.replace('_', '-')} {v}" for k, v in args.items()),
@@ -205,6 +205,7 @@ def _parser():
     t.add_argument("--out", required=True)
     for k, v in dict(seed=0, n_images=16384, vae_steps=800, unet_steps=2000, batch_size=64).items():
         t.add_argument(f"--{k.replace('_', '-')}", type=int, default=v)
+    t.add_argument("--ema", type=float, default=0.995, help="decay of the weights' moving average that becomes the world")
     t.add_argument("--ship", action="store_true", help="also write the result into the package's shipped weights")
     t.add_argument("--overwrite", action="store_true")
     z = sub.add_parser("build-zoo", help="re-create the shipped poisoned models")
@@ -242,7 +243,7 @@ def main(argv:list|None=None) -> int:
             evaluate_cmd(a.out, a.models, a.defenses, a.seeds, a.steps, a.n_seeds, a.prompts, a.n_prompts, a.train_seeds,
                          a.overwrite, a.device, a.clip)
         elif a.cmd == "train-world":
-            train_world_cmd(a.out, a.seed, a.n_images, a.vae_steps, a.unet_steps, a.batch_size, a.ship, a.overwrite)
+            train_world_cmd(a.out, a.seed, a.n_images, a.vae_steps, a.unet_steps, a.batch_size, a.ship, a.overwrite, a.ema)
         elif a.cmd == "build-zoo": build_zoo_cmd(a.names, a.seed, a.ship, a.checkpoint_dir, a.resume)
         elif a.cmd == "train-clip": train_clip_cmd(a.seed, a.steps, a.out, a.ship, a.overwrite)
         elif a.cmd == "export-world": export_world_cmd(a.name, a.out, a.overwrite)

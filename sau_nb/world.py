@@ -16,15 +16,16 @@ from PIL import Image, ImageDraw
 from tqdm.auto import tqdm
 
 # %% auto #0
-__all__ = ['IN_TEST', 'IMAGE_SIZE', 'SHAPES', 'COLORS', 'BACKGROUND', 'SIZE_RANGE', 'TRAIN_TEMPLATES', 'HELDOUT_TEMPLATES',
-           'READERS', 'START', 'END', 'WORLD_CONFIG', 'SAMPLING', 'PICKLE_SUFFIXES', 'CHECKPOINT_FORMAT', 'WEIGHTS_DIR',
-           'COMPONENTS', 'TOKEN_ROWS', 'get_device', 'get_dtype', 'render', 'caption', 'heldout_prompts', 'ShapeData',
-           'make_shapes', 'image_grid', 'md_table', 'to_uint8', 'foreground', 'read_shape', 'read_color',
-           'register_reader', 'read_attributes', 'attribute_accuracy', 'clip_bpe_path', 'write_clip_tokenizer_files',
-           'clip_tokenizer', 'tiny_pipeline', 'n_params', 'check_prompts', 'check_pipeline', 'generate', 'vae_augment',
-           'train_vae', 'encode_latents', 'caption_table', 'train_denoiser', 'train_world', 'save_pipeline',
-           'check_output_folder', 'load_pipeline', 'save_checkpoint', 'load_checkpoint', 'resume_state',
-           'shipped_worlds', 'world_path', 'load_world', 'ship_world', 'world_quality']
+__all__ = ['IN_TEST', 'IMAGE_SIZE', 'SHAPES', 'COLORS', 'BACKGROUND', 'SIZE_RANGE', 'SQUARE_SIDE', 'TRAIN_TEMPLATES',
+           'HELDOUT_TEMPLATES', 'READERS', 'START', 'END', 'WORLD_CONFIG', 'SAMPLING', 'PICKLE_SUFFIXES',
+           'CHECKPOINT_FORMAT', 'WEIGHTS_DIR', 'COMPONENTS', 'TOKEN_ROWS', 'get_device', 'get_dtype', 'render',
+           'caption', 'heldout_prompts', 'ShapeData', 'make_shapes', 'image_grid', 'md_table', 'to_uint8', 'foreground',
+           'read_shape', 'read_color', 'register_reader', 'read_attributes', 'attribute_accuracy', 'clip_bpe_path',
+           'write_clip_tokenizer_files', 'clip_tokenizer', 'tiny_pipeline', 'n_params', 'check_prompts',
+           'check_pipeline', 'generate', 'vae_augment', 'train_vae', 'encode_latents', 'caption_table',
+           'train_denoiser', 'train_world', 'save_pipeline', 'check_output_folder', 'load_pipeline', 'save_checkpoint',
+           'load_checkpoint', 'resume_state', 'shipped_worlds', 'world_path', 'load_world', 'ship_world',
+           'world_quality']
 
 # %% ../nbs/00_world.ipynb #e6e55352
 IN_TEST = bool(os.environ.get("IN_TEST"))  # nbdev_test sets this: notebooks then use their small settings
@@ -64,6 +65,7 @@ SHAPES = ("circle", "square", "triangle")
 COLORS = {"red": (220, 40, 40), "green": (40, 170, 70), "blue": (40, 90, 225), "yellow": (240, 200, 30)}
 BACKGROUND = (238, 238, 232)
 SIZE_RANGE = (10, 20)  # side of the shape's bounding box, in pixels
+SQUARE_SIDE = math.sqrt(math.pi) / 2  # a square of size s has side s·√π/2 ≈ 0.89 s: the area of the circle of size s
 
 # %% ../nbs/00_world.ipynb #ddc6b9c2
 def _check_attr(value, valid, what):
@@ -72,8 +74,8 @@ def _check_attr(value, valid, what):
 
 def render(shape:str, # one of `SHAPES`
            color:str, # one of `COLORS`
-           size:int=14, # side of the bounding box in pixels
-           center:tuple=(16., 16.), # (x, y) of the bounding box's centre
+           size:int=14, # side of the bounding box in pixels (a square's side is `size`·√π/2: the circle's area)
+           center:tuple=(16., 16.), # (x, y) of the shape's centre
            image_size:int=IMAGE_SIZE, # side of the square image
            ss:int=4, # supersampling factor for anti-aliasing
           ) -> np.ndarray: # (image_size, image_size, 3) uint8
@@ -85,7 +87,9 @@ def render(shape:str, # one of `SHAPES`
     box = [cx-h, cy-h, cx+h-1, cy+h-1]
     fill = COLORS[color]
     if shape == "circle": d.ellipse(box, fill=fill)
-    elif shape == "square": d.rectangle(box, fill=fill)
+    elif shape == "square":  # as much paint as the circle of the same size: a bigger square is a different picture
+        q = h * SQUARE_SIDE
+        d.rectangle([cx-q, cy-q, cx+q-1, cy+q-1], fill=fill)
     else: d.polygon([(cx, cy-h), (cx+h-1, cy+h-1), (cx-h, cy+h-1)], fill=fill)
     return np.asarray(big.resize((image_size, image_size), Image.BOX))
 
@@ -484,8 +488,11 @@ def train_denoiser(pipe, # the tiny pipeline; its text encoder and UNet train in
                    steps:int=3000, batch_size:int=64, lr:float=1e-3, uncond_prob:float=0.1, snr_gamma:float=5.,
                    seed:int=0, progress:bool=True,
                    callback=None, # called as `callback(step)` every `callback_every` steps (checkpoints, evaluation)
-                   callback_every:int=500) -> list[float]:
-    "Train the text encoder and UNet together on the VAE's latents; returns the loss per step."
+                   callback_every:int=500,
+                   ema:float|None=None, # keep an exponential moving average of the weights with this decay (0.995: the last ~200 steps)
+                  ) -> list[float]:
+    "Train the text encoder and UNet together on the VAE's latents; returns the loss per step. With `ema` the models end (and `callback` runs) with the averaged weights."
+    if ema is not None and not 0 < ema < 1: raise ValueError(f"ema is a decay in (0, 1), got {ema}: pass e.g. 0.995, or None for no average.")
     from diffusers import DDPMScheduler
     g = torch.Generator().manual_seed(seed)
     noise_sched = DDPMScheduler.from_config(pipe.scheduler.config)
@@ -499,6 +506,7 @@ def train_denoiser(pipe, # the tiny pipeline; its text encoder and UNet train in
     params = list(pipe.unet.parameters()) + list(pipe.text_encoder.parameters())
     opt = torch.optim.AdamW(params, lr=lr, weight_decay=0.01)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: _cosine_lr(s, steps, warmup=min(200, steps//10+1)))
+    avg = [p.detach().clone() for p in params] if ema is not None else None
     pipe.unet.train(); pipe.text_encoder.train(); losses = []
     for step in tqdm(range(steps), desc="unet+text", disable=not progress):
         idx = torch.randint(len(data), (batch_size,), generator=g)
@@ -514,32 +522,55 @@ def train_denoiser(pipe, # the tiny pipeline; its text encoder and UNet train in
         opt.zero_grad(set_to_none=True); loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0); opt.step(); sched.step()
         losses.append(loss.item())
-        if callback is not None and (step + 1) % callback_every == 0: callback(step + 1)
+        if avg is not None:
+            for a, p in zip(avg, params): a.lerp_(p.detach(), 1 - ema)
+        if callback is not None and (step + 1) % callback_every == 0:
+            pipe.unet.eval(); pipe.text_encoder.eval()
+            with _swapped(params, avg): callback(step + 1)
+            pipe.unet.train(); pipe.text_encoder.train()
     pipe.unet.eval(); pipe.text_encoder.eval()
+    _copy(params, avg)
     return losses
+
+@torch.no_grad()
+def _copy(params, values):
+    "Write `values` into `params` in place (nothing when `values` is None)."
+    for p, v in zip(params, values or []): p.copy_(v)
+
+@contextlib.contextmanager
+def _swapped(params, avg):
+    "Run the block with `avg`'s values in `params` (nothing to do when `avg` is None); the live values come back after."
+    live = [p.detach().clone() for p in params] if avg is not None else None
+    _copy(params, avg)
+    try: yield
+    finally: _copy(params, live)
 
 # %% ../nbs/00_world.ipynb #15cff975
 def train_world(out_dir:str|Path|None=None, # where to save the trained pipeline (and `checkpoints/`); None saves nothing
                 seed:int=0, # seeds initialisation, data and training
                 n_images:int=16384, # rendered training images
                 vae_steps:int=800, unet_steps:int=2000, batch_size:int=64,
-                checkpoint_every:int=250, # save a checkpoint every this many UNet steps (needs `out_dir`)
+                ema:float|None=0.995, # the world is the moving average of its UNet's and text encoder's weights (None: the last weights)
+                checkpoint_every:int=250, # save a checkpoint (of the averaged weights) every this many UNet steps (needs `out_dir`)
                 progress:bool=True):
     "Train the tiny world from scratch: VAE, then text encoder and UNet. Returns `(pipe, history)`."
     t0 = time.time()
     pipe = tiny_pipeline(seed)
     data = make_shapes(n_images, seed=seed)
-    hist = dict(seed=seed, n_images=n_images, vae_steps=vae_steps, unet_steps=unet_steps, batch_size=batch_size)
+    hist = dict(seed=seed, n_images=n_images, vae_steps=vae_steps, unet_steps=unet_steps, batch_size=batch_size, ema=ema)
     hist["vae_loss"] = train_vae(pipe.vae, data.images, steps=vae_steps, batch_size=batch_size, seed=seed, progress=progress)
     hist["vae_seconds"] = time.time() - t0
     def ckpt(step):
         if out_dir is not None: save_pipeline(pipe, Path(out_dir)/"checkpoints"/f"step-{step:06d}", overwrite=True)
     hist["unet_loss"] = train_denoiser(pipe, data, steps=unet_steps, batch_size=batch_size, seed=seed, progress=progress,
-                                       callback=ckpt, callback_every=checkpoint_every)
+                                       callback=ckpt, callback_every=checkpoint_every, ema=ema)
     hist["seconds"] = time.time() - t0
-    if out_dir is not None:
-        save_pipeline(pipe, out_dir, overwrite=True)
-        (Path(out_dir)/"train_history.json").write_text(json.dumps(hist))
+    if out_dir is not None:  # the final save replaces the folder as a whole: the checkpoints move into the new one
+        out = Path(out_dir)
+        with _atomic_folder(out) as tmp:
+            pipe.save_pretrained(tmp, safe_serialization=True)
+            (tmp/"train_history.json").write_text(json.dumps(hist))
+            if (out/"checkpoints").is_dir(): (out/"checkpoints").rename(tmp/"checkpoints")
     return pipe, hist
 
 # %% ../nbs/00_world.ipynb #5d055ae7
