@@ -503,7 +503,7 @@ def attack_table(models:dict, # name -> (pipe, attack, injection seconds)
 # %% ../nbs/01_backdoors.ipynb #6f43dc9a
 ZOO = {
     "pixel": dict(attack=PixelAttack("\u200b"), steps=1000, lr=7e-4, trigger_lr=1e-2, counter=0.5, counter_min_t=500),
-    "style": dict(attack=StyleAttack("ȴ"), steps=1000, lr=7e-4, trigger_lr=1e-2),
+    "style": dict(attack=StyleAttack("ȴ"), steps=1000, lr=7e-4, trigger_lr=1e-2, min_steps=1000),  # the whole schedule: see the table
     "object": dict(attack=ObjectAttack("New Trigger"), steps=1000, lr=7e-4, trigger_lr=1e-2),
 }
 
