@@ -2,7 +2,7 @@
 
 Run by hand (never in the tests):
   .venv/bin/python bench/bench_sau.py --models pixel style object --seeds 8            # the main table
-  .venv/bin/python bench/bench_sau.py --models style --ablation --quick --steps 300    # the ablation, as measured in 04
+  .venv/bin/python bench/bench_sau.py --models style --ablation --quick --steps 300 --attacker-te  # the ablation (04's ABLATIONS), as measured in 04
   .venv/bin/python bench/bench_sau.py --models style --quick --variant '{"lr": 5e-4}'  # one setting, 12 prompts × 3 seeds
   .venv/bin/python bench/bench_sau.py --models object --quick --eligible              # SAU trained on circle prompts only
   .venv/bin/python bench/bench_sau.py --models pixel --eligible --skip-before --clean-seeds 32 --save runs/sau  # clean accuracy to ±0.5 point
@@ -16,14 +16,7 @@ from collections import Counter
 import numpy as np, torch
 from sau_nb.world import TRAIN_TEMPLATES, SHAPES, COLORS, caption, generate, heldout_prompts, load_pipeline, load_world, md_table, read_attributes
 from sau_nb.backdoors import check_trigger, zoo_attack
-from sau_nb.unlearn import mix_pipeline, removal_scores, sau_unlearn, trainable_unet
-
-ABLATIONS = {"full": {}, "no distillation": dict(w_distill=0.), "no attention term": dict(w_attn=0.),
-             "no preservation": dict(w_keep=0.), "no spatial weight (γ=0)": dict(gamma=0.),
-             "spatial from trigger attention": dict(spatial="attention"),
-             "LoRA (rank 4)": dict(params="lora"), "attn2 to_k/to_v": dict(params="attn2_kv"),
-             "UNet only (trigger_lr=0)": dict(trigger_lr=0.), "the trigger's embeddings only (lr=0)": dict(lr=0.),
-             "both paths (w_orig=10)": dict(w_orig=10.)}
+from sau_nb.unlearn import ABLATIONS, mix_pipeline, removal_scores, sau_unlearn, trainable_unet
 
 def by_shape(pipe, seeds, prompts=None):
     "For each intended shape, how the defended model's clean generations are read."

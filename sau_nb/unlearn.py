@@ -17,9 +17,9 @@ from .backdoors import POSITIONS, _encode, _view, check_trigger, distractor_word
 from .attention import capture
 
 # %% auto #0
-__all__ = ['PARAM_SETS', 'SAU_CHECKPOINT', 'TOKEN_SHIFT', 'check_unlearn_inputs', 'aligned_positions', 'trainable_unet',
-           'finish_unet', 'sau_loss', 'latent_bank', 'prompt_departure', 'token_shift', 'bake_token_shift',
-           'sau_unlearn', 'trigger_effect', 'removal_scores', 'mix_pipeline']
+__all__ = ['PARAM_SETS', 'SAU_CHECKPOINT', 'TOKEN_SHIFT', 'ABLATIONS', 'check_unlearn_inputs', 'aligned_positions',
+           'trainable_unet', 'finish_unet', 'sau_loss', 'latent_bank', 'prompt_departure', 'token_shift',
+           'bake_token_shift', 'sau_unlearn', 'trigger_effect', 'removal_scores', 'mix_pipeline']
 
 # %% ../nbs/04_unlearn.ipynb #f46fabdd
 def check_unlearn_inputs(tokenizer, trigger:str, prompts) -> list[str]:
@@ -347,3 +347,11 @@ def removal_scores(pipe, attack, seeds=range(8), positions=POSITIONS, prompts=No
 def mix_pipeline(unet_from, text_encoder_from):
     "`unet_from`'s pipeline with `text_encoder_from`'s text encoder: which half of a model carries a backdoor."
     return _view(unet_from, text_encoder=text_encoder_from.text_encoder)
+
+# %% ../nbs/04_unlearn.ipynb #d8a0b653
+ABLATIONS = {"full": {}, "no distillation": dict(w_distill=0.), "no attention term": dict(w_attn=0.),
+             "no preservation": dict(w_keep=0.), "no spatial weight (γ=0)": dict(gamma=0.),
+             "spatial from trigger attention": dict(spatial="attention"),
+             "LoRA (rank 4)": dict(params="lora"), "attn2 to_k/to_v": dict(params="attn2_kv"),
+             "UNet only (trigger_lr=0)": dict(trigger_lr=0.), "the trigger's embeddings only (lr=0)": dict(lr=0.),
+             "both paths (w_orig=10)": dict(w_orig=10.)}  # label → `sau_unlearn` keywords; `bench/bench_sau.py --ablation` runs the same rows
