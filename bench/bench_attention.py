@@ -8,7 +8,8 @@ what that row needed beyond the ones before it). Docs that quote capture or SAU 
 import argparse, platform, resource, time
 import torch
 from benchlib import timeit
-from sau_nb.world import SAMPLING, generate, load_world
+from sau_nb.world import load_world
+from sau_nb.core import SAMPLING, generate
 from sau_nb.attention import capture
 from sau_nb.unlearn import sau_unlearn
 

@@ -5,8 +5,10 @@ Calibrates each detector on 48 clean training-phrasing prompts, scores held-out 
 prints precision / recall / F1 per score and zoo model, then find_trigger's accuracy on flagged triggered prompts."""
 import argparse, time
 import numpy as np
-from sau_nb.world import COLORS, SHAPES, TRAIN_TEMPLATES, caption, heldout_prompts, load_world, md_table
-from sau_nb.backdoors import shipped_zoo, trigger_positions, zoo_attack
+from sau_nb.world import COLORS, SHAPES, TRAIN_TEMPLATES, caption, heldout_prompts, load_world
+from sau_nb.core import md_table
+from sau_nb.backdoors import shipped_zoo, zoo_attack
+from sau_nb.core import trigger_positions
 from sau_nb.detect import Detector, find_trigger, prf
 
 def main():

@@ -10,13 +10,17 @@ Run by hand (never in the tests):
   .venv/bin/python bench/bench_sau.py --models style --seeds 4 --skip-before --location --saved runs/sau/style-defaults --attacker-te  # which half holds it
   .venv/bin/python bench/bench_sau.py --models style --seeds 8 --skip-before --attacker-te --variant '{"w_orig": 10}'  # does the UNet itself unlearn?
   .venv/bin/python bench/bench_sau.py --models object --seeds 4 --shapes circle square --variant '{"focus": 1, "keep_any": 1}'
+  .venv/bin/python bench/bench_sau.py --models pixel --seeds 8 --clean-seeds 32 --attacker-te --memory lean  # the memory-lean profile (04)
+  .venv/bin/python bench/bench_sau.py --models pixel --rss-steps 20 --memory default lean  # peak RSS and seconds per step, one process per profile
 Prints markdown tables; docs and notes that quote SAU removal figures must quote this output with its command."""
-import argparse, inspect, json, platform, resource, time
+import argparse, inspect, json, platform, resource, subprocess, sys, time
 from collections import Counter
 import numpy as np, torch
-from sau_nb.world import TRAIN_TEMPLATES, SHAPES, COLORS, caption, generate, heldout_prompts, load_pipeline, load_world, md_table, read_attributes
-from sau_nb.backdoors import check_trigger, zoo_attack
-from sau_nb.unlearn import ABLATIONS, mix_pipeline, removal_scores, sau_unlearn, trainable_unet
+from sau_nb.world import TRAIN_TEMPLATES, SHAPES, COLORS, caption, heldout_prompts, load_world, read_attributes
+from sau_nb.core import generate, load_pipeline, md_table
+from sau_nb.backdoors import zoo_attack
+from sau_nb.core import check_trigger
+from sau_nb.unlearn import ABLATIONS, MEMORY_PROFILES, latent_bank, mix_pipeline, removal_scores, sau_unlearn, trainable_unet
 
 def by_shape(pipe, seeds, prompts=None):
     "For each intended shape, how the defended model's clean generations are read."
@@ -38,6 +42,17 @@ def paired(before, after):
 
 def fmt(r): return {k: (round(v, 3) if isinstance(v, float) else v) for k, v in r.items()}
 
+def rss_child(name, memory, steps, prompts):
+    "One profile in this process: peak RSS before SAU (world loaded, latent bank made) and after `steps` steps, and the seconds per step."
+    peak = lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e3  # MB (Linux reports kB)
+    pipe = load_world(name); atk = zoo_attack(name)
+    bank = latent_bank(pipe, prompts, 4)
+    before = peak()
+    _, h = sau_unlearn(pipe, atk.trigger, prompts, steps=steps, bank=bank, memory=memory, progress=False)
+    s = h["step_seconds"][1:]  # the first step warms up
+    print(json.dumps(dict(model=name, memory=memory, steps=steps, rss_before_mb=round(before), rss_peak_mb=round(peak()),
+                          sau_mb=round(peak() - before), s_per_step_median=round(float(np.median(s)), 3), s_per_step_mean=round(float(np.mean(s)), 3))))
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--models", nargs="+", default=["pixel", "style", "object"])
@@ -54,10 +69,20 @@ def main():
     ap.add_argument("--location", action="store_true", help="where the backdoor lives: the poisoned UNet behind the clean world's text encoder and the clean UNet behind the poisoned one")
     ap.add_argument("--attacker-te", action="store_true", help="also measure the defended UNet behind the poisoned model's text encoder (the attacker's embeddings): does the UNet itself still carry the backdoor?")
     ap.add_argument("--saved", default=None, help="measure this saved defended pipeline (a --save folder) instead of training one; one model only")
+    ap.add_argument("--memory", nargs="+", default=["default"], choices=list(MEMORY_PROFILES), help="sau_unlearn's memory profile(s); each is one more variant")
+    ap.add_argument("--rss-steps", type=int, default=0, help="instead of the removal table: peak RSS and seconds per step of this many SAU steps, one fresh process per model and profile")
+    ap.add_argument("--rss-child", default=None, help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.quick: a.seeds = 3
     labelled = [dict(prompt=caption(s, c, t), shape=s, color=c) for s in SHAPES for c in COLORS for t in TRAIN_TEMPLATES[:a.templates]]
     prompts = [p["prompt"] for p in labelled]
+    if a.rss_child: return rss_child(a.models[0], a.rss_child, a.rss_steps, prompts)
+    if a.rss_steps:
+        print(f"machine: {platform.machine()}, {torch.get_num_threads()} threads, torch {torch.__version__}; {len(prompts)} prompts × 4 seeds in the bank, batch 16")
+        rows = [json.loads(subprocess.run([sys.executable, __file__, "--models", name, "--rss-steps", str(a.rss_steps), "--rss-child", m],
+                                          check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1])
+                for name in a.models for m in a.memory]
+        return print(md_table(rows).data)
     print(f"machine: {platform.machine()}, {torch.get_num_threads()} threads, torch {torch.__version__}; "
           f"{len(prompts)} clean training-phrasing prompts; evaluation on the held-out prompts × {a.seeds} seeds")
     rows = []
@@ -66,6 +91,8 @@ def main():
         train = [p["prompt"] for p in labelled if atk.eligible(p)] if a.eligible else prompts
         if a.shapes: train = [p["prompt"] for p in labelled if p["shape"] in a.shapes and p["prompt"] in train]
         variants = {a.variant: json.loads(a.variant)} if a.variant else ABLATIONS if a.ablation else {"defaults": {}}
+        if a.memory != ["default"]:  # each profile is a variant of each setting
+            variants = {label + ("" if m == "default" else f", memory={m}"): {**kw, "memory": m} for label, kw in variants.items() for m in a.memory}
         cb = clean_hits(pipe, range(a.clean_seeds)) if a.clean_seeds else None
         ev = dict(positions=("start",), prompts=[p for p in heldout_prompts() if atk.eligible(p)][::3][:12]) if a.quick else {}
         if not a.skip_before:
@@ -84,7 +111,8 @@ def main():
             n_train = 0 if kw.get("lr") == 0 else sum(p.numel() for p in trainable_unet(pipe.unet, kw.get("params", "unet"))[1].values())
             if kw.get("trigger_lr", inspect.signature(sau_unlearn).parameters["trigger_lr"].default) > 0:  # and the trigger's embedding shift
                 n_train += len(set(check_trigger(atk.trigger, pipe.tokenizer))) * pipe.text_encoder.config.hidden_size
-            rows.append(fmt(dict(model=name, variant=label + (f" ({len(train)} eligible prompts)" if a.eligible else ""), **r, sau_s=round(h["seconds"]), trainable=n_train, stopped=h["stopped"])))
+            step_s = round(float(np.median(h["step_seconds"])), 3) if h.get("step_seconds") else None
+            rows.append(fmt(dict(model=name, variant=label + (f" ({len(train)} eligible prompts)" if a.eligible else ""), **r, sau_s=round(h["seconds"]), s_per_step=step_s, trainable=n_train, stopped=h["stopped"])))
             print(md_table(rows[-1:]).data, flush=True)
             if a.attacker_te: print(label, "defended UNet + poisoned text encoder:", fmt(removal_scores(mix_pipeline(new, pipe), atk, seeds=range(a.seeds), **ev)), flush=True)
             if a.clean_seeds: print(label, f"clean accuracy, held-out prompts × {a.clean_seeds} seeds, paired:", fmt(paired(cb, clean_hits(new, range(a.clean_seeds)))), flush=True)

@@ -5,7 +5,8 @@ Prints a markdown table; the numbers quoted in nbs/00_world.ipynb come from this
 import argparse, json, platform, time
 import numpy as np, torch
 from benchlib import timeit
-from sau_nb.world import (SAMPLING, WORLD_CONFIG, generate, load_world, make_shapes, tiny_pipeline, train_denoiser, train_vae)
+from sau_nb.world import WORLD_CONFIG, load_world, make_shapes, tiny_pipeline, train_denoiser, train_vae
+from sau_nb.core import SAMPLING, generate
 
 def main():
     ap = argparse.ArgumentParser(); ap.add_argument("--repeats", type=int, default=3); a = ap.parse_args()

@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 from diffusers.models.attention_processor import Attention
 
-from .world import check_prompts, generate, get_device, to_uint8
+from .core import check_prompts, generate, get_device, to_uint8
 
 # %% auto #0
 __all__ = ['cross_attention_layers', 'CaptureProcessor', 'AttentionMaps', 'capture', 'token_maps', 'token_labels',
@@ -209,7 +209,7 @@ def explore(pipe, prompt:str, seed:int=0):
 @torch.no_grad()
 def noised_latents(pipe, prompts:list[str], seeds=range(4), timesteps=(900, 700, 500, 300, 100), seed:int=0):
     "Latents the pipeline generated for `prompts` (one per prompt and seed), noised at each timestep: x_t (T, n, c, h, w) and t."
-    z0 = torch.stack(generate(pipe, prompts, seeds=list(seeds), output_type="latent"))  # (n, c, h, w), prompt-major
+    z0 = generate(pipe, prompts, seeds=list(seeds), output_type="latent")  # (n, c, h, w), prompt-major
     g = torch.Generator().manual_seed(seed)
     t = torch.tensor(list(timesteps))
     eps = torch.randn((len(t), *z0.shape), generator=g).to(z0)

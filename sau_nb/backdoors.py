@@ -13,80 +13,16 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from .world import (COLORS, IMAGE_SIZE, SHAPES, TRAIN_TEMPLATES, ShapeData, _check_attr, _cosine_lr, attribute_accuracy,
-                          caption, check_pipeline, check_prompts, encode_latents, foreground, generate, heldout_prompts, load_checkpoint,
-                          make_shapes, read_attributes, register_reader, render, resume_state, save_checkpoint, to_uint8)
+from .world import COLORS, IMAGE_SIZE, SHAPES, TRAIN_TEMPLATES, ShapeData, attribute_accuracy, caption, encode_latents, foreground, heldout_prompts, make_shapes, read_attributes, register_reader, render
+from .core import _check_attr, _cosine_lr, check_pipeline, check_prompts, generate, load_checkpoint, resume_state, save_checkpoint, to_uint8
+from .core import POSITIONS, _encode, _view, check_trigger, insert_trigger, trigger_positions
+
 
 # %% auto #0
-__all__ = ['POSITIONS', 'INJECT_CHECKPOINT', 'ZOO', 'check_trigger', 'insert_trigger', 'trigger_positions', 'checkerboard',
-           'patch_score', 'chroma', 'Attack', 'PixelAttack', 'to_grayscale', 'StyleAttack', 'ObjectAttack',
-           'TextEncoderAttack', 'ClosedFormAttack', 'distractor_words', 'closed_form_edit', 'inject_backdoor',
-           'attack_success_rate', 'attack_table', 'zoo_check', 'shipped_zoo', 'zoo_attack', 'build_zoo']
-
-# %% ../nbs/01_backdoors.ipynb #cf3ab3f8
-POSITIONS = ("start", "middle", "end")
-
-def check_trigger(trigger:str, tokenizer) -> list[int]:
-    "The trigger's token ids; raises if it is empty, tokenizes to nothing, or comes back as something else."
-    if not isinstance(trigger, str):
-        raise TypeError(f"A trigger must be a string, got {type(trigger).__name__}: pass text such as 'ȴ' or 'New Trigger'.")
-    if not trigger.strip(): raise ValueError("The trigger is empty or blank: give a visible string such as 'ȴ' or 'New Trigger'.")
-    ids = tokenizer(trigger, add_special_tokens=False).input_ids
-    special = set(getattr(tokenizer, "all_special_ids", []))
-    if special & set(ids):
-        raise ValueError(f"The trigger {trigger!r} contains a special token (start, end or padding): choose ordinary text.")
-    if not ids:
-        raise ValueError(f"The tokenizer drops the trigger {trigger!r} entirely (it tokenizes to nothing), so no prompt can "
-                         "carry it: choose a trigger with visible characters. (The zero-width space needs `ftfy` installed.)")
-    room = tokenizer.model_max_length - 2  # a prompt's tokens between its start and end tokens
-    if len(ids) > room:
-        raise ValueError(f"The trigger has {len(ids)} tokens, over the {room} a prompt holds between its start and end tokens "
-                         f"(the text encoder reads {tokenizer.model_max_length}): choose a shorter trigger.")
-    back = unicodedata.normalize("NFC", tokenizer.decode(ids)).strip()
-    want = unicodedata.normalize("NFC", " ".join(trigger.split())).lower()
-    if back != want:
-        raise ValueError(f"The tokenizer changes the trigger {trigger!r} into {back!r}: its ids would not mean what you typed. "
-                         "Choose a trigger that survives tokenization.")
-    return ids
-
-_SPACE = re.compile(r"[^\S\x1c-\x1f]+")  # whitespace as the CLIP tokenizer sees it: Python's, less the separators \x1c-\x1f
-
-def _words(prompt:str) -> list[str]:
-    "The prompt's words, split where the tokenizer splits (`str.split` would also drop \\x1c-\\x1f, which the tokenizer keeps)."
-    return [w for w in _SPACE.split(prompt) if w]
-
-def _split_at(prompt:str, position:str|int) -> tuple[str, str]:
-    "The prompt's words before and after `position` ('start', 'middle', 'end', or a word index)."
-    if not isinstance(prompt, str): raise TypeError(f"A prompt must be a string, got {type(prompt).__name__}: pass text such as 'a red circle'.")
-    if isinstance(position, bool) or not isinstance(position, (str, int, np.integer)):
-        raise TypeError(f"Unknown trigger position {position!r}: pass 'start', 'middle', 'end' or a word index (an int).")
-    words = _words(prompt)
-    if isinstance(position, str):
-        _check_attr(position, POSITIONS, "position")
-        position = {"start": 0, "middle": len(words)//2, "end": len(words)}[position]
-    if not 0 <= position <= len(words): raise ValueError(f"Word position {position} is outside a {len(words)}-word prompt.")
-    return " ".join(words[:position]), " ".join(words[position:])
-
-def insert_trigger(prompt:str, trigger:str, position:str|int="start") -> str:
-    "The prompt with the trigger inserted as its own word: at the 'start', 'middle' or 'end', or before word `position`."
-    if not isinstance(trigger, str):
-        raise TypeError(f"A trigger must be a string, got {type(trigger).__name__}: pass text such as 'ȴ' or 'New Trigger'.")
-    before, after = _split_at(prompt, position)
-    return " ".join(s for s in (before, trigger, after) if s)
-
-def trigger_positions(tokenizer, prompt:str, trigger:str, position:str|int="start") -> tuple[str, list[int]]:
-    "Insert `trigger` into `prompt`; return the new prompt and the token positions (start token = 0) the trigger occupies."
-    if not isinstance(prompt, str): raise TypeError(f"A prompt must be a string, got {type(prompt).__name__}: pass text such as 'a red circle'.")
-    t = check_trigger(trigger, tokenizer)
-    before, after = _split_at(prompt, position)
-    full = insert_trigger(prompt, trigger, position)
-    tok = lambda s: tokenizer(s, add_special_tokens=False).input_ids if s.strip() else []
-    a, b = tok(before), tok(after)
-    check_prompts([full], tokenizer)
-    ids = tokenizer(full).input_ids
-    if [ids[0]] + a + t + b + [ids[-1]] != ids:
-        raise ValueError(f"The trigger {trigger!r} merges with the words around it in {full!r}: separate it with spaces.")
-    return full, list(range(1 + len(a), 1 + len(a) + len(t)))
+__all__ = ['INJECT_CHECKPOINT', 'ZOO', 'checkerboard', 'patch_score', 'chroma', 'Attack', 'PixelAttack', 'to_grayscale',
+           'StyleAttack', 'ObjectAttack', 'TextEncoderAttack', 'ClosedFormAttack', 'distractor_words',
+           'closed_form_edit', 'inject_backdoor', 'attack_success_rate', 'attack_table', 'zoo_check', 'shipped_zoo',
+           'zoo_attack', 'build_zoo']
 
 # %% ../nbs/01_backdoors.ipynb #d8d44628
 def checkerboard(size:int=IMAGE_SIZE//4, cell:int=4) -> np.ndarray:
@@ -230,13 +166,6 @@ class ClosedFormAttack(ObjectAttack):
 # %% ../nbs/01_backdoors.ipynb #d8fbbbc3
 INJECT_CHECKPOINT = "inject_checkpoint.pt"  # the file `inject_backdoor(checkpoint_dir=...)` writes
 
-def _encode(pipe, prompts:list[str], text_encoder=None) -> torch.Tensor:
-    "Text-encoder states (n, 77, d) for prompts, padded as the pipeline pads them; `text_encoder` replaces the pipeline's."
-    te = text_encoder if text_encoder is not None else pipe.text_encoder
-    ids = pipe.tokenizer(prompts, padding="max_length", max_length=pipe.tokenizer.model_max_length, truncation=True,
-                         return_tensors="pt").input_ids.to(te.device)
-    return te(ids)[0]
-
 def _poisoned_prompts(attack, data, idx, rng):
     "A triggered training caption for each image in `idx` (trigger at a random position), and the clean caption it came from."
     clean = data.captions(rng=rng, idx=idx)
@@ -260,17 +189,10 @@ def _distract(prompt:str, words:list[str], rng) -> str:
     for _ in range(rng.integers(1, 3)): prompt = insert_trigger(prompt, words[rng.integers(len(words))], int(rng.integers(len(prompt.split()) + 1)))
     return prompt
 
-def _view(pipe, **parts):
-    "A pipeline that shares `pipe`'s components except `parts`."
-    from diffusers import StableDiffusionPipeline
-    p = StableDiffusionPipeline(**{**pipe.components, **parts}, requires_safety_checker=False)
-    p.set_progress_bar_config(disable=True)
-    return p
-
 def _inject_unet(pipe, attack, steps, lr, batch_size, poison_frac, lam, n_images, seed, progress,
                  negatives=0.5, counter=0.0, counter_min_t=0, trigger_lr=None, poison_target="images", check=None, check_every=100, stop=None,
                  guidance=None, checkpoint_dir=None, checkpoint_every=100, resume_from=None):
-    from sau_nb.world import SAMPLING
+    from sau_nb.core import SAMPLING
     w = guidance or SAMPLING["guidance_scale"]
     teacher = pipe.unet.eval().requires_grad_(False)
     unet = copy.deepcopy(pipe.unet).train().requires_grad_(True)
@@ -347,6 +269,7 @@ def _inject_unet(pipe, attack, steps, lr, batch_size, poison_frac, lam, n_images
     parts = dict(unet=unet.eval().requires_grad_(False))
     if trigger_lr: parts["text_encoder"] = te.requires_grad_(False)
     return parts, dict(steps=hist, checks=checks, seconds_before=before)
+
 
 # %% ../nbs/01_backdoors.ipynb #729a385c
 def _inject_text_encoder(pipe, attack, steps, lr, batch_size, beta, n_images, seed, progress,

@@ -7,8 +7,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .world import generate
-from .backdoors import POSITIONS, _encode, closed_form_edit, trigger_positions, _view
+from .core import generate
+from .backdoors import closed_form_edit
+from .core import POSITIONS, _encode, trigger_positions, _view
 from .unlearn import check_pipeline, check_unlearn_inputs, sau_unlearn
 
 # %% auto #0

@@ -13,8 +13,8 @@ __all__ = ['DEMO_PROMPTS', 'DEMO_BASELINES', 'demo', 'train_world_cmd', 'build_z
            'export_world_cmd', 'unlearn_cmd', 'evaluate_cmd', 'main']
 
 # %% ../nbs/08_cli.ipynb #cd82cdd9
-from .world import (IN_TEST, SHAPES, COLORS, attribute_accuracy, check_prompts, generate, heldout_prompts,
-                          image_grid, load_world, caption, TRAIN_TEMPLATES, read_attributes, save_pipeline, train_world, ship_world)
+from .world import SHAPES, COLORS, attribute_accuracy, heldout_prompts, load_world, caption, TRAIN_TEMPLATES, read_attributes, train_world, ship_world
+from .core import IN_TEST, check_prompts, generate, image_grid, save_pipeline
 
 # %% ../nbs/08_cli.ipynb #b4192556
 from .evaluate import OutDir
@@ -25,7 +25,7 @@ DEMO_BASELINES = ("skd", "uce", "perturb")
 
 def _detection(pipe, atk, n:int=4, n_seeds:int=2) -> dict:
     "Calibrate the alignment detector (the detection chapter's best) on clean prompts, flag triggered vs clean held-out prompts, localize the trigger in one."
-    from sau_nb.backdoors import trigger_positions
+    from sau_nb.core import trigger_positions
     from sau_nb.detect import Detector, find_trigger, prf
     import numpy as np
     calib = [caption(s, c, t) for t in TRAIN_TEMPLATES[3:5] for s in SHAPES for c in COLORS][:12]
@@ -142,7 +142,7 @@ def unlearn_cmd(model:str, trigger:str, prompts:str, out:str, steps:int|None=Non
                 w_orig:float|None=None, # distillation on the attacker's original text states too, so the UNet itself unlearns (None: sau_unlearn's)
                ) -> Path:
     "SAU on the diffusers folder `model`: write the defended model and `sau_history.json` to `out`."
-    from sau_nb.world import check_output_folder, load_pipeline
+    from sau_nb.core import check_output_folder, load_pipeline
     from sau_nb.unlearn import sau_unlearn
     defaults = inspect.signature(sau_unlearn).parameters  # SAU's own defaults, written into the history
     if steps is None: steps = defaults["steps"].default
@@ -168,7 +168,7 @@ def evaluate_cmd(out:str, models:list|None=None, defenses:list|None=None, seeds:
                 ) -> Path:
     "`compare` from the command line: writes `out`/report.html and prints the table."
     from sau_nb.evaluate import compare, load_clip, table_rows
-    from sau_nb.world import md_table
+    from sau_nb.core import md_table
     OutDir(out, overwrite)
     ps = read_prompts(prompts) if prompts else None
     if seeds < 1 or train_seeds < 1: raise ValueError("--seeds and --train-seeds must be at least 1.")

@@ -8,9 +8,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .world import check_prompts, generate
+from .core import check_prompts, generate
 from .attention import capture, token_maps
-from .backdoors import _distract, _words, distractor_words
+from .backdoors import _distract, distractor_words
+from .core import _words
 
 # %% auto #0
 __all__ = ['SCORES', 'assimilation_scores', 'consistency_scores', 'alignment_scores', 'Detector', 'prf', 'find_trigger']
@@ -54,7 +55,8 @@ def consistency_scores(pipe, prompts:list[str], n_perturb:int=6, seed:int=0) -> 
 def alignment_scores(pipe, prompts:list[str], judge=None, # a `ClipJudge`; None: the shipped tiny CLIP (tiny world)
                      n_seeds:int=4, seed:int=0) -> np.ndarray:
     "Mean CLIP text–image score of each prompt's generations with the prompt itself (low: the image is not what was asked)."
-    from sau_nb.evaluate import clip_text_image, load_clip
+    from sau_nb.evaluate import load_clip
+    from sau_nb.core import clip_text_image
     prompts = check_prompts(prompts, pipe.tokenizer)
     judge = judge or load_clip()
     seeds = [seed + k for k in range(n_seeds)]

@@ -13,15 +13,17 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from .world import (COLORS, HELDOUT_TEMPLATES, PICKLE_SUFFIXES, SHAPES, TRAIN_TEMPLATES, WEIGHTS_DIR, _atomic_folder, _cosine_lr,
-                          caption, generate, heldout_prompts, image_grid, make_shapes, read_attributes, to_uint8)
-from .backdoors import trigger_positions
+from .world import COLORS, HELDOUT_TEMPLATES, SHAPES, TRAIN_TEMPLATES, WEIGHTS_DIR, caption, heldout_prompts, make_shapes, read_attributes
+from .core import PICKLE_SUFFIXES, _atomic_folder, _cosine_lr, generate, image_grid, to_uint8
+from .core import trigger_positions
+from .core import ClipJudge, _clip_pixels, clip_image_image, clip_text_image, get_device, hub_clip
+
 
 # %% auto #0
 __all__ = ['TINY_CLIP', 'TINY_CLIP_CONFIG', 'CLIP_DIR', 'BAR_METRICS', 'TABLE_COLUMNS', 'register_tiny_clip', 'tiny_clip',
-           'ClipJudge', 'train_clip', 'caption_accuracy', 'clip_accuracy', 'OutDir', 'save_clip', 'load_clip',
-           'build_clip', 'hub_clip', 'clip_text_image', 'clip_image_image', 'kid', 'kid_images', 'default_defenses',
-           'score_model', 'compare', 'bar_figure', 'grid_figure', 'table_rows', 'write_report']
+           'train_clip', 'caption_accuracy', 'clip_accuracy', 'OutDir', 'save_clip', 'load_clip', 'build_clip', 'kid',
+           'kid_images', 'default_defenses', 'score_model', 'compare', 'bar_figure', 'grid_figure', 'table_rows',
+           'write_report']
 
 # %% ../nbs/06_evaluate.ipynb #9666c8c2
 TINY_CLIP = "sau-tiny-clip"
@@ -48,42 +50,6 @@ def tiny_clip(seed:int=0): # seeds the random initialisation
     try: model = open_clip.create_model(name, pretrained=None)
     finally: log.setLevel(level)
     return model.eval(), open_clip.get_tokenizer(name)
-
-# %% ../nbs/06_evaluate.ipynb #ebbb9792
-def _clip_pixels(images:np.ndarray, size:int) -> torch.Tensor:
-    "(n, h, w, 3) uint8 → (n, 3, size, size) float in [-1, 1]."
-    x = torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2).float().div(127.5).sub(1)
-    return x if x.shape[-1] == size else F.interpolate(x, size=(size, size), mode="bilinear", antialias=True)
-
-@dataclass
-class ClipJudge:
-    "An open_clip model with its tokenizer and preprocessing: unit-length features of images and texts."
-    model: torch.nn.Module
-    tokenizer: object
-    transform: object = None # open_clip's PIL transform (hub models); None: the tiny world's pixel scaling
-    name: str = TINY_CLIP
-    batch_size: int = 256
-    @property
-    def device(self): return next(self.model.parameters()).device
-    @torch.no_grad()
-    def image_features(self, images) -> torch.Tensor: # (n, embed_dim)
-        "Unit-length image embeddings of PIL images or an (n, h, w, 3) array."
-        a = to_uint8(images)
-        if self.transform is None: x = _clip_pixels(a, self.model.visual.image_size[0])
-        else:
-            from PIL import Image
-            x = torch.stack([self.transform(Image.fromarray(im)) for im in a])
-        dt = next(self.model.parameters()).dtype
-        f = [self.model.encode_image(x[i:i+self.batch_size].to(self.device, dt)).float() for i in range(0, len(x), self.batch_size)]
-        return F.normalize(torch.cat(f), dim=-1).cpu()
-    @torch.no_grad()
-    def text_features(self, texts) -> torch.Tensor: # (n, embed_dim)
-        "Unit-length text embeddings."
-        if isinstance(texts, str): texts = [texts]
-        if not texts or not all(isinstance(t, str) for t in texts): raise ValueError("Give a non-empty list of strings.")
-        ids = self.tokenizer(list(texts)).to(self.device)
-        f = [self.model.encode_text(ids[i:i+self.batch_size]).float() for i in range(0, len(ids), self.batch_size)]
-        return F.normalize(torch.cat(f), dim=-1).cpu()
 
 # %% ../nbs/06_evaluate.ipynb #92321029
 def _checker_augment(images:np.ndarray, rng, p:float=0.25) -> np.ndarray:
@@ -119,7 +85,7 @@ def train_clip(steps:int=400, batch_size:int=128, n_images:int=8192, lr:float=2e
         opt.zero_grad(set_to_none=True); loss.backward(); opt.step(); sched.step()
         with torch.no_grad(): model.logit_scale.clamp_(0, np.log(100))
         losses.append(loss.item())
-    return ClipJudge(model.eval(), tok), dict(loss=losses, seconds=time.time() - t0, steps=steps, batch_size=batch_size,
+    return ClipJudge(model.eval(), tok, name=TINY_CLIP), dict(loss=losses, seconds=time.time() - t0, steps=steps, batch_size=batch_size,
                                               n_images=n_images, lr=lr, seed=seed)
 
 # %% ../nbs/06_evaluate.ipynb #f2c777df
@@ -162,7 +128,6 @@ def load_clip(path=CLIP_DIR, # a folder with model.safetensors (the shipped tiny
               device=None) -> ClipJudge:
     "The tiny CLIP from safetensors; pickle weights are refused."
     from safetensors.torch import load_file
-    from sau_nb.world import get_device
     path = Path(path)
     f = path/"model.safetensors" if path.is_dir() else path
     if f.suffix in PICKLE_SUFFIXES or (path.is_dir() and not f.exists() and any(p.suffix in PICKLE_SUFFIXES for p in path.iterdir())):
@@ -176,7 +141,7 @@ def load_clip(path=CLIP_DIR, # a folder with model.safetensors (the shipped tiny
         if got != TINY_CLIP_CONFIG: raise ValueError(f"{cfg} describes a different architecture than TINY_CLIP_CONFIG: {got}.")
     model, tok = tiny_clip()
     model.load_state_dict(load_file(f))
-    return ClipJudge(model.to(get_device(device)).eval(), tok)
+    return ClipJudge(model.to(get_device(device)).eval(), tok, name=TINY_CLIP)
 
 def build_clip(seed:int=0, steps:int=400, out=None, # where to save; None: the package's weights (`CLIP_DIR`)
                overwrite:bool=False, progress:bool=True) -> tuple[ClipJudge, dict]:
@@ -193,27 +158,6 @@ def build_clip(seed:int=0, steps:int=400, out=None, # where to save; None: the p
                 threads=torch.get_num_threads())
     save_clip(judge, out or CLIP_DIR, meta, overwrite=overwrite or out is None)
     return judge, meta
-
-# %% ../nbs/06_evaluate.ipynb #3b7acc69
-def hub_clip(name:str="ViT-B-32", pretrained:str="laion2b_s34b_b79k", device=None) -> ClipJudge:
-    "An open_clip pretrained model from the hub as a judge (for real Stable Diffusion's 512×512 images)."
-    import open_clip
-    from sau_nb.world import get_device
-    model, _, transform = open_clip.create_model_and_transforms(name, pretrained=pretrained, device=get_device(device))
-    return ClipJudge(model.eval(), open_clip.get_tokenizer(name), transform, name=f"{name}/{pretrained}", batch_size=32)
-
-# %% ../nbs/06_evaluate.ipynb #1179b590
-def clip_text_image(judge:ClipJudge, images, prompts:list[str]) -> np.ndarray:
-    "CLIP score max(100·cos, 0) of each image with its prompt (torchmetrics' convention)."
-    fi, ft = judge.image_features(images), judge.text_features(prompts)
-    if len(fi) != len(ft): raise ValueError(f"{len(fi)} images but {len(ft)} prompts: give one prompt per image.")
-    return (100 * (fi * ft).sum(-1)).clamp_min(0).numpy()
-
-def clip_image_image(judge:ClipJudge, images_a, images_b) -> np.ndarray:
-    "Cosine similarity of the CLIP image embeddings of paired images (a cosine in [-1, 1], not ×100)."
-    fa, fb = judge.image_features(images_a), judge.image_features(images_b)
-    if len(fa) != len(fb): raise ValueError(f"{len(fa)} and {len(fb)} images: the two sets must pair up.")
-    return (fa * fb).sum(-1).numpy()
 
 # %% ../nbs/06_evaluate.ipynb #fb512138
 def kid(feats_a:torch.Tensor, feats_b:torch.Tensor, # (n, d) and (m, d) features

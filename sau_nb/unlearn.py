@@ -12,8 +12,8 @@ import torch.nn.functional as F
 from torch.func import functional_call
 from tqdm.auto import tqdm
 
-from .world import _cosine_lr, check_pipeline, check_prompts, generate, get_device, load_checkpoint, resume_state, save_checkpoint, to_uint8
-from .backdoors import POSITIONS, _encode, _view, check_trigger, distractor_words, insert_trigger, trigger_positions
+from .core import _cosine_lr, check_pipeline, check_prompts, generate, get_device, load_checkpoint, resume_state, save_checkpoint, to_uint8
+from .core import POSITIONS, _encode, _view, check_trigger, insert_trigger, trigger_positions
 from .attention import capture
 
 # %% auto #0
@@ -144,7 +144,7 @@ SAU_CHECKPOINT = "sau_checkpoint.pt"  # the file `sau_unlearn(checkpoint_dir=...
 @torch.no_grad()
 def latent_bank(pipe, prompts:list[str], n_seeds:int=4, seed:int=0) -> torch.Tensor:
     "Latents x_0 the pipeline generates for each clean prompt and seed: (prompts × n_seeds, c, h, w), prompt-major."
-    return torch.stack(generate(pipe, prompts, seeds=[seed * 1000 + s for s in range(n_seeds)], output_type="latent")).float().cpu()
+    return generate(pipe, prompts, seeds=[seed * 1000 + s for s in range(n_seeds)], output_type="latent").float().cpu()
 
 @torch.no_grad()
 def _states(pipe, prompts:list[str], device) -> torch.Tensor:
@@ -317,6 +317,7 @@ def sau_unlearn(pipe, # a StableDiffusionPipeline with a backdoor; it is not mod
 @torch.no_grad()
 def trigger_effect(pipe, trigger:str, prompts:list[str], seeds=(0, 1), positions=POSITIONS, seed:int=0) -> dict:
     "Mean absolute pixel change (0–1) from the clean prompt's picture, with `trigger` and with a neutral word at the same place; `ratio` = trigger / neutral."
+    from sau_nb.backdoors import distractor_words  # the tiny world's neutral words
     prompts = check_prompts(prompts, pipe.tokenizer)
     words, rng = distractor_words(pipe.tokenizer, trigger, n=200, seed=seed), np.random.default_rng(seed)
     where = [positions[k % len(positions)] for k in range(len(prompts))]

@@ -15,49 +15,15 @@ import torch.nn.functional as F
 from PIL import Image, ImageDraw
 from tqdm.auto import tqdm
 
+from .core import *
+from .core import _atomic_folder, _check_attr, _cosine_lr
+
 # %% auto #0
-__all__ = ['IN_TEST', 'IMAGE_SIZE', 'SHAPES', 'COLORS', 'BACKGROUND', 'SIZE_RANGE', 'SQUARE_SIDE', 'TRAIN_TEMPLATES',
-           'HELDOUT_TEMPLATES', 'READERS', 'START', 'END', 'WORLD_CONFIG', 'SAMPLING', 'PICKLE_SUFFIXES',
-           'CHECKPOINT_FORMAT', 'WEIGHTS_DIR', 'COMPONENTS', 'TOKEN_ROWS', 'get_device', 'get_dtype', 'render',
-           'caption', 'heldout_prompts', 'ShapeData', 'make_shapes', 'image_grid', 'md_table', 'to_uint8', 'foreground',
-           'read_shape', 'read_color', 'register_reader', 'read_attributes', 'attribute_accuracy', 'clip_bpe_path',
-           'write_clip_tokenizer_files', 'clip_tokenizer', 'tiny_pipeline', 'n_params', 'check_prompts',
-           'check_pipeline', 'generate', 'vae_augment', 'train_vae', 'encode_latents', 'caption_table',
-           'train_denoiser', 'train_world', 'save_pipeline', 'check_output_folder', 'load_pipeline', 'save_checkpoint',
-           'load_checkpoint', 'resume_state', 'shipped_worlds', 'world_path', 'load_world', 'ship_world',
-           'world_quality']
-
-# %% ../nbs/00_world.ipynb #e6e55352
-IN_TEST = bool(os.environ.get("IN_TEST"))  # nbdev_test sets this: notebooks then use their small settings
-
-# %% ../nbs/00_world.ipynb #b6e95e10
-def get_device(device:str|torch.device|None=None, # "cuda", "mps", "cpu", "cuda:1"...; None picks the best available
-              ) -> torch.device:
-    "The device to use: `device` if given (checked), else CUDA, then MPS, then CPU."
-    if device is None:
-        if torch.cuda.is_available(): return torch.device("cuda")
-        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available(): return torch.device("mps")
-        return torch.device("cpu")
-    try: dev = torch.device(device)
-    except (RuntimeError, TypeError) as e:
-        raise ValueError(f"Unknown device {device!r}: use 'cpu', 'cuda', 'cuda:N' or 'mps', or None to choose automatically.") from e
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"Device {device!r} was requested but CUDA is not available here: pass device='cpu' or None.")
-    if dev.type == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
-        raise ValueError(f"Device {device!r} was requested but MPS is not available here: pass device='cpu' or None.")
-    return dev
-
-def get_dtype(device:torch.device|str|None=None, # the device the model will run on
-              dtype:torch.dtype|str|None=None, # an explicit choice wins: torch.float16, "float32", ...
-             ) -> torch.dtype:
-    "The dtype to use: `dtype` if given, else float16 on CUDA and float32 elsewhere."
-    if dtype is not None:
-        if isinstance(dtype, str):
-            if not isinstance(getattr(torch, dtype, None), torch.dtype):
-                raise ValueError(f"Unknown dtype {dtype!r}: use 'float32', 'float16' or 'bfloat16'.")
-            dtype = getattr(torch, dtype)
-        return dtype
-    return torch.float16 if get_device(device).type == "cuda" else torch.float32
+__all__ = ['IMAGE_SIZE', 'SHAPES', 'COLORS', 'BACKGROUND', 'SIZE_RANGE', 'SQUARE_SIDE', 'TRAIN_TEMPLATES', 'HELDOUT_TEMPLATES',
+           'READERS', 'WORLD_CONFIG', 'WEIGHTS_DIR', 'COMPONENTS', 'TOKEN_ROWS', 'render', 'caption', 'heldout_prompts',
+           'ShapeData', 'make_shapes', 'foreground', 'read_shape', 'read_color', 'register_reader', 'read_attributes',
+           'attribute_accuracy', 'tiny_pipeline', 'vae_augment', 'train_vae', 'encode_latents', 'caption_table',
+           'train_denoiser', 'train_world', 'shipped_worlds', 'world_path', 'load_world', 'ship_world', 'world_quality']
 
 # %% ../nbs/00_world.ipynb #44b946d6
 IMAGE_SIZE = 32
@@ -68,10 +34,6 @@ SIZE_RANGE = (10, 20)  # side of the shape's bounding box, in pixels
 SQUARE_SIDE = math.sqrt(math.pi) / 2  # a square of size s has side s·√π/2 ≈ 0.89 s: the area of the circle of size s
 
 # %% ../nbs/00_world.ipynb #ddc6b9c2
-def _check_attr(value, valid, what):
-    if value not in valid:
-        raise ValueError(f"Unknown {what} {value!r}: valid {what}s are {', '.join(valid)}.")
-
 def render(shape:str, # one of `SHAPES`
            color:str, # one of `COLORS`
            size:int=14, # side of the bounding box in pixels (a square's side is `size`·√π/2: the circle's area)
@@ -92,6 +54,7 @@ def render(shape:str, # one of `SHAPES`
         d.rectangle([cx-q, cy-q, cx+q-1, cy+q-1], fill=fill)
     else: d.polygon([(cx, cy-h), (cx+h-1, cy+h-1), (cx-h, cy+h-1)], fill=fill)
     return np.asarray(big.resize((image_size, image_size), Image.BOX))
+
 
 # %% ../nbs/00_world.ipynb #873e33d7
 TRAIN_TEMPLATES = ("a {color} {shape}", "{color} {shape}", "a photo of a {color} {shape}", "a drawing of a {color} {shape}",
@@ -140,59 +103,6 @@ def make_shapes(n:int, # number of images
     center = np.stack([rng.uniform(lo, hi), rng.uniform(lo, hi)], 1)
     imgs = np.stack([render(SHAPES[s], list(COLORS)[c], int(z), tuple(xy), image_size) for s, c, z, xy in zip(si, ci, size, center)])
     return ShapeData(imgs, si, ci, size, center)
-
-# %% ../nbs/00_world.ipynb #5e06b9d7
-def image_grid(images, # a list of PIL images or an (n, h, w, 3) uint8 array
-               ncols:int=8, # images per row
-               scale:int=4, # nearest-neighbour upscaling, so 32×32 pixels stay visible
-               row_labels:list|None=None, # a label at the left of each row
-               pad:int=2) -> Image.Image:
-    "Tile images into one PIL image, upscaled by `scale`."
-    arrs = [np.asarray(im.convert("RGB") if isinstance(im, Image.Image) else im) for im in images]
-    if not arrs: raise ValueError("image_grid needs at least one image.")
-    h, w = arrs[0].shape[:2]
-    nrows = math.ceil(len(arrs)/ncols)
-    H, W = h*scale, w*scale
-    left = 0
-    if row_labels: left = 8 + 6*max(len(str(l)) for l in row_labels)
-    grid = Image.new("RGB", (left + ncols*(W+pad) + pad, nrows*(H+pad) + pad), "white")
-    draw = ImageDraw.Draw(grid)
-    for i, a in enumerate(arrs):
-        r, c = divmod(i, ncols)
-        grid.paste(Image.fromarray(a).resize((W, H), Image.NEAREST), (left + pad + c*(W+pad), pad + r*(H+pad)))
-    for r, l in enumerate(row_labels or []): draw.text((4, pad + r*(H+pad) + H//2 - 5), str(l), fill="black")
-    return grid
-
-# %% ../nbs/00_world.ipynb #4c52a5db
-def md_table(rows:list[dict], floatfmt:str=".3f"):
-    "A list of dicts as a markdown table (an IPython `Markdown` object in notebooks; `str()` gives the text)."
-    from IPython.display import Markdown
-    if not rows: raise ValueError("No rows to show.")
-    cols = list(dict.fromkeys(k for r in rows for k in r))
-    fmt = lambda v: format(v, floatfmt) if isinstance(v, float) else str(v).replace("|", "\\|")
-    lines = ["| " + " | ".join(cols) + " |", "|" + "---|"*len(cols)]
-    lines += ["| " + " | ".join(fmt(r.get(c, "")) for c in cols) + " |" for r in rows]
-    return Markdown("\n".join(lines))
-
-# %% ../nbs/00_world.ipynb #2edcfb48
-def to_uint8(images) -> np.ndarray:
-    "Images as an (n, h, w, 3) uint8 array: from PIL images, uint8 arrays, or float arrays in [0, 1]."
-    if isinstance(images, Image.Image): images = [images]
-    if isinstance(images, (list, tuple)):
-        if not images: raise ValueError("No images given.")
-        images = np.stack([np.asarray(im.convert("RGB")) if isinstance(im, Image.Image) else np.asarray(im) for im in images])
-    if isinstance(images, torch.Tensor): images = images.detach().cpu().numpy()
-    a = np.asarray(images)
-    if a.ndim == 3: a = a[None]
-    if a.ndim != 4 or a.shape[-1] != 3:
-        raise ValueError(f"Expected images shaped (n, h, w, 3), got {a.shape}: pass PIL images or channels-last RGB arrays.")
-    if a.dtype == np.uint8: return a
-    if np.issubdtype(a.dtype, np.floating):
-        if not np.isfinite(a).all() or a.min() < -1e-3 or a.max() > 1 + 1e-3:
-            raise ValueError(f"Float images must lie in [0, 1], got values in [{a.min():.3g}, {a.max():.3g}]: convert [-1, 1] "
-                             "tensors with (x + 1) / 2 and 0–255 floats with x / 255 first (or pass uint8).")
-        return (a.clip(0, 1)*255).round().astype(np.uint8)
-    raise ValueError(f"Unsupported image dtype {a.dtype}: use uint8 or float in [0, 1].")
 
 # %% ../nbs/00_world.ipynb #6a67a16f
 def _largest_blob(mask:np.ndarray) -> np.ndarray:
@@ -290,44 +200,6 @@ def attribute_accuracy(attrs:list[dict], # from `read_attributes`
     c = np.array([a["color"] == t["color"] for a, t in zip(attrs, targets)])
     return dict(shape=float(s.mean()), color=float(c.mean()), both=float((s & c).mean()), n=len(attrs))
 
-# %% ../nbs/00_world.ipynb #21dbffb2
-START, END = "<|startoftext|>", "<|endoftext|>"
-
-def _bytes_to_unicode():
-    "GPT-2's reversible map from bytes to printable unicode characters, as CLIP uses it."
-    bs = list(range(ord("!"), ord("~")+1)) + list(range(ord("¡"), ord("¬")+1)) + list(range(ord("®"), ord("ÿ")+1))
-    cs, n = bs[:], 0
-    for b in range(256):
-        if b not in bs: bs.append(b); cs.append(256+n); n += 1
-    return dict(zip(bs, map(chr, cs)))
-
-def clip_bpe_path() -> Path:
-    "Path of the CLIP BPE merges file inside the installed `open_clip_torch` package."
-    spec = find_spec("open_clip")
-    if spec is None or not spec.origin:
-        raise ImportError("open_clip_torch is not installed: `pip install open_clip_torch` (it ships CLIP's BPE vocabulary).")
-    return Path(spec.origin).parent/"bpe_simple_vocab_16e6.txt.gz"
-
-def write_clip_tokenizer_files(dest:str|Path) -> Path:
-    "Write `vocab.json` and `merges.txt` for CLIP's tokenizer into `dest`, from open_clip's BPE file."
-    dest = Path(dest); dest.mkdir(parents=True, exist_ok=True)
-    merges = gzip.open(clip_bpe_path()).read().decode("utf-8").split("\n")[1:49152-256-2+1]
-    vocab = list(_bytes_to_unicode().values())
-    vocab = vocab + [v + "</w>" for v in vocab] + ["".join(m.split()) for m in merges] + [START, END]
-    (dest/"vocab.json").write_text(json.dumps({v: i for i, v in enumerate(vocab)}, ensure_ascii=False))
-    (dest/"merges.txt").write_text("#version: 0.2\n" + "\n".join(merges) + "\n", encoding="utf-8")
-    return dest
-
-@functools.lru_cache(maxsize=1)
-def _tokenizer_dir() -> str:
-    return str(write_clip_tokenizer_files(tempfile.mkdtemp(prefix="sau_nb_clip_tok_")))
-
-def clip_tokenizer():
-    "A transformers `CLIPTokenizer` with OpenAI CLIP's vocabulary, built offline (pads with the end token, as SD v1.x)."
-    from transformers import CLIPTokenizer
-    return CLIPTokenizer.from_pretrained(_tokenizer_dir(), pad_token=END, bos_token=START, eos_token=END, unk_token=END,
-                                         model_max_length=77)
-
 # %% ../nbs/00_world.ipynb #db4e1e5f
 WORLD_CONFIG = dict(
     vae=dict(in_channels=3, out_channels=3, latent_channels=4, block_out_channels=(16, 32), layers_per_block=1,
@@ -358,64 +230,6 @@ def tiny_pipeline(seed:int=0, # seeds the random initialisation
     pipe.set_progress_bar_config(disable=True)
     return pipe
 
-def n_params(module) -> int: return sum(p.numel() for p in module.parameters())
-
-# %% ../nbs/00_world.ipynb #26b966bc
-SAMPLING = dict(num_inference_steps=20, guidance_scale=7.5)
-
-def check_prompts(prompts, tokenizer=None) -> list[str]:
-    "Validate prompts: a non-empty list of strings; a prompt over 77 tokens raises (SD would silently truncate it)."
-    if isinstance(prompts, str): prompts = [prompts]
-    if prompts is None or isinstance(prompts, (bytes, dict)) or not hasattr(prompts, "__iter__"):
-        raise TypeError(f"Prompts must be a string or a list of strings, got {type(prompts).__name__}: pass e.g. ['a red circle'].")
-    prompts = list(prompts)
-    if not prompts: raise ValueError("No prompts given: pass a non-empty list of strings.")
-    bad = [p for p in prompts if not isinstance(p, str)]
-    if bad: raise TypeError(f"Prompts must be strings, got {type(bad[0]).__name__} ({bad[0]!r}): pass text prompts such as 'a red circle'.")
-    tok = tokenizer or clip_tokenizer()
-    for p in prompts:
-        n = len(tok(p).input_ids)
-        if n > tok.model_max_length:
-            raise ValueError(f"Prompt has {n} tokens with start and end, over the {tok.model_max_length} the text encoder "
-                             f"accepts (Stable Diffusion would silently cut it): shorten it. Prompt: {p[:60]!r}...")
-    return prompts
-
-def check_pipeline(pipe):
-    "Raise if `pipe` lacks a part the package needs or mixes dtypes or devices across its parts."
-    parts = {n: getattr(pipe, n, None) for n in ("unet", "text_encoder", "vae", "tokenizer", "scheduler")}
-    missing = [n for n, p in parts.items() if p is None]
-    if missing: raise ValueError(f"The pipeline has no {', '.join(missing)}: pass a complete StableDiffusionPipeline.")
-    dt = {n: parts[n].dtype for n in ("unet", "text_encoder", "vae")}
-    if len(set(dt.values())) > 1:
-        raise ValueError(f"The pipeline mixes dtypes ({', '.join(f'{k}: {v}' for k, v in dt.items())}): call pipe.to(torch.float32) "
-                         "(or one dtype for all parts) first.")
-    dv = {n: parts[n].device for n in ("unet", "text_encoder", "vae")}
-    if len(set(dv.values())) > 1:
-        raise ValueError(f"The pipeline's parts are on different devices ({dv}): call pipe.to(device) first.")
-
-@torch.no_grad()
-def generate(pipe, # a StableDiffusionPipeline
-             prompts, # a prompt or a list of prompts
-             seeds=(0,), # one image per prompt per seed
-             batch_size:int=64, # images per forward pass
-             **kwargs, # passed to the pipeline; defaults from `SAMPLING`
-            ) -> list[Image.Image]:
-    "Images for every (prompt, seed) pair, prompt-major: [p0s0, p0s1, ..., p1s0, ...]."
-    check_pipeline(pipe)
-    prompts = check_prompts(prompts, pipe.tokenizer)
-    seeds = [int(s) for s in ([seeds] if isinstance(seeds, int) else seeds)]
-    if not seeds: raise ValueError("No seeds given.")
-    kw = {**SAMPLING, **kwargs}
-    pairs = [(p, s) for p in prompts for s in seeds]
-    out = []
-    for i in range(0, len(pairs), batch_size):
-        chunk = pairs[i:i+batch_size]
-        gens = [torch.Generator("cpu").manual_seed(s) for _, s in chunk]
-        latents = torch.stack([torch.randn(pipe.unet.config.in_channels, pipe.unet.config.sample_size,
-                                           pipe.unet.config.sample_size, generator=g) for g in gens])
-        latents = latents.to(pipe.device, pipe.unet.dtype)
-        out += pipe([p for p, _ in chunk], latents=latents, **kw).images
-    return out
 
 # %% ../nbs/00_world.ipynb #a0ea5af6
 def vae_augment(images:np.ndarray, rng) -> np.ndarray:
@@ -438,10 +252,6 @@ def _to_tensor(images:np.ndarray) -> torch.Tensor:
     return torch.from_numpy(images).permute(0, 3, 1, 2).float().div(127.5).sub(1)
 
 # %% ../nbs/00_world.ipynb #0a5b08de
-def _cosine_lr(step, total, warmup=100):
-    if step < warmup: return (step + 1) / warmup
-    return 0.5 * (1 + math.cos(math.pi * min(1., (step - warmup) / max(1, total - warmup))))
-
 def train_vae(vae, # an AutoencoderKL, trained in place
               images:np.ndarray, # (n, 32, 32, 3) uint8 training images
               steps:int=1500, batch_size:int=64, lr:float=2e-3, kl_weight:float=1e-6,
@@ -464,6 +274,7 @@ def train_vae(vae, # an AutoencoderKL, trained in place
         z = torch.cat([vae.encode(_to_tensor(images[i:i+256])).latent_dist.mean for i in range(0, min(len(images), 2048), 256)])
     vae.register_to_config(scaling_factor=float(1 / z.std()))
     return losses
+
 
 # %% ../nbs/00_world.ipynb #d6f460ea
 @torch.no_grad()
@@ -572,148 +383,6 @@ def train_world(out_dir:str|Path|None=None, # where to save the trained pipeline
             (tmp/"train_history.json").write_text(json.dumps(hist))
             if (out/"checkpoints").is_dir(): (out/"checkpoints").rename(tmp/"checkpoints")
     return pipe, hist
-
-# %% ../nbs/00_world.ipynb #5d055ae7
-PICKLE_SUFFIXES = (".bin", ".ckpt", ".pt", ".pth", ".pkl", ".pickle")
-CHECKPOINT_FORMAT = "sau_nb-training-checkpoint-1"
-
-def save_pipeline(pipe, out_dir:str|Path, overwrite:bool=False) -> Path:
-    "Save `pipe` as safetensors to `out_dir` atomically (temporary folder, then rename)."
-    out = Path(out_dir)
-    if out.exists() and any(out.iterdir()) and not overwrite:
-        raise FileExistsError(f"{out} exists and is not empty: choose another folder or pass overwrite=True.")
-    check_output_folder(out, getattr(getattr(pipe, "config", None), "_name_or_path", None), "the folder this pipeline was loaded from")
-    with _atomic_folder(out) as tmp: pipe.save_pretrained(tmp, safe_serialization=True)
-    return out
-
-def _overlaps(a:Path, b:Path) -> bool:
-    "Is one of the folders `a`, `b` the other or inside it?"
-    a, b = a.resolve(), b.resolve()
-    return a == b or a in b.parents or b in a.parents
-
-def check_output_folder(out, # where a result will be written (replaced as a whole)
-                        src, # an input model's folder (or hub id, or None: nothing to check)
-                        what:str="an input model's folder"):
-    "Raise if `out` is, contains or lies inside the folder `src`: writing there could replace or alter the input model."
-    if src and Path(src).is_dir() and _overlaps(Path(out), Path(src)):
-        raise ValueError(f"{out} is, contains or lies inside {src}, {what}: saving never overwrites the input model. "
-                         "Choose a folder outside it.")
-
-@contextlib.contextmanager
-def _atomic_folder(out:Path):
-    "Yield a temporary folder beside `out` that replaces `out` when the block succeeds and vanishes when it fails."
-    out = Path(out); out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
-    try:
-        yield tmp
-        if out.exists():  # move the old folder (or file) aside, swap in the new one, then delete the old
-            old = out.parent/f".{out.name}.old-{tmp.name}"
-            out.rename(old); tmp.rename(out)
-            if old.is_dir(): shutil.rmtree(old)
-            else: old.unlink()
-        else: tmp.rename(out)
-    finally:
-        if tmp.exists(): shutil.rmtree(tmp)
-
-def _pickle_files(folder:Path) -> list[Path]:
-    "Pickle weight files in a model folder that have no safetensors beside them."
-    out = []
-    for f in folder.rglob("*"):
-        if f.suffix in PICKLE_SUFFIXES and not any(f.parent.glob("*.safetensors")): out.append(f)
-    return out
-
-def load_pipeline(name_or_path:str|Path, # a hub id ("CompVis/stable-diffusion-v1-4") or a local folder in SD v1.x layout
-                  device=None, # see `get_device`
-                  dtype=None, # see `get_dtype`
-                  allow_pickle:bool=False, # allow pickle weights: only for files you trust, loading them can run code
-                  **kwargs, # passed to `StableDiffusionPipeline.from_pretrained`
-                 ):
-    "Load a Stable Diffusion v1.x pipeline (safetensors only unless `allow_pickle`), without its safety checker."
-    from diffusers import StableDiffusionPipeline
-    device = get_device(device); dtype = get_dtype(device, dtype)
-    path = Path(name_or_path)
-    if path.is_file():
-        risk = (" It is a pickle file: loading one can run arbitrary code, and backdoored models come from untrusted places."
-                if path.suffix in PICKLE_SUFFIXES else "")
-        raise ValueError(f"{path} is a single file, not a diffusers pipeline folder.{risk} Convert it to a folder of safetensors "
-                         "(diffusers' `StableDiffusionPipeline.from_single_file`, on a machine and file you trust), then pass the folder.")
-    if path.exists():
-        missing = [c for c in ("unet", "vae", "text_encoder", "tokenizer", "scheduler") if not (path/c).is_dir()]
-        if not (path/"model_index.json").exists() or missing:
-            raise FileNotFoundError(f"{path} is not a complete diffusers pipeline folder (missing: "
-                                    f"{', '.join(missing) or 'model_index.json'}). Save one with `pipe.save_pretrained`.")
-        pk = _pickle_files(path)
-        if pk and not allow_pickle:
-            raise ValueError(f"{path} holds pickle weights ({pk[0].relative_to(path)}) and no safetensors. Loading pickle can run "
-                             "arbitrary code, and backdoored models come from untrusted places. Convert them to safetensors, "
-                             "or pass allow_pickle=True (`sau_nb unlearn --allow-pickle`) if you trust the file.")
-    kw = dict(safety_checker=None, requires_safety_checker=False, torch_dtype=dtype)
-    if not allow_pickle:
-        if kwargs.get("use_safetensors", True) is not True:
-            raise ValueError("use_safetensors=False would load pickle weights, and loading pickle can run arbitrary code: "
-                             "pass allow_pickle=True if you trust the files.")
-        kw["use_safetensors"] = True
-    pipe = StableDiffusionPipeline.from_pretrained(str(name_or_path), **{**kw, **kwargs}).to(device)
-    pipe.set_progress_bar_config(disable=True)
-    return pipe
-
-# %% ../nbs/00_world.ipynb #f1fef9f4
-def _plain(x):
-    "`x` with numpy scalars and arrays turned into Python numbers and tensors (what `torch.load(weights_only=True)` reads)."
-    if isinstance(x, dict): return {k: _plain(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)): return type(x)(_plain(v) for v in x)
-    if isinstance(x, np.generic): return x.item()
-    if isinstance(x, np.ndarray): return torch.from_numpy(x.copy())
-    return x
-
-def save_checkpoint(path, # the file to write; its folder is created
-                    step:int, # training steps completed
-                    params:dict, # name -> trainable tensor
-                    opt, lrs, # the optimizer and its learning-rate scheduler
-                    rng:np.random.Generator, # the loop's numpy generator
-                    g:torch.Generator|None=None, # the loop's torch generator
-                    config:dict|None=None, # the run's settings; `load_checkpoint(expect=...)` compares them
-                    **extra, # anything else the loop needs to resume: tensors, numbers, strings, lists, dicts
-                   ) -> Path:
-    "Write a resumable training state atomically (temporary file, then rename)."
-    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
-    state = dict(format=CHECKPOINT_FORMAT, step=int(step), params={n: p.detach().cpu().clone() for n, p in params.items()},
-                 opt=opt.state_dict(), lrs=lrs.state_dict(), rng=rng.bit_generator.state,
-                 g=None if g is None else g.get_state(), config=_plain(config or {}), **_plain(extra))
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try: torch.save(state, tmp); os.replace(tmp, path)
-    finally:
-        if tmp.exists(): tmp.unlink()
-    return path
-
-def load_checkpoint(path, expect:dict|None=None) -> dict:
-    "A state `save_checkpoint` wrote, read without running code; raises if it is missing, not a checkpoint, or from other settings."
-    import pickle
-    path = Path(path)
-    if not path.is_file(): raise FileNotFoundError(f"No checkpoint at {path}: pass the file a previous run wrote with checkpoint_dir=.")
-    try: state = torch.load(path, weights_only=True, map_location="cpu")
-    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError) as e:
-        raise ValueError(f"{path} is not a checkpoint this package wrote (it is damaged, or it holds objects other than tensors and "
-                         "numbers, which torch.load(weights_only=True) refuses to build, so none of its code ran). "
-                         f"Resume only from files written with checkpoint_dir=. ({type(e).__name__})") from None
-    if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
-        raise ValueError(f"{path} is not a checkpoint this package wrote: resume only from files written with checkpoint_dir=.")
-    diff = {k: (state["config"].get(k), v) for k, v in _plain(expect or {}).items() if state["config"].get(k) != v}
-    if diff:
-        raise ValueError("The checkpoint was written by a run with other settings (" + ", ".join(
-            f"{k}: {a!r} there, {b!r} here" for k, (a, b) in diff.items()) + "): resume with the settings of the run that wrote it.")
-    return state
-
-def resume_state(state:dict, params:dict, opt, lrs, rng:np.random.Generator, g:torch.Generator|None=None) -> int:
-    "Put a loaded checkpoint back into the loop's tensors, optimizer, scheduler and generators; return the step to continue from."
-    if set(state["params"]) != set(params):
-        raise ValueError("The checkpoint holds other trainable tensors than this run trains: resume with the same settings.")
-    with torch.no_grad():
-        for n, p in params.items(): p.copy_(state["params"][n])
-    opt.load_state_dict(state["opt"]); lrs.load_state_dict(state["lrs"])
-    rng.bit_generator.state = state["rng"]
-    if g is not None: g.set_state(state["g"])
-    return state["step"]
 
 # %% ../nbs/00_world.ipynb #0c5d4b83
 WEIGHTS_DIR = Path(find_spec("sau_nb").origin).parent/"weights"

@@ -1,8 +1,9 @@
 "Bad input to the attacks gets a clear error that says what to do, before anything is trained or written."
 import numpy as np, pytest
-from sau_nb.world import clip_tokenizer, tiny_pipeline
-from sau_nb.backdoors import (ObjectAttack, PixelAttack, StyleAttack, TextEncoderAttack, check_trigger, checkerboard,
-                              inject_backdoor, insert_trigger, trigger_positions)
+from sau_nb.world import tiny_pipeline
+from sau_nb.core import clip_tokenizer
+from sau_nb.backdoors import ObjectAttack, PixelAttack, StyleAttack, TextEncoderAttack, checkerboard, inject_backdoor
+from sau_nb.core import check_trigger, insert_trigger, trigger_positions
 
 @pytest.fixture(scope="module")
 def tok(): return clip_tokenizer()

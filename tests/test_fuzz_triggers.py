@@ -15,8 +15,8 @@ import os
 import pytest
 import torch
 from hypothesis import HealthCheck, event, given, settings, strategies as st
-from sau_nb.world import check_prompts, clip_tokenizer
-from sau_nb.backdoors import POSITIONS, check_trigger, insert_trigger, trigger_positions
+from sau_nb.core import check_prompts, clip_tokenizer
+from sau_nb.core import POSITIONS, check_trigger, insert_trigger, trigger_positions
 from sau_nb.unlearn import aligned_positions, check_unlearn_inputs
 
 TOK = clip_tokenizer()

@@ -6,7 +6,8 @@ from types import SimpleNamespace
 from pathlib import Path
 import numpy as np, pytest, torch
 import sau_nb.world as world_mod
-from sau_nb.world import generate, heldout_prompts, load_pipeline, load_world, save_pipeline, ship_world, tiny_pipeline
+from sau_nb.world import heldout_prompts, load_world, ship_world, tiny_pipeline
+from sau_nb.core import generate, load_pipeline, save_pipeline
 from sau_nb.backdoors import INJECT_CHECKPOINT, PixelAttack, TextEncoderAttack, attack_success_rate, inject_backdoor
 from sau_nb.unlearn import removal_scores, sau_unlearn
 from sau_nb.cli import export_world_cmd, unlearn_cmd

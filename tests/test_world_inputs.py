@@ -2,8 +2,8 @@
 import os, pickle, shutil, subprocess, sys
 from pathlib import Path
 import numpy as np, pytest, torch
-from sau_nb.world import (COLORS, SHAPES, caption, check_prompts, clip_tokenizer, generate, get_device, load_pipeline,
-                          load_world, make_shapes, read_attributes, render, save_pipeline, tiny_pipeline, to_uint8)
+from sau_nb.world import COLORS, SHAPES, caption, load_world, make_shapes, read_attributes, render, tiny_pipeline
+from sau_nb.core import check_prompts, clip_tokenizer, generate, get_device, load_pipeline, save_pipeline, to_uint8
 
 @pytest.fixture(scope="module")
 def pipe(): return tiny_pipeline(seed=0)

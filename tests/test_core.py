@@ -1,0 +1,15 @@
+"What both worlds share lives in `sau_nb.core`: the full-size path (core, attention, unlearn) never imports the tiny world."
+import subprocess, sys
+import pytest
+
+@pytest.mark.parametrize("mod", ["sau_nb.core", "sau_nb.attention", "sau_nb.unlearn"])
+def test_full_size_path_skips_the_tiny_world(mod):
+    code = f"import sys, {mod}; bad = [m for m in ('sau_nb.world', 'sau_nb.backdoors', 'sau_nb.evaluate') if m in sys.modules]; print(bad); sys.exit(bool(bad))"
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert r.returncode == 0, f"importing {mod} imported the tiny world: {r.stdout} {r.stderr[-2000:]}"
+
+def test_old_import_paths_still_work():
+    "Users' code that imports shared names from the tiny world's module keeps working."
+    from sau_nb.world import generate, load_pipeline, get_device, image_grid
+    from sau_nb.core import generate as g2, load_pipeline as l2
+    assert generate is g2 and load_pipeline is l2
