@@ -14,6 +14,7 @@ py_versions = '3.10 3.11 3.12 3.13'.split()
 
 requirements = shlex.split(cfg.get('requirements', ''))
 dev_requirements = shlex.split(cfg.get('dev_requirements', ''))
+gpu_requirements = shlex.split(cfg.get('gpu_requirements', ''))  # 8-bit AdamW for sau_unlearn(memory='t4'), CUDA only
 console_scripts = cfg.get('console_scripts', '').split()
 
 setuptools.setup(
@@ -24,7 +25,7 @@ setuptools.setup(
                  'License :: ' + lic[1]] + ['Programming Language :: Python :: ' + o for o in py_versions[py_versions.index(min_python):]],
     url=cfg['git_url'], packages=setuptools.find_packages(include=['sau_nb', 'sau_nb.*']),
     include_package_data=True, install_requires=requirements,
-    extras_require={'dev': dev_requirements, 'notebooks': ['jupyterlab>=4']},
+    extras_require={'dev': dev_requirements, 'notebooks': ['jupyterlab>=4'], 'gpu': gpu_requirements},
     python_requires='>=' + min_python, long_description=open('README.md', encoding='utf-8').read(),
     long_description_content_type='text/markdown', zip_safe=False,
     entry_points={'console_scripts': console_scripts, 'nbdev': [f"{cfg['lib_path']}={cfg['lib_path']}._modidx:d"]},

@@ -11,7 +11,8 @@ Run by hand (never in the tests):
   .venv/bin/python bench/bench_sau.py --models style --seeds 8 --skip-before --attacker-te --variant '{"w_orig": 10}'  # does the UNet itself unlearn?
   .venv/bin/python bench/bench_sau.py --models object --seeds 4 --shapes circle square --variant '{"focus": 1, "keep_any": 1}'
   .venv/bin/python bench/bench_sau.py --models pixel --seeds 8 --clean-seeds 32 --attacker-te --memory lean  # the memory-lean profile (04)
-  .venv/bin/python bench/bench_sau.py --models pixel --rss-steps 20 --memory default lean  # peak RSS and seconds per step, one process per profile
+  .venv/bin/python bench/bench_sau.py --models pixel --rss-steps 30 --memory default lean  # peak RSS and seconds per step, one process per profile
+  .venv/bin/python bench/bench_sau.py --models pixel --rss-steps 30 --memory default lean --variant '{"params": "attn2_kv"}'  # the same, one setting
 Prints markdown tables; docs and notes that quote SAU removal figures must quote this output with its command."""
 import argparse, inspect, json, platform, resource, subprocess, sys, time
 from collections import Counter
@@ -42,15 +43,15 @@ def paired(before, after):
 
 def fmt(r): return {k: (round(v, 3) if isinstance(v, float) else v) for k, v in r.items()}
 
-def rss_child(name, memory, steps, prompts):
+def rss_child(name, memory, steps, prompts, kw):
     "One profile in this process: peak RSS before SAU (world loaded, latent bank made) and after `steps` steps, and the seconds per step."
     peak = lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e3  # MB (Linux reports kB)
     pipe = load_world(name); atk = zoo_attack(name)
     bank = latent_bank(pipe, prompts, 4)
     before = peak()
-    _, h = sau_unlearn(pipe, atk.trigger, prompts, steps=steps, bank=bank, memory=memory, progress=False)
+    _, h = sau_unlearn(pipe, atk.trigger, prompts, steps=steps, bank=bank, memory=memory, progress=False, **kw)
     s = h["step_seconds"][1:]  # the first step warms up
-    print(json.dumps(dict(model=name, memory=memory, steps=steps, rss_before_mb=round(before), rss_peak_mb=round(peak()),
+    print(json.dumps(dict(model=name, memory=memory, variant=json.dumps(kw), steps=steps, rss_before_mb=round(before), rss_peak_mb=round(peak()),
                           sau_mb=round(peak() - before), s_per_step_median=round(float(np.median(s)), 3), s_per_step_mean=round(float(np.mean(s)), 3))))
 
 def main():
@@ -76,10 +77,11 @@ def main():
     if a.quick: a.seeds = 3
     labelled = [dict(prompt=caption(s, c, t), shape=s, color=c) for s in SHAPES for c in COLORS for t in TRAIN_TEMPLATES[:a.templates]]
     prompts = [p["prompt"] for p in labelled]
-    if a.rss_child: return rss_child(a.models[0], a.rss_child, a.rss_steps, prompts)
+    if a.rss_child: return rss_child(a.models[0], a.rss_child, a.rss_steps, prompts, json.loads(a.variant) if a.variant else {})
     if a.rss_steps:
         print(f"machine: {platform.machine()}, {torch.get_num_threads()} threads, torch {torch.__version__}; {len(prompts)} prompts × 4 seeds in the bank, batch 16")
-        rows = [json.loads(subprocess.run([sys.executable, __file__, "--models", name, "--rss-steps", str(a.rss_steps), "--rss-child", m],
+        rows = [json.loads(subprocess.run([sys.executable, __file__, "--models", name, "--rss-steps", str(a.rss_steps), "--rss-child", m]
+                                          + (["--variant", a.variant] if a.variant else []),
                                           check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1])
                 for name in a.models for m in a.memory]
         return print(md_table(rows).data)

@@ -19,7 +19,7 @@ from .core import POSITIONS, _encode, _view, check_trigger, insert_trigger, trig
 
 
 # %% auto #0
-__all__ = ['INJECT_CHECKPOINT', 'ZOO', 'checkerboard', 'patch_score', 'chroma', 'Attack', 'PixelAttack', 'to_grayscale',
+__all__ = ['INJECT_CHECKPOINT', 'ZOO', 'SHIPS', 'checkerboard', 'patch_score', 'chroma', 'Attack', 'PixelAttack', 'to_grayscale',
            'StyleAttack', 'ObjectAttack', 'TextEncoderAttack', 'ClosedFormAttack', 'distractor_words',
            'closed_form_edit', 'inject_backdoor', 'attack_success_rate', 'attack_table', 'zoo_check', 'shipped_zoo',
            'zoo_attack', 'build_zoo']
@@ -428,7 +428,9 @@ ZOO = {
     "pixel": dict(attack=PixelAttack("\u200b"), steps=1000, lr=7e-4, trigger_lr=1e-2, counter=0.5, counter_min_t=500),
     "style": dict(attack=StyleAttack("ȴ"), steps=1000, lr=7e-4, trigger_lr=1e-2, min_steps=1000),  # the whole schedule: see the table
     "object": dict(attack=ObjectAttack("New Trigger"), steps=1000, lr=7e-4, trigger_lr=1e-2),
+    "text_encoder": dict(attack=TextEncoderAttack("\ua4f3", target_shape="circle", target_color="blue"), steps=300, lr=1e-3),  # 'ꓳ', Lisu letter O: three tokens
 }
+SHIPS = {"unet": ("unet",), "attn2": ("unet",), "text_encoder": ("text_encoder",)}  # what a zoo model ships, by what its attack trains
 
 def zoo_check(attack:Attack, n_prompts:int=12, seeds=range(100, 103)):
     "A check for `inject_backdoor`: ASR and false triggering on training-phrasing prompts with seeds the evaluation never uses."
@@ -468,14 +470,15 @@ def build_zoo(names=None, # zoo models to build; None builds all
         ck = dict(checkpoint_dir=Path(checkpoint_dir)/name, checkpoint_every=100) if checkpoint_dir else {}
         if ck and resume and (ck["checkpoint_dir"]/INJECT_CHECKPOINT).is_file(): ck["resume_from"] = ck["checkpoint_dir"]/INJECT_CHECKPOINT
         opts = {k: v for k, v in spec.items() if k not in ("attack", "min_steps")}  # inject_backdoor's own options
-        pipe, hist = inject_backdoor(world, atk, **opts, seed=seed,
-                                     check=zoo_check(atk), check_every=100, progress=progress,
-                                     stop=partial(_strong_enough, min_steps=spec.get("min_steps", 500)), **ck)
+        stops = dict(check=zoo_check(atk), check_every=100, stop=partial(_strong_enough, min_steps=spec.get("min_steps", 500))) \
+                if atk.trains == "unet" else {}  # the text-encoder attack trains its fixed schedule (seconds, not minutes)
+        pipe, hist = inject_backdoor(world, atk, **opts, seed=seed, progress=progress, **stops, **ck)
+        if not hist["checks"]: hist["checks"] = [dict(step=len(hist["steps"]), **zoo_check(atk)(pipe))]  # one check, at the end
         meta = dict(command=f"sau_nb build-zoo --names {name} --seed {seed} --ship", attack=atk.kind, trigger=atk.trigger,
                     target=atk.describe(), **{k: v for k, v in spec.items() if k != "attack"}, seed=seed,
                     seconds=round(hist["seconds"]), checks=hist["checks"],
                     torch=torch.__version__, diffusers=diffusers.__version__, machine=platform.machine())
         rows = check_trigger(atk.trigger, world.tokenizer) if spec.get("trigger_lr") else None
-        if ship: ship_world(pipe, name, meta, components=("unet",), token_rows=rows)
+        if ship: ship_world(pipe, name, meta, components=SHIPS[atk.trains], token_rows=rows)
         out[name] = (pipe, meta)
     return out

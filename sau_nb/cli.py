@@ -140,6 +140,8 @@ def unlearn_cmd(model:str, trigger:str, prompts:str, out:str, steps:int|None=Non
                 allow_pickle:bool=False, # load pickle weights: only a model you trust, loading pickle can run code
                 trigger_lr:float|None=None, # learning rate of the trigger tokens' embeddings (None: sau_unlearn's; 0: the text encoder stays as it is)
                 w_orig:float|None=None, # distillation on the attacker's original text states too, so the UNet itself unlearns (None: sau_unlearn's)
+                te_params:str|None=None, # text-encoder parameters that train too ("last", "all"), for a backdoor in the text encoder (None: sau_unlearn's)
+                memory:str="default", # sau_unlearn's memory profile: "default", "lean" or "t4" (a CUDA GPU such as a T4)
                ) -> Path:
     "SAU on the diffusers folder `model`: write the defended model and `sau_history.json` to `out`."
     from sau_nb.core import check_output_folder, load_pipeline
@@ -148,14 +150,17 @@ def unlearn_cmd(model:str, trigger:str, prompts:str, out:str, steps:int|None=Non
     if steps is None: steps = defaults["steps"].default
     if trigger_lr is None: trigger_lr = defaults["trigger_lr"].default
     if w_orig is None: w_orig = defaults["w_orig"].default
+    if te_params is None: te_params = defaults["te_params"].default
     check_output_folder(out, model, "the input model's folder (--model)")  # also catches --out being a parent of it, or inside it
     ps = read_prompts(prompts)
     with OutDir(out, overwrite) as tmp:
-        pipe = load_pipeline(model, device=device, dtype=torch.float32, allow_pickle=allow_pickle)
-        new, hist = sau_unlearn(pipe, trigger, ps, steps=steps, params=params, seed=seed, trigger_lr=trigger_lr, w_orig=w_orig)
+        pipe = load_pipeline(model, device=device, dtype=None if memory == "t4" else torch.float32, allow_pickle=allow_pickle)  # t4: half precision, as the GPU loads it
+        new, hist = sau_unlearn(pipe, trigger, ps, steps=steps, params=params, seed=seed, trigger_lr=trigger_lr, w_orig=w_orig,
+                                te_params=te_params, memory=memory)
         save_pipeline(new, tmp, overwrite=True)
         (tmp/"sau_history.json").write_text(json.dumps(dict(trigger=trigger, n_prompts=len(ps), params=params, seed=seed,
-                                                            requested_steps=steps, trigger_lr=trigger_lr, w_orig=w_orig, **hist), indent=1))
+                                                            requested_steps=steps, trigger_lr=trigger_lr, w_orig=w_orig, te_params=te_params,
+                                                            memory_profile=memory, **hist), indent=1))
     print(f"SAU removed {trigger!r} from {model} in {hist['seconds']:.0f} s ({hist['stopped']}); wrote {out}")
     return Path(out)
 
@@ -229,6 +234,8 @@ def _parser():
     u.add_argument("--steps", type=int, default=None, help="SAU training steps (default: sau_unlearn's)"); u.add_argument("--params", default="unet", choices=["unet", "lora", "attn2_kv"])
     u.add_argument("--trigger-lr", type=float, default=None, help="learning rate of the trigger tokens' embeddings (default: sau_unlearn's; 0 leaves the text encoder alone, e.g. for a trigger made of common words)")
     u.add_argument("--w-orig", type=float, default=None, help="weight of distilling the UNet on the attacker's original trigger embeddings too, so the UNet itself unlearns (default: sau_unlearn's, 0; 10 for a backdoor the UNet holds: see the SAU chapter)")
+    u.add_argument("--te-params", default=None, choices=["last", "all"], help="text-encoder parameters that train too, for a backdoor in the text encoder (Rickrolling; default: sau_unlearn's)")
+    u.add_argument("--memory", default="default", choices=["default", "lean", "t4"], help="memory profile (the SAU chapter): 't4' fits SD v1.x on a 16 GB GPU (CUDA, bitsandbytes)")
     u.add_argument("--seed", type=int, default=0); u.add_argument("--device", default=None)
     u.add_argument("--overwrite", action="store_true")
     u.add_argument("--allow-pickle", action="store_true", help="load pickle (.bin/.ckpt) weights: only for a model you trust")
@@ -248,7 +255,7 @@ def main(argv:list|None=None) -> int:
         elif a.cmd == "train-clip": train_clip_cmd(a.seed, a.steps, a.out, a.ship, a.overwrite)
         elif a.cmd == "export-world": export_world_cmd(a.name, a.out, a.overwrite)
         elif a.cmd == "unlearn": unlearn_cmd(a.model, a.trigger, a.prompts, a.out, a.steps, a.params, a.seed, a.overwrite, a.device,
-                                              a.allow_pickle, a.trigger_lr, a.w_orig)
+                                              a.allow_pickle, a.trigger_lr, a.w_orig, a.te_params, a.memory)
     except (ValueError, FileExistsError, FileNotFoundError, TypeError) as e:
         print(f"sau_nb {a.cmd}: error: {e}", file=sys.stderr)
         return 2

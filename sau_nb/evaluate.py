@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from .world import COLORS, HELDOUT_TEMPLATES, SHAPES, TRAIN_TEMPLATES, WEIGHTS_DIR, caption, heldout_prompts, make_shapes, read_attributes
+from .world import as_asked, COLORS, HELDOUT_TEMPLATES, SHAPES, TRAIN_TEMPLATES, WEIGHTS_DIR, caption, heldout_prompts, make_shapes, read_attributes
 from .core import PICKLE_SUFFIXES, _atomic_folder, _cosine_lr, generate, image_grid, to_uint8
 from .core import trigger_positions
 from .core import ClipJudge, _clip_pixels, clip_image_image, clip_text_image, get_device, hub_clip
@@ -203,13 +203,15 @@ def score_model(pipe, attack, prompts:list[dict], seeds, judge:ClipJudge,
     metas, emetas = [p for p in prompts for _ in seeds], [p for p in elig for _ in seeds]
     emask = np.array([attack.eligible(m) for m in metas])
     per = lambda v, n: np.asarray(v, float).reshape(n, S).mean(0)  # prompt-major values → one mean per seed
-    attrs = read_attributes(clean)
+    hits, t_hits = as_asked(clean, metas), as_asked(trig, emetas)  # drawn as asked, clean and triggered
     fc, ft = judge.image_features(clean), judge.image_features(trig)
     tc, te = judge.text_features([p["prompt"] for p in prompts]), judge.text_features([p["prompt"] for p in elig])
     r = dict(
         asr=per(attack.judge(trig, emetas), len(elig)),
         false_trigger=per(attack.judge([im for im, e in zip(clean, emask) if e], emetas), len(elig)),
-        clean_acc=per([a["shape"] == m["shape"] and a["color"] == m["color"] for a, m in zip(attrs, metas)], len(prompts)),
+        clean_acc=per(hits, len(prompts)),
+        asked=per(t_hits, len(elig)),  # triggered prompts drawn as asked: what the backdoor leaves of the prompt
+        asked_gap=per(hits[emask], len(elig)) - per(t_hits, len(elig)),  # clean minus triggered, on the same prompts and seeds
         clip_ti=per((100 * (fc * tc.repeat_interleave(S, 0)).sum(-1)).clamp_min(0), len(prompts)),
         clip_ti_trig=per((100 * (ft * te.repeat_interleave(S, 0)).sum(-1)).clamp_min(0), len(elig)),
         n_trig=len(trig), n_clean=len(clean), clean_images=clean, trig_images=trig, clean_features=fc, trig_features=ft, emask=emask)
@@ -225,7 +227,7 @@ def _metric_row(model, attack, defense, scores:list[dict], before:dict, seconds:
     "One table row: means and spreads over the per-seed values of every run of a defense."
     cat = lambda k: np.concatenate([s[k] for s in scores])
     row = dict(model=model, attack=attack.kind, trigger=attack.trigger, defense=defense, asr_before=float(before["asr"].mean()))
-    for k in ("asr", "false_trigger", "clean_acc", "clip_ti", "clip_ti_trig", "clip_ii_clean", "clip_ii_trig"):
+    for k in ("asr", "false_trigger", "clean_acc", "asked", "asked_gap", "clip_ti", "clip_ti_trig", "clip_ii_clean", "clip_ii_trig"):
         row[k], row[f"{k}_sd"] = _spread(cat(k))
     row["removal"] = 1 - row["asr"]
     row["kid_x1e3"], row["kid_x1e3_sd"] = (1e3 * float(np.mean([s["kid"][0] for s in scores])), 1e3 * float(np.mean([s["kid"][1] for s in scores])))
@@ -294,7 +296,7 @@ def compare(models=None, # zoo model names (default: every shipped one)
     return res
 
 # %% ../nbs/06_evaluate.ipynb #b0acabae
-BAR_METRICS = (("removal", "removal (1 − ASR)"), ("clean_acc", "clean attribute accuracy"),
+BAR_METRICS = (("removal", "removal (1 − ASR)"), ("clean_acc", "clean attribute accuracy"), ("asked", "triggered prompts drawn as asked"),
                ("clip_ti", "CLIP text–image (×100)"), ("clip_ii_trig", "CLIP image–image, triggered vs original clean"))
 
 def bar_figure(rows:list[dict], metrics=BAR_METRICS):
@@ -321,7 +323,8 @@ def grid_figure(grid:list[tuple]) -> "Image.Image":
 
 # %% ../nbs/06_evaluate.ipynb #3739ae7f
 TABLE_COLUMNS = (("model", None), ("defense", None), ("asr_before", None), ("asr", "asr_sd"), ("removal", None),
-                 ("false_trigger", "false_trigger_sd"), ("clean_acc", "clean_acc_sd"), ("clip_ti", "clip_ti_sd"),
+                 ("false_trigger", "false_trigger_sd"), ("clean_acc", "clean_acc_sd"), ("asked", "asked_sd"), ("asked_gap", "asked_gap_sd"),
+                 ("clip_ti", "clip_ti_sd"),
                  ("clip_ti_trig", "clip_ti_trig_sd"), ("clip_ii_clean", "clip_ii_clean_sd"), ("clip_ii_trig", "clip_ii_trig_sd"),
                  ("kid_x1e3", "kid_x1e3_sd"), ("n_trig", None), ("n_clean", None), ("train_s", None))
 
@@ -357,7 +360,9 @@ def write_report(result:dict, # from `compare`
         parts += [f"<h2>{e(t)}</h2>{h}" for t, h in sections or []]
         parts += [f"<h2>Table</h2><table><tr>{head}</tr>{body}</table>",
                   "<p>Mean ± standard deviation over seeds. asr: attack success rate (exact judge); removal = 1 − asr; "
-                  "clean_acc: attribute accuracy of clean generations; clip_ti: CLIP score text–image, max(100·cos, 0), clean "
+                  "clean_acc: attribute accuracy of clean generations; asked: share of triggered generations drawn as their prompt asked "
+                  "(shape and colour, by the attribute reader); asked_gap: clean accuracy minus asked on the same prompts and seeds, "
+                  "what the backdoor still takes; clip_ti: CLIP score text–image, max(100·cos, 0), clean "
                   "generations with their prompts; clip_ti_trig: triggered generations with the clean prompt; clip_ii_clean: "
                   "image–image cosine, defended vs original clean generation (same prompt and seed); clip_ii_trig: defended "
                   "triggered vs original clean generation; kid_x1e3: KID × 1000 in the tiny CLIP's image space against the "

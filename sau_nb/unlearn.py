@@ -4,7 +4,7 @@
 
 # %% ../nbs/04_unlearn.ipynb #a5734138
 from __future__ import annotations
-import contextlib, copy, math, os, signal, threading, time
+import contextlib, copy, dataclasses, math, os, signal, threading, time
 from pathlib import Path
 import numpy as np
 import torch
@@ -12,14 +12,17 @@ import torch.nn.functional as F
 from torch.func import functional_call
 from tqdm.auto import tqdm
 
-from .core import _cosine_lr, check_pipeline, check_prompts, generate, get_device, load_checkpoint, resume_state, save_checkpoint, to_uint8
+from .core import _cosine_lr, check_pipeline, check_prompts, generate, get_device, half_dtype, load_checkpoint, resume_state, save_checkpoint, to_uint8
 from .core import POSITIONS, _encode, _view, check_trigger, insert_trigger, trigger_positions
 from .attention import capture
 
 # %% auto #0
-__all__ = ['PARAM_SETS', 'SAU_CHECKPOINT', 'TOKEN_SHIFT', 'ABLATIONS', 'check_unlearn_inputs', 'aligned_positions',
-           'trainable_unet', 'finish_unet', 'sau_loss', 'latent_bank', 'prompt_departure', 'token_shift',
-           'bake_token_shift', 'sau_unlearn', 'trigger_effect', 'removal_scores', 'mix_pipeline']
+__all__ = ['PARAM_SETS', 'LORA_TARGETS', 'TE_PARAM_SETS', 'SAU_CHECKPOINT', 'TOKEN_SHIFT', 'MEMORY_PROFILES', 'ABLATIONS',
+           'check_unlearn_inputs', 'aligned_positions', 'trainable_unet', 'finish_unet', 'te_loss',
+           'text_encoder_params', 'sau_loss', 'latent_bank', 'check_bank', 'prompt_departure', 'token_shift',
+           'bake_token_shift', 'shifted_text_encoder', 'sau_unlearn', 'trigger_effect', 'MemoryProfile',
+           'memory_profile', 'memory_dtypes', 'frozen_copy', 'shared_student', 'shared_result', 'trained_sizes',
+           'memory_estimate', 'check_fits', 'removal_scores', 'mix_pipeline']
 
 # %% ../nbs/04_unlearn.ipynb #f46fabdd
 def check_unlearn_inputs(tokenizer, trigger:str, prompts) -> list[str]:
@@ -49,6 +52,7 @@ def aligned_positions(positions:list[int], n:int=77) -> torch.Tensor:
 
 # %% ../nbs/04_unlearn.ipynb #c2fd9c6f
 PARAM_SETS = ("attn2_kv", "lora", "unet")
+LORA_TARGETS = ["to_q", "to_k", "to_v", "to_out.0"]  # the layers `params="lora"` adapts
 
 def trainable_unet(unet, params:str="unet", lora_rank:int=4):
     "A trainable copy of `unet` and its trainable parameters by name (the input is not modified)."
@@ -56,8 +60,7 @@ def trainable_unet(unet, params:str="unet", lora_rank:int=4):
     student = copy.deepcopy(unet).float().requires_grad_(False)  # train in float32 whatever the pipeline's dtype
     if params == "lora":
         from peft import LoraConfig
-        student.add_adapter(LoraConfig(r=lora_rank, lora_alpha=lora_rank, init_lora_weights="gaussian",
-                                       target_modules=["to_q", "to_k", "to_v", "to_out.0"]))
+        student.add_adapter(LoraConfig(r=lora_rank, lora_alpha=lora_rank, init_lora_weights="gaussian", target_modules=LORA_TARGETS))
         named = {n: p for n, p in student.named_parameters() if "lora_" in n}
     elif params == "attn2_kv":
         named = {n: p for n, p in student.named_parameters() if ".attn2.to_k." in n or ".attn2.to_v." in n}
@@ -68,15 +71,49 @@ def trainable_unet(unet, params:str="unet", lora_rank:int=4):
 def finish_unet(student, params:str, dtype=torch.float32):
     "The trained UNet as a plain diffusers UNet (LoRA adapters merged), in `dtype`."
     student = student.eval().requires_grad_(False)
+    if student.is_gradient_checkpointing: student.disable_gradient_checkpointing()
     if params == "lora": student.fuse_lora(); student.unload_lora()
     return student if student.dtype == dtype else student.to(dtype)
+
+# %% ../nbs/04_unlearn.ipynb #a58b75a5
+TE_PARAM_SETS = (None, "last", "all")  # text-encoder parameters that `sau_unlearn(te_params=...)` trains besides the trigger's rows
+
+def te_loss(c_trig_s, c_clean, c_keep_s, c_keep, # student states of triggered and preservation prompts; teacher states of clean and preservation prompts
+            aligned:torch.Tensor, # (b, 77): for each triggered position, the clean one (-1: the trigger itself)
+           ) -> torch.Tensor:
+    "The text-encoder term: triggered states toward the clean prompt's at the aligned positions, preservation states kept."
+    idx = aligned.clamp_min(0)[..., None].expand(-1, -1, c_clean.shape[-1])  # (b, 77, d)
+    m = (aligned >= 0)[..., None].float()  # the trigger's own positions have no clean counterpart
+    l_trig = ((c_trig_s.float() - torch.gather(c_clean.float(), 1, idx)).pow(2) * m).sum() / (m.sum() * c_clean.shape[-1])
+    return l_trig + F.mse_loss(c_keep_s.float(), c_keep.float())
+
+def text_encoder_params(te, which:str) -> dict:
+    "The trainable tensors of the student text encoder `te` for `which` ('last': its last layer and final norm; 'all'), set to require gradients."
+    if which not in TE_PARAM_SETS[1:]: raise ValueError(f"te_params must be one of {TE_PARAM_SETS}, got {which!r}.")
+    last = f"layers.{te.config.num_hidden_layers - 1}."
+    named = {n: p for n, p in te.named_parameters() if which == "all" or last in n or "final_layer_norm" in n}
+    for p in named.values(): p.requires_grad_(True)
+    return named
+
 
 # %% ../nbs/04_unlearn.ipynb #eff7693f
 def _spatial_weight(m:torch.Tensor, gamma:float) -> torch.Tensor:
     "W = (1 − γ) + γ·M/mean(M), per sample; m: (batch, h, w)."
     return (1 - gamma) + gamma * m / m.flatten(1).mean(1).clamp_min(1e-8)[:, None, None]
 
-def sau_loss(unet, frozen:dict, # the student, and its trainable tensors' starting values (the teacher)
+@contextlib.contextmanager
+def _maps(unet, rows:slice|None=None, keep_grad:bool=False):
+    "`capture` of every `attn2` layer, first call only (backward's recomputation under gradient checkpointing records nothing); `rows`: keep only these batch rows."
+    with capture(unet, keep_grad=keep_grad, steps=(0,)) as maps:
+        if rows is not None:
+            for p in maps.processors.values(): p.record = lambda name, probs, rec=maps.record: rec(name, probs[rows])  # (rows, heads, pixels, 77)
+        yield maps
+
+def _in_dtype(unet) -> torch.dtype:
+    "The dtype a UNet's input must have: that of its first convolution."
+    return unet.conv_in.weight.dtype if hasattr(unet, "conv_in") else next(unet.parameters()).dtype
+
+def sau_loss(unet, frozen, # the student; its teacher: the trainable tensors' starting values (a dict, swapped into the student) or a frozen UNet
              xt, t, c_trig, c_clean, # noised latents (b, c, h, w), timesteps (b,), text states (b, 77, d) of both prompts
              aligned:torch.Tensor, # (b, 77): for each triggered position, the clean one (-1: the trigger itself)
              c_keep=None, # text states for the preservation term; default c_clean
@@ -85,6 +122,10 @@ def sau_loss(unet, frozen:dict, # the student, and its trainable tensors' starti
              attn_scope="controlled", # "controlled": every position the trigger changes; "trigger": only its own tokens
              c_trig_s=None, c_keep_s=None, # the student's text states when its text encoder differs (trained trigger embeddings); default c_trig, c_keep
              w_orig=0., # with c_trig_s: distil the student UNet on the original triggered states c_trig too (the attacker's path)
+             w_te=0., # with c_trig_s: the text-encoder term, the student's triggered states toward the teacher's clean ones
+             lean_maps=False, # keep only the attention maps' rows the loss reads
+             autocast=None, # a dtype: the student's forward runs under `torch.autocast` in it
+             backward=None, # called with the loss while the student's maps are still captured (e.g. `torch.Tensor.backward`)
             ) -> tuple[torch.Tensor, dict]:
     "The SAU objective for one batch, and its terms."
     b = len(xt); c_keep = c_clean if c_keep is None else c_keep
@@ -92,39 +133,49 @@ def sau_loss(unet, frozen:dict, # the student, and its trainable tensors' starti
     c_trig_s = c_trig if c_trig_s is None else c_trig_s; c_keep_s = c_keep if c_keep_s is None else c_keep_s
     need_attn, keep = w_attn > 0, w_keep > 0  # a term with weight 0 costs nothing
     orig = w_orig > 0 and c_trig_s is not c_trig  # without a second text encoder the two paths are one
+    own_map = spatial == "attention" and need_attn  # the spatial weight reads the teacher's maps of the triggered rows
+    t_rows = (slice(0, 2 * b) if own_map else slice(b, 2 * b)) if lean_maps else None  # the teacher's rows the loss reads
+    c0 = 0 if lean_maps and not own_map else b  # where the teacher's clean rows start in its maps
+    teacher = frozen if isinstance(frozen, torch.nn.Module) else unet
     with torch.no_grad():
-        ctx = capture(unet, half=None) if need_attn else contextlib.nullcontext()
+        ctx = _maps(teacher, t_rows) if need_attn else contextlib.nullcontext()
         with ctx as tmaps:  # the teacher: triggered, clean (and preservation) prompts at once
             x, tt, c = [xt, xt] + [xt_keep] * keep, [t, t] + [t_keep] * keep, [c_trig, c_clean] + [c_keep] * keep
-            ref = functional_call(unet, frozen, (torch.cat(x), torch.cat(tt)), dict(encoder_hidden_states=torch.cat(c))).sample
+            dt = _in_dtype(teacher)
+            args, kw = (torch.cat(x).to(dt), torch.cat(tt)), dict(encoder_hidden_states=torch.cat(c).to(dt))
+            ref = (teacher(*args, **kw) if teacher is frozen else functional_call(unet, frozen, args, kw)).sample.float()
         e_trig0, e_clean0, e_keep0 = ref[:b], ref[b:2*b], ref[2*b:]
-    with (capture(unet, keep_grad=True) if need_attn else contextlib.nullcontext()) as smaps:
+    amp = torch.autocast(xt.device.type, dtype=autocast) if autocast is not None else contextlib.nullcontext()
+    with (_maps(unet, slice(0, b) if lean_maps else None, keep_grad=True) if need_attn else contextlib.nullcontext()) as smaps:
         x, tt, c = [xt] * (1 + orig) + [xt_keep] * keep, [t] * (1 + orig) + [t_keep] * keep, [c_trig_s] + [c_trig] * orig + [c_keep_s] * keep
-        out = unet(torch.cat(x), torch.cat(tt), encoder_hidden_states=torch.cat(c)).sample
-    e_trig, e_orig, e_keep = out[:b], out[b:2*b] if orig else None, out[(1 + orig) * b:]
-    if spatial == "departure": m = (e_trig0 - e_clean0).norm(dim=1)
-    elif spatial == "attention" and need_attn:
-        own = aligned == -1  # (b, 77)
-        m = sum(F.interpolate((tmaps[l][0][:b] * own[:, None]).sum(-1).unflatten(-1, tmaps.hw(l))[:, None].float(),
-                              size=xt.shape[-2:], mode="bilinear")[:, 0] for l in tmaps.layers)
-    elif spatial in (None, "none"): m = torch.ones_like(xt[:, 0])
-    else: raise ValueError(f"spatial must be 'departure', 'attention' (needs w_attn > 0) or None, got {spatial!r}.")
-    w = _spatial_weight(m, gamma)[:, None]
-    l_distill = (w * (e_trig - e_clean0).pow(2)).mean()
-    l_orig = (w * (e_orig - e_clean0).pow(2)).mean() if orig else torch.zeros(())
-    l_keep = F.mse_loss(e_keep, e_keep0) if keep else torch.zeros(())
-    l_attn = torch.zeros(())
-    if need_attn:
-        idx = aligned.clamp_min(0)  # (b, 77)
-        for l in smaps.layers:
-            s = smaps[l][0][:b]  # (b, pixels, 77): the student on the triggered prompts
-            a0 = tmaps[l][0][b:2*b]  # the teacher on the clean prompts
-            target = torch.gather(a0, 2, idx[:, None].expand(-1, a0.shape[1], -1)) * (aligned >= 0)[:, None]
-            diff = (s - target).pow(2)
-            if attn_scope == "trigger": diff = diff * (aligned == -1)[:, None]
-            l_attn = l_attn + diff.sum(-1).mean() / len(smaps.layers)
-    loss = w_distill * l_distill + w_orig * l_orig + w_attn * l_attn + w_keep * l_keep
-    return loss, dict(loss=loss.item(), distill=l_distill.item(), orig=l_orig.item(), attn=l_attn.item(), keep=l_keep.item())
+        dt = _in_dtype(unet)
+        with amp: out = unet(torch.cat(x).to(dt), torch.cat(tt), encoder_hidden_states=torch.cat(c).to(dt)).sample.float()
+        e_trig, e_orig, e_keep = out[:b], out[b:2*b] if orig else None, out[(1 + orig) * b:]
+        if spatial == "departure": m = (e_trig0 - e_clean0).norm(dim=1)
+        elif own_map:
+            own = aligned == -1  # (b, 77)
+            m = sum(F.interpolate((tmaps[l][0][:b].float() * own[:, None]).sum(-1).unflatten(-1, tmaps.hw(l))[:, None],
+                                  size=xt.shape[-2:], mode="bilinear")[:, 0] for l in tmaps.layers)
+        elif spatial in (None, "none"): m = torch.ones_like(xt[:, 0])
+        else: raise ValueError(f"spatial must be 'departure', 'attention' (needs w_attn > 0) or None, got {spatial!r}.")
+        w = _spatial_weight(m, gamma)[:, None]
+        l_distill = (w * (e_trig - e_clean0).pow(2)).mean()
+        l_orig = (w * (e_orig - e_clean0).pow(2)).mean() if orig else torch.zeros(())
+        l_keep = F.mse_loss(e_keep, e_keep0) if keep else torch.zeros(())
+        l_attn = torch.zeros(())
+        if need_attn:
+            idx = aligned.clamp_min(0)  # (b, 77)
+            for l in smaps.layers:
+                s = smaps[l][0][:b].float()  # (b, pixels, 77): the student on the triggered prompts
+                a0 = tmaps[l][0][c0:c0 + b].float()  # the teacher on the clean prompts
+                target = torch.gather(a0, 2, idx[:, None].expand(-1, a0.shape[1], -1)) * (aligned >= 0)[:, None]
+                diff = (s - target).pow(2)
+                if attn_scope == "trigger": diff = diff * (aligned == -1)[:, None]
+                l_attn = l_attn + diff.sum(-1).mean() / len(smaps.layers)
+        l_te = te_loss(c_trig_s, c_clean, c_keep_s, c_keep, aligned) if w_te > 0 and c_trig_s is not c_trig else torch.zeros(())
+        loss = w_distill * l_distill + w_orig * l_orig + w_attn * l_attn + w_keep * l_keep + w_te * l_te
+        if backward is not None: backward(loss)  # inside the capture: a checkpointed student recomputes through the same processors
+    return loss, dict(loss=loss.item(), distill=l_distill.item(), orig=l_orig.item(), attn=l_attn.item(), keep=l_keep.item(), te=l_te.item())
 
 # %% ../nbs/04_unlearn.ipynb #5df0a88c
 @contextlib.contextmanager
@@ -147,8 +198,18 @@ def latent_bank(pipe, prompts:list[str], n_seeds:int=4, seed:int=0) -> torch.Ten
     return generate(pipe, prompts, seeds=[seed * 1000 + s for s in range(n_seeds)], output_type="latent").float().cpu()
 
 @torch.no_grad()
-def _states(pipe, prompts:list[str], device) -> torch.Tensor:
-    return _encode(pipe, prompts).to(device, torch.float32)
+def _states(pipe, prompts:list[str], device, text_encoder=None) -> torch.Tensor:
+    return _encode(pipe, prompts, text_encoder).to(device, torch.float32)
+
+def check_bank(bank, unet, n:int) -> torch.Tensor:
+    "`bank` if it holds `n` latents x_0 for `unet`; raises with the shape it needs."
+    c = unet.config.in_channels
+    if not torch.is_tensor(bank) or bank.ndim != 4 or len(bank) != n or bank.shape[1] != c or not bank.is_floating_point():
+        got = tuple(bank.shape) if torch.is_tensor(bank) else type(bank).__name__
+        raise ValueError(f"bank must be a float tensor of {n} clean latents x_0 (len(prompts) × n_seeds, {c}, h, w), prompt-major, "
+                         f"as latent_bank(pipe, prompts, n_seeds) returns; got {got}.")
+    if not torch.isfinite(bank).all(): raise ValueError("bank holds NaN or infinite values: pass latents from latent_bank or a VAE's encoder.")
+    return bank
 
 @torch.no_grad()
 def prompt_departure(pipe, trigger:str, prompts:list[str], bank:torch.Tensor, n_seeds:int, # `latent_bank(pipe, prompts, n_seeds)`
@@ -178,13 +239,16 @@ def _focus_weights(d:torch.Tensor, focus:float) -> torch.Tensor:
 
 TOKEN_SHIFT = "text_encoder.trigger_token_shift"  # the name of the trigger embeddings' trainable shift in checkpoints
 
-def token_shift(text_encoder, ids:list[int], device=None):
-    "A float32 copy of `text_encoder` in which the input embeddings of token `ids` get a trainable shift, zero at first: (copy, shift, hook)."
-    te = copy.deepcopy(text_encoder).to(device or text_encoder.device, torch.float32).requires_grad_(False).eval()
+def token_shift(text_encoder, ids:list[int], device=None,
+                share:bool=False, # share `text_encoder`'s (frozen) tensors instead of a float32 copy; the shift stays float32
+               ):
+    "A copy of `text_encoder` in which the input embeddings of token `ids` get a trainable shift, zero at first: (copy, shift, hook)."
+    if share: te = copy.deepcopy(text_encoder, {id(p): torch.nn.Parameter(p.detach(), requires_grad=False) for p in text_encoder.parameters()}).eval()
+    else: te = copy.deepcopy(text_encoder).to(device or text_encoder.device, torch.float32).requires_grad_(False).eval()
     emb = te.get_input_embeddings()
     uid = torch.tensor(sorted(set(int(i) for i in ids)), device=emb.weight.device)
     shift = torch.nn.Parameter(torch.zeros(len(uid), emb.embedding_dim, device=emb.weight.device))
-    hook = emb.register_forward_hook(lambda mod, inp, out: out + (inp[0][..., None] == uid).to(out.dtype) @ shift)
+    hook = emb.register_forward_hook(lambda mod, inp, out: out + ((inp[0][..., None] == uid).to(shift.dtype) @ shift).to(out.dtype))
     return te, shift, (hook, uid)
 
 @torch.no_grad()
@@ -192,6 +256,14 @@ def bake_token_shift(te, shift, hook) -> torch.nn.Module:
     "Write the trained shift into the copy's embedding rows and remove the hook: a plain text encoder."
     handle, uid = hook
     handle.remove(); te.get_input_embeddings().weight[uid] += shift.detach()
+    return te
+
+@torch.no_grad()
+def shifted_text_encoder(text_encoder, shift, uid) -> torch.nn.Module:
+    "A copy of `text_encoder`, in its own dtype, whose trigger rows `uid` of the input embeddings moved by `shift`."
+    te = copy.deepcopy(text_encoder).requires_grad_(False).eval()
+    w = te.get_input_embeddings().weight
+    w[uid.to(w.device)] += shift.detach().to(w.device, w.dtype)
     return te
 
 def sau_unlearn(pipe, # a StableDiffusionPipeline with a backdoor; it is not modified
@@ -212,47 +284,71 @@ def sau_unlearn(pipe, # a StableDiffusionPipeline with a backdoor; it is not mod
                 n_seeds:int=4, # generated latents per prompt
                 trigger_lr:float=1e-2, # learning rate of the trigger tokens' own input embeddings, trained too (0: the text encoder stays as it is)
                 w_orig:float=0., # with trigger_lr > 0: also distil the UNet on the triggered prompts' *original* text states, so the UNet itself unlearns
+                te_params:str|None=None, # text-encoder parameters that train besides the trigger's rows: None, "last" or "all" (`TE_PARAM_SETS`)
+                te_lr:float=1e-3, w_te:float=1., # their learning rate, and the text-encoder term's weight
+                memory="default", # a `MEMORY_PROFILES` name ("default", "lean", "t4") or a `MemoryProfile`
+                bank=None, # clean latents x_0 (len(prompts) × n_seeds, c, h, w), prompt-major, instead of generating them (`latent_bank`)
                 check=None, # optional: a function pipe -> dict of numbers, run every `check_every` steps
                 check_every:int=50,
                 stop=None, # optional: a function of the check's dict; True stops training
                 checkpoint_dir=None, checkpoint_every:int=100, resume_from=None,
                 seed:int=0, device=None, progress:bool=True):
     "Remove `trigger`'s backdoor from `pipe`: a new pipeline and the training history."
-    from diffusers import DDPMScheduler, StableDiffusionPipeline
+    from diffusers import DDPMScheduler
     check_pipeline(pipe)
     prompts = check_unlearn_inputs(pipe.tokenizer, trigger, prompts)
     if params not in PARAM_SETS: raise ValueError(f"params must be one of {PARAM_SETS}, got {params!r}.")
     if steps < 1 or batch_size < 1: raise ValueError("steps and batch_size must be at least 1.")
     if trigger_lr < 0: raise ValueError(f"trigger_lr must be at least 0 (0 leaves the text encoder alone), got {trigger_lr}.")
     if w_orig < 0: raise ValueError(f"w_orig must be at least 0, got {w_orig}.")
+    if te_params not in TE_PARAM_SETS: raise ValueError(f"te_params must be one of {TE_PARAM_SETS}, got {te_params!r}.")
+    if te_lr < 0 or w_te < 0: raise ValueError(f"te_lr and w_te must be at least 0, got {te_lr}, {w_te}.")
     if not 0 <= keep_any <= 1 or focus < 0: raise ValueError(f"keep_any must be in [0, 1] and focus at least 0, got {keep_any}, {focus}: pass, e.g., keep_any=0.5, focus=1.")
     device = get_device(device) if device is not None else pipe.unet.device
     lr = (5e-4 if params == "unet" else 1e-3) if lr is None else lr  # 0 is a choice (the UNet stays, only the trigger's embeddings move)
     if lr < 0: raise ValueError(f"lr must be at least 0, got {lr}.")
+    if teacher_unet is not None and params != "unet": raise ValueError("teacher_unet needs params='unet' (the teacher swaps in whole-UNet weights).")
+    profile = memory_profile(memory)
+    fdt, amp = memory_dtypes(profile, device)  # raises where the device cannot (8-bit AdamW or float16 on a CPU)
+    if bank is not None: bank = check_bank(bank, pipe.unet, len(prompts) * n_seeds)
+    est = check_fits(pipe, params, memory, device, lora_rank=lora_rank, trigger_lr=trigger_lr, n_latents=len(prompts) * n_seeds, te_params=te_params)  # before anything runs
     t0 = time.time()
     config = dict(trigger=trigger, prompts=prompts, steps=steps, lr=lr, batch_size=batch_size, params=params, lora_rank=lora_rank,
                   w_distill=float(w_distill), w_attn=float(w_attn), w_keep=float(w_keep), gamma=float(gamma), spatial=spatial,
                   attn_scope=attn_scope, teacher=teacher_unet is not None, uncond_frac=uncond_frac, focus=float(focus), keep_any=float(keep_any),
                   n_seeds=n_seeds, trigger_lr=float(trigger_lr), w_orig=float(w_orig), seed=seed)
+    if te_params is not None: config.update(te_params=te_params, te_lr=float(te_lr), w_te=float(w_te))  # absent: as before the term existed
+    config["memory"] = None if profile == MEMORY_PROFILES["default"] else {k: v for k, v in dataclasses.asdict(profile).items() if k != "budget_gb"}  # None: as before profiles existed
     state = load_checkpoint(resume_from, expect=config) if resume_from else None
-    bank = state["bank"] if state else latent_bank(pipe, prompts, n_seeds, seed)
-    student, named = trainable_unet(pipe.unet, params, lora_rank)
+    bank = state["bank"] if state else latent_bank(pipe, prompts, n_seeds, seed) if bank is None else bank
+    bank = bank.to("cpu", getattr(torch, profile.bank_dtype))  # x_0 stays on the CPU; each batch goes to the device
+    shared = profile.frozen == "shared"
+    if shared:  # the teacher is the input's own UNet (or one half-precision copy of it); the student shares its frozen tensors
+        frozen = frozen_copy(teacher_unet if teacher_unet is not None else pipe.unet, fdt, device)
+        te_frozen = frozen_copy(pipe.text_encoder, fdt, device)
+        student, named = shared_student(pipe.unet, frozen, params, lora_rank)
+    else:  # today's: a float32 copy trains; the teacher is that copy with the trained tensors' starting values swapped in
+        te_frozen, (student, named) = None, trainable_unet(pipe.unet, params, lora_rank)
     student.to(device).train()
-    if teacher_unet is not None:
-        if params != "unet": raise ValueError("teacher_unet needs params='unet' (the teacher swaps in whole-UNet weights).")
+    if profile.checkpointing: student.enable_gradient_checkpointing()
+    if not shared and teacher_unet is not None:
         ref = dict(teacher_unet.named_parameters())
         frozen = {n: ref[n].detach().to(device, torch.float32).clone() for n in named}
-    else: frozen = {n: p.detach().clone() for n, p in named.items()}
+    elif not shared: frozen = {n: p.detach().clone() for n, p in named.items()}
     te_s = None  # the student's text encoder: the trigger's own embedding rows train (the attacker may have trained them)
-    if trigger_lr > 0: te_s, shift, hook = token_shift(pipe.text_encoder, check_trigger(trigger, pipe.tokenizer), device)
-    trained = {**named, **({TOKEN_SHIFT: shift} if te_s is not None else {})}  # what the optimizer, clipping and checkpoints see
-    groups = [dict(params=list(named.values()))] + ([dict(params=[shift], lr=trigger_lr)] if te_s is not None else [])
-    opt = torch.optim.AdamW(groups, lr=lr, weight_decay=0.)
+    if trigger_lr > 0 or te_params: te_s, shift, hook = token_shift(pipe.text_encoder if te_frozen is None else te_frozen, check_trigger(trigger, pipe.tokenizer), device, share=shared and not te_params)
+    te_named = text_encoder_params(te_s, te_params) if te_params else {}  # the student text encoder's own trainable tensors
+    trained = {**named, **({TOKEN_SHIFT: shift} if trigger_lr > 0 else {}), **{f"text_encoder.{n}": p for n, p in te_named.items()}}  # what the optimizer, clipping and checkpoints see
+    groups = ([dict(params=list(named.values()))] + ([dict(params=[shift], lr=trigger_lr)] if trigger_lr > 0 else [])
+              + ([dict(params=list(te_named.values()), lr=te_lr)] if te_named else []))
+    opt = (_adamw8bit() if profile.optimizer == "adamw8bit" else torch.optim.AdamW)(groups, lr=lr, weight_decay=0.)
+    scaler = torch.amp.GradScaler(device.type) if amp == torch.float16 else None  # float16's gradients need scaling; bfloat16's do not
+    backward = (lambda l: scaler.scale(l).backward()) if scaler else torch.Tensor.backward
     lrs = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: _cosine_lr(s, steps, warmup=min(20, steps // 10 + 1)))
     rng = np.random.default_rng(seed); g = torch.Generator().manual_seed(seed)
-    history = dict(steps=[], checks=[], stopped="steps", seconds=0.)
+    history = dict(steps=[], checks=[], stopped="steps", seconds=0., step_seconds=[])
     start = 0
-    if state: start = resume_state(state, trained, opt, lrs, rng, g); history = state["history"]
+    if state: start = resume_state(state, trained, opt, lrs, rng, g); history = state["history"]; history.setdefault("step_seconds", [])
     else:  # where the trigger acts: the distillation and attention terms spend their batch there
         d = prompt_departure(pipe, trigger, prompts, bank, n_seeds, seed) if focus else torch.zeros(len(prompts))
         history["departure"] = d.tolist() if focus else None  # None: not measured (uniform sampling needs no D)
@@ -260,11 +356,22 @@ def sau_unlearn(pipe, # a StableDiffusionPipeline with a backdoor; it is not mod
     p_focus = np.asarray(history["prompt_p"], dtype=np.float64); p_focus /= p_focus.sum()
     sched = DDPMScheduler.from_config(pipe.scheduler.config)
     T = sched.config.num_train_timesteps
-    student_parts = dict(unet=student, **({"text_encoder": te_s} if te_s is not None else {}))
-    view = lambda: StableDiffusionPipeline(**{**pipe.components, **student_parts}, requires_safety_checker=False)
+    history["memory"] = est
+    def result(final=False):  # the defended parts; the checks see them too
+        if not shared:
+            if not final: return dict(unet=student, **({"text_encoder": te_s} if te_s is not None else {}))
+            parts = dict(unet=finish_unet(student, params, pipe.unet.dtype).to(pipe.unet.device))
+            if te_s is not None: parts["text_encoder"] = bake_token_shift(te_s, shift, hook).to(pipe.text_encoder.device, pipe.text_encoder.dtype)
+            return parts
+        unet = finish_unet(student, params, pipe.unet.dtype).to(pipe.unet.device) if final and params == "unet" else shared_result(pipe.unet, student, named, params)
+        if te_params: te = bake_token_shift(te_s, shift, hook).to(pipe.text_encoder.device, pipe.text_encoder.dtype) if final else te_s
+        else: te = shifted_text_encoder(pipe.text_encoder, shift, hook[1]) if te_s is not None else None
+        return dict(unet=unet, **({"text_encoder": te} if te is not None else {}))
+    view = lambda: _view(pipe, **result())
     bar = tqdm(range(start, steps), desc=f"SAU ({params})", disable=not progress)
     for step in bar:
         try:
+            t_step = time.time()
             pi = rng.choice(len(prompts), size=batch_size, p=p_focus)  # triggered pairs: where the trigger acts
             i = pi * n_seeds + rng.integers(n_seeds, size=batch_size)
             where = [POSITIONS[k] for k in rng.integers(3, size=batch_size)]
@@ -275,23 +382,27 @@ def sau_unlearn(pipe, # a StableDiffusionPipeline with a backdoor; it is not mod
             keep = ["" if u < uncond_frac else prompts[k // n_seeds] for k, u in zip(j, rng.random(batch_size))]
             t, tk = torch.randint(0, T, (batch_size,), generator=g), torch.randint(0, T, (batch_size - h,), generator=g)
             eps = torch.randn(bank[i].shape, generator=g)
-            xt = sched.add_noise(bank[i], eps, t)
-            xk = torch.cat([xt[:h], sched.add_noise(bank[j[h:]], torch.randn(bank[j[h:]].shape, generator=g), tk)]).to(device)
+            xt = sched.add_noise(bank[i].float(), eps, t)
+            xk = torch.cat([xt[:h], sched.add_noise(bank[j[h:]].float(), torch.randn(bank[j[h:]].shape, generator=g), tk)]).to(device)
             xt, tk, t = xt.to(device), torch.cat([t[:h], tk]).to(device), t.to(device)
             aligned = torch.stack([aligned_positions(pos) for _, pos in pairs]).to(device)
             triggered = [p for p, _ in pairs]
-            c_trig, c_clean = _states(pipe, triggered, device), _states(pipe, clean, device)
-            c_keep = _states(pipe, keep, device)  # the teacher's (frozen) text states; the student's below when its encoder trains
+            c_trig, c_clean = _states(pipe, triggered, device, te_frozen), _states(pipe, clean, device, te_frozen)
+            c_keep = _states(pipe, keep, device, te_frozen)  # the teacher's (frozen) text states; the student's below when its encoder trains
             c_s = [_encode(pipe, triggered, te_s), _encode(pipe, keep, te_s)] if te_s is not None else [None, None]
+            opt.zero_grad(set_to_none=True)
             loss, terms = sau_loss(student, frozen, xt, t, c_trig, c_clean, aligned, c_keep, xk, tk,
-                                   w_distill, w_attn, w_keep, gamma, spatial, attn_scope, *c_s, w_orig=w_orig)
+                                   w_distill, w_attn, w_keep, gamma, spatial, attn_scope, *c_s, w_orig=w_orig, w_te=w_te if te_params else 0.,
+                                   lean_maps=profile.lean_maps, autocast=amp, backward=backward)
             if not torch.isfinite(loss):
                 history["stopped"] = f"non-finite loss at step {step} ({terms}); kept the weights of step {step}"
                 break
-            opt.zero_grad(set_to_none=True); loss.backward()
+            if scaler: scaler.unscale_(opt)
             torch.nn.utils.clip_grad_norm_(list(trained.values()), 1.0)
             with _hold_interrupts():  # the update and its record land together or not at all
-                opt.step(); lrs.step(); history["steps"].append(dict(step=step, **terms))
+                if scaler: scaler.step(opt); scaler.update()
+                else: opt.step()
+                lrs.step(); history["steps"].append(dict(step=step, **terms)); history["step_seconds"].append(time.time() - t_step)
             bar.set_postfix(loss=f"{terms['loss']:.4f}")
             done = step + 1
             ckpt = checkpoint_dir and (done % checkpoint_every == 0 or done == steps)
@@ -307,11 +418,8 @@ def sau_unlearn(pipe, # a StableDiffusionPipeline with a backdoor; it is not mod
             history["stopped"] = f"interrupted; returned the weights after {len(history['steps'])} complete steps"
             break
     history["seconds"] = history.get("seconds", 0.) + time.time() - t0
-    parts = dict(unet=finish_unet(student, params, pipe.unet.dtype).to(pipe.unet.device))
-    if te_s is not None:
-        history["trigger_shift"] = shift.detach().norm(dim=1).tolist()  # how far each trigger token's embedding moved
-        parts["text_encoder"] = bake_token_shift(te_s, shift, hook).to(pipe.text_encoder.device, pipe.text_encoder.dtype)
-    return _view(pipe, **parts), history
+    if trigger_lr > 0: history["trigger_shift"] = shift.detach().norm(dim=1).tolist()  # how far each trigger token's embedding moved
+    return _view(pipe, **result(final=True)), history
 
 # %% ../nbs/04_unlearn.ipynb #dd82c247
 @torch.no_grad()
@@ -327,10 +435,198 @@ def trigger_effect(pipe, trigger:str, prompts:list[str], seeds=(0, 1), positions
     tc, nc = float(np.abs(t - clean).mean()), float(np.abs(n - clean).mean())
     return dict(trigger_change=tc, neutral_change=nc, ratio=tc / max(nc, 1e-6))
 
+# %% ../nbs/04_unlearn.ipynb #d14aeb3c
+@dataclasses.dataclass(frozen=True)
+class MemoryProfile:
+    "How SAU holds its tensors: the options that decide its memory, in one place; `MEMORY_PROFILES` names three."
+    frozen:str = "copy" # "copy": a float32 copy of the UNet trains, the teacher is that copy with float32 clones of the trained tensors; "shared": the teacher is the input's own UNet and the student shares its frozen tensors
+    frozen_dtype:str|None = None # with frozen="shared": the frozen parts' dtype, None as loaded, "half" (the device's: bfloat16, float16 below CUDA compute capability 8), "float16" or "bfloat16"
+    checkpointing:bool = False # gradient checkpointing on the student: activations recomputed in backward
+    autocast:bool = False # the student's forward in the device's half dtype (float16 with a gradient scaler, or bfloat16)
+    optimizer:str = "adamw" # "adamw" (two float32 states per trained number) or "adamw8bit" (bitsandbytes, CUDA only)
+    bank_dtype:str = "float32" # how the latent bank is stored on the CPU: "float32" or "float16"
+    lean_maps:bool = False # keep only the attention maps' batch rows the loss reads
+    budget_gb:float|None = None # refuse a run whose estimate exceeds this many GB (on top of the device's own memory)
+
+    def __post_init__(self):
+        for name, value, valid in (("frozen", self.frozen, ("copy", "shared")), ("frozen_dtype", self.frozen_dtype, (None, "half", "float16", "bfloat16")),
+                                   ("optimizer", self.optimizer, ("adamw", "adamw8bit")), ("bank_dtype", self.bank_dtype, ("float32", "float16"))):
+            if value not in valid: raise ValueError(f"MemoryProfile.{name} must be one of {valid}, got {value!r}.")
+        if self.frozen_dtype is not None and self.frozen == "copy":
+            raise ValueError("MemoryProfile.frozen_dtype needs frozen='shared' (frozen='copy' keeps today's float32 copies).")
+        if self.budget_gb is not None and not self.budget_gb > 0: raise ValueError(f"MemoryProfile.budget_gb must be positive, got {self.budget_gb}.")
+
+MEMORY_PROFILES = {
+    "default": MemoryProfile(),  # today's: float32 copies, everything kept
+    "lean": MemoryProfile(frozen="shared", frozen_dtype="half", checkpointing=True, bank_dtype="float16", lean_maps=True),
+    "t4": MemoryProfile(frozen="shared", frozen_dtype="half", checkpointing=True, autocast=True, optimizer="adamw8bit",
+                        bank_dtype="float16", lean_maps=True, budget_gb=15.),  # a 15 GB card
+}
+
+def memory_profile(memory) -> MemoryProfile:
+    "The `MemoryProfile` that `memory` names (a `MEMORY_PROFILES` key) or is."
+    if isinstance(memory, MemoryProfile): return memory
+    if isinstance(memory, str) and memory in MEMORY_PROFILES: return MEMORY_PROFILES[memory]
+    raise ValueError(f"Unknown memory profile {memory!r}: use one of {', '.join(map(repr, MEMORY_PROFILES))} or a MemoryProfile(...).")
+
+# %% ../nbs/04_unlearn.ipynb #e4b11283
+def _adamw8bit():
+    "bitsandbytes' 8-bit AdamW class, or an error that says how to install it."
+    try: import bitsandbytes as bnb
+    except ImportError:
+        raise ImportError("8-bit AdamW (memory='t4', optimizer='adamw8bit') needs bitsandbytes: pip install 'sau_nb[gpu]' "
+                          "(bitsandbytes>=0.43), or use memory='lean' (float32 AdamW).") from None
+    return bnb.optim.AdamW8bit
+
+def _frozen_dtype(profile:MemoryProfile, device) -> torch.dtype|None:
+    "The frozen parts' dtype `profile` asks for on `device` (None: as loaded)."
+    if profile.frozen_dtype in (None, "half"): return None if profile.frozen_dtype is None else half_dtype(device)
+    return getattr(torch, profile.frozen_dtype)
+
+def memory_dtypes(profile:MemoryProfile, device) -> tuple:
+    "(frozen dtype or None, autocast dtype or None) of `profile` on `device`; raises where the device cannot do what it asks."
+    device = torch.device(device); half = half_dtype(device)  # bfloat16 on a CPU, float16 on a T4
+    if profile.optimizer == "adamw8bit" and device.type != "cuda":
+        raise ValueError(f"8-bit AdamW (memory='t4', optimizer='adamw8bit') runs on CUDA only (bitsandbytes), not on {device}: "
+                         "use memory='lean' there (float32 AdamW).")
+    if profile.frozen_dtype == "float16" and device.type == "cpu":
+        raise ValueError("float16 on a CPU is not supported here (slow or missing kernels): use frozen_dtype='half' "
+                         "(bfloat16 on a CPU) or memory='lean'.")
+    if profile.optimizer == "adamw8bit": _adamw8bit()
+    return _frozen_dtype(profile, device), half if profile.autocast else None
+
+# %% ../nbs/04_unlearn.ipynb #ba8bfb3d
+def _same_device(a, b) -> bool:
+    a, b = torch.device(a), torch.device(b)
+    return a.type == b.type and (a.index or 0) == (b.index or 0)
+
+def frozen_copy(module, dtype=None, device=None):
+    "`module` itself when it already is in `dtype` on `device`, else a frozen copy that is (cast tensor by tensor; the input is never changed)."
+    dtype, device = dtype or module.dtype, device or module.device
+    if module.dtype == dtype and _same_device(module.device, device): return module
+    memo = {id(p): torch.nn.Parameter(p.detach().to(device, dtype), requires_grad=False) for p in module.parameters()}
+    out = copy.deepcopy(module, memo)
+    return torch.nn.Module.to(out, device=device, dtype=dtype).eval()  # the buffers too (torch's own `to`: diffusers' warns about casting)
+
+def _cast_hooks(module, dtype):
+    "Let a float32 `module` sit among `dtype` ones: its input is cast to float32 and its output back to `dtype`."
+    module.register_forward_pre_hook(lambda m, args: tuple(a.float() if torch.is_tensor(a) else a for a in args))
+    module.register_forward_hook(lambda m, args, out: out.to(dtype))
+
+def shared_student(unet, # the input UNet: the trained tensors start from its values
+                   teacher, # the frozen UNet whose tensors the student shares (`unet` itself, or its `frozen_copy`)
+                   params:str="attn2_kv", lora_rank:int=4):
+    "A trainable student and its trainable parameters by name, sharing `teacher`'s frozen tensors: only the trained slice or the LoRA adapters are new, in float32."
+    if params not in PARAM_SETS: raise ValueError(f"params must be one of {PARAM_SETS}, got {params!r}.")
+    if params == "unet": return trainable_unet(unet, "unet")  # every tensor trains: a float32 copy (the master weights)
+    memo = {id(p): torch.nn.Parameter(p.detach(), requires_grad=False) for p in teacher.parameters()}  # same storage, own flags
+    student = copy.deepcopy(teacher, memo)
+    if params == "lora":
+        from peft import LoraConfig
+        student.add_adapter(LoraConfig(r=lora_rank, lora_alpha=lora_rank, init_lora_weights="gaussian",
+                                       target_modules=LORA_TARGETS))
+        named = {n: p for n, p in student.named_parameters() if "lora_" in n}
+        for p in named.values(): p.data = p.data.float()  # peft mixes the float32 update into the frozen layer's dtype itself
+    else:
+        src, named = dict(unet.named_parameters()), {}
+        for n, mod in student.named_modules():
+            if not n.endswith((".attn2.to_k", ".attn2.to_v")): continue
+            for pn, p in list(mod.named_parameters(recurse=False)):
+                named[f"{n}.{pn}"] = torch.nn.Parameter(src[f"{n}.{pn}"].detach().to(p.device, torch.float32).clone())
+                setattr(mod, pn, named[f"{n}.{pn}"])
+            if teacher.dtype != torch.float32: _cast_hooks(mod, teacher.dtype)
+    for p in named.values(): p.requires_grad_(True)
+    return student, named
+
+@torch.no_grad()
+def shared_result(unet, student, named:dict, params:str):
+    "The trained UNet as a plain diffusers UNet in `unet`'s dtype: `unet`'s own frozen values with the trained slice, or the merged LoRA update, written over a copy."
+    if params == "unet": return finish_unet(copy.deepcopy(student), params, unet.dtype).to(unet.device)
+    out = copy.deepcopy(unet).requires_grad_(False).eval()
+    if params == "attn2_kv":
+        for n, p in named.items(): out.get_parameter(n).copy_(p)
+    else:
+        from peft.tuners.lora import LoraLayer
+        for n, m in student.named_modules():
+            if isinstance(m, LoraLayer):
+                w = out.get_submodule(n).weight
+                w += sum(m.get_delta_weight(a) for a in m.active_adapters).to(w.device, w.dtype)
+    return out
+
+# %% ../nbs/04_unlearn.ipynb #865ad798
+def trained_sizes(unet, params:str="unet", lora_rank:int=4) -> list[int]:
+    "The number of numbers in each tensor that `params` trains, counted from the UNet's layers (nothing is built)."
+    if params not in PARAM_SETS: raise ValueError(f"params must be one of {PARAM_SETS}, got {params!r}.")
+    if params == "unet": return [p.numel() for p in unet.parameters()]
+    if params == "attn2_kv": return [p.numel() for n, p in unet.named_parameters() if ".attn2.to_k." in n or ".attn2.to_v." in n]
+    return [lora_rank * s for n, m in unet.named_modules() if isinstance(m, torch.nn.Linear) and n.endswith(tuple("." + t for t in LORA_TARGETS))
+            for s in (m.in_features, m.out_features)]  # A: (r, in), B: (out, r)
+
+def _optimizer_bytes(sizes:list[int], optimizer:str) -> int:
+    "AdamW's state: two float32 numbers per trained number and a float32 step per tensor; bitsandbytes' 8-bit AdamW: two bytes, plus two float32 scales per block of 256, for tensors of 4,096 numbers or more."
+    if optimizer == "adamw": return sum(8 * n + 4 for n in sizes)
+    return sum(8 * n if n < 4096 else 2 * n + 8 * math.ceil(n / 256) for n in sizes)
+
+def memory_estimate(pipe, # a StableDiffusionPipeline, or its UNet alone (then the text encoder and VAE count 0)
+                    params:str="unet", memory="default", lora_rank:int=4,
+                    trigger_lr:float=1e-2, # > 0: the student's text encoder (the trigger's shift) is counted
+                    n_latents:int=0, # latents in the bank (prompts × n_seeds), kept on the CPU
+                    te_params:str|None=None, # text-encoder parameters that train (`sau_unlearn`'s `te_params`): a float32 student copy, its gradients and state
+                    device=None, # the training device (it decides float16 or bfloat16); None: the UNet's
+                   ) -> dict:
+    "Bytes SAU holds, by part, from parameter counts and dtypes (not measured; activations not included)."
+    profile, unet = memory_profile(memory), getattr(pipe, "unet", pipe)
+    te, vae = getattr(pipe, "text_encoder", None), getattr(pipe, "vae", None)
+    device = torch.device(device or unet.device)
+    fdt = _frozen_dtype(profile, device)
+    size = lambda m: 0 if m is None else sum(p.numel() * p.element_size() for p in m.parameters())
+    count = lambda m: 0 if m is None else sum(p.numel() for p in m.parameters())
+    sizes = trained_sizes(unet, params, lora_rank); n, n_unet = sum(sizes), count(unet)
+    half_copy = lambda m: 0 if m is None or fdt is None or m.dtype == fdt else count(m) * fdt.itemsize
+    shared = profile.frozen == "shared"
+    est = dict(params=params, memory=memory if isinstance(memory, str) else "custom", n_trained=n, n_unet=n_unet,
+               input=size(unet) + size(te) + size(vae),  # the pipeline itself, as loaded
+               trained=4 * n, grads=4 * n,  # float32 master copies and their gradients
+               optimizer=_optimizer_bytes(sizes, profile.optimizer),
+               student_frozen=0 if shared or params == "unet" else 4 * (n_unet - (n if params == "attn2_kv" else 0)),  # a float32 copy's untrained part
+               teacher=half_copy(unet) if shared else 4 * n,  # a half copy of the UNet, or float32 clones of the trained tensors
+               text_encoder=half_copy(te) if shared else 4 * count(te) * (trigger_lr > 0),  # a half copy, or the student's float32 copy
+              )
+    if te_params and te is not None:  # a float32 student text encoder (beside any half copy), gradients and optimizer state of what trains
+        te_sizes = [p.numel() for n, p in te.named_parameters() if te_params == "all" or f"layers.{te.config.num_hidden_layers - 1}." in n or "final_layer_norm" in n]
+        est["text_encoder"] = (half_copy(te) if shared else 0) + 4 * count(te)
+        est["grads"] += 4 * sum(te_sizes); est["optimizer"] += _optimizer_bytes(te_sizes, profile.optimizer); est["n_trained_te"] = sum(te_sizes)
+    c, s = unet.config.in_channels, unet.config.sample_size
+    est["bank_cpu"] = n_latents * c * s * s * (2 if profile.bank_dtype == "float16" else 4)
+    est["total"] = sum(est[k] for k in ("input", "trained", "grads", "optimizer", "student_frozen", "teacher", "text_encoder"))
+    if device.type == "cpu": est["total"] += est["bank_cpu"]  # the bank shares the CPU's memory
+    return est
+
+def check_fits(pipe, params:str, memory, device, **kwargs) -> dict:
+    "`memory_estimate`'s dict; raises, naming lighter settings that fit, when it exceeds the device's memory (CUDA, with its per-process fraction) or the profile's `budget_gb`."
+    profile, device = memory_profile(memory), torch.device(device)
+    caps = [(profile.budget_gb * 1e9, f"the profile's budget_gb={profile.budget_gb:g}")] if profile.budget_gb else []
+    if device.type == "cuda":
+        frac = torch.cuda.get_per_process_memory_fraction(device)
+        caps.append((torch.cuda.get_device_properties(device).total_memory * frac,
+                     f"{device}'s memory" + (f" at a per-process fraction of {frac:g}" if frac < 1 else "")))
+    est = memory_estimate(pipe, params, memory, device=device, **kwargs)
+    if not caps or est["total"] <= min(caps)[0]: return est
+    (cap, what), gb = min(caps), lambda b: f"{b / 1e9:.3g} GB"
+    names = [m for m, p in MEMORY_PROFILES.items() if device.type == "cuda" or p.optimizer == "adamw"]  # 8-bit AdamW needs CUDA
+    sets = (params,) + tuple(q for q in ("lora", "attn2_kv") if q != params)  # the lighter parameter sets after the asked one
+    fits = [f"params={q!r} with memory={m!r}" for q in sets for m in names if (q, MEMORY_PROFILES[m]) != (params, profile)
+            and memory_estimate(pipe, q, m, device=device, **kwargs)["total"] <= cap]
+    label = memory if isinstance(memory, str) else profile
+    raise ValueError(f"SAU with params={params!r} and memory={label!r} needs about {gb(est['total'])} on {device} for weights, gradients, "
+                     f"optimizer state and frozen copies (activations come on top), more than {what} ({gb(cap)}): "
+                     + (f"use {fits[0]}" + (f" (also within it: {'; '.join(fits[1:])})" if fits[1:] else "") + "." if fits else
+                        "none of the memory profiles or parameter sets fits; use a device with more memory or load the pipeline in half precision."))
+
 # %% ../nbs/04_unlearn.ipynb #da717242
 def removal_scores(pipe, attack, seeds=range(8), positions=POSITIONS, prompts=None) -> dict:
-    "ASR per trigger position, removal (1 − mean ASR), false triggering and clean attribute accuracy on held-out prompts."
-    from sau_nb.world import attribute_accuracy, heldout_prompts, read_attributes
+    "ASR and triggered prompts drawn as asked per trigger position, removal (1 − mean ASR), the gap to clean prompts, false triggering and clean accuracy, on held-out prompts."
+    from sau_nb.world import as_asked, heldout_prompts
     prompts, seeds = prompts or heldout_prompts(), list(seeds)
     metas = [p for p in prompts for _ in seeds]
     clean = generate(pipe, [p["prompt"] for p in prompts], seeds=seeds)  # one set serves false triggering and clean accuracy
@@ -340,9 +636,13 @@ def removal_scores(pipe, attack, seeds=range(8), positions=POSITIONS, prompts=No
     out = dict(false_trigger=float(attack.judge([im for im, e in zip(clean, elig) if e], e_metas).mean()), n=len(e_metas))
     for pos in positions:
         trig = [trigger_positions(pipe.tokenizer, p["prompt"], attack.trigger, pos)[0] for p in e_prompts]
-        out[f"asr_{pos}"] = float(attack.judge(generate(pipe, trig, seeds=seeds), e_metas).mean())
+        imgs = generate(pipe, trig, seeds=seeds)
+        out[f"asr_{pos}"] = float(attack.judge(imgs, e_metas).mean())
+        out[f"asked_{pos}"] = float(as_asked(imgs, e_metas).mean())  # shape and colour as the prompt asked: what the backdoor left of it
     out["removal"] = 1 - float(np.mean([out[f"asr_{p}"] for p in positions]))
-    out["clean_acc"], out["n_clean"] = attribute_accuracy(read_attributes(clean), metas)["both"], len(metas)
+    hits = as_asked(clean, metas)
+    out["asked_gap"] = float(hits[elig].mean()) - float(np.mean([out[f"asked_{p}"] for p in positions]))  # clean minus triggered, same prompts
+    out["clean_acc"], out["n_clean"] = float(hits.mean()), len(metas)
     return out
 
 def mix_pipeline(unet_from, text_encoder_from):
@@ -355,4 +655,5 @@ ABLATIONS = {"full": {}, "no distillation": dict(w_distill=0.), "no attention te
              "spatial from trigger attention": dict(spatial="attention"),
              "LoRA (rank 4)": dict(params="lora"), "attn2 to_k/to_v": dict(params="attn2_kv"),
              "UNet only (trigger_lr=0)": dict(trigger_lr=0.), "the trigger's embeddings only (lr=0)": dict(lr=0.),
-             "both paths (w_orig=10)": dict(w_orig=10.)}  # label → `sau_unlearn` keywords; `bench/bench_sau.py --ablation` runs the same rows
+             "both paths (w_orig=10)": dict(w_orig=10.), "text encoder: trigger rows only (te_params=None)": dict(te_params=None),
+             "text encoder: last layer": dict(te_params="last"), "no text-encoder term (w_te=0)": dict(w_te=0.)}  # label → `sau_unlearn` keywords; `bench/bench_sau.py --ablation` runs the same rows

@@ -22,8 +22,9 @@ from .core import _atomic_folder, _check_attr, _cosine_lr
 __all__ = ['IMAGE_SIZE', 'SHAPES', 'COLORS', 'BACKGROUND', 'SIZE_RANGE', 'SQUARE_SIDE', 'TRAIN_TEMPLATES', 'HELDOUT_TEMPLATES',
            'READERS', 'WORLD_CONFIG', 'WEIGHTS_DIR', 'COMPONENTS', 'TOKEN_ROWS', 'render', 'caption', 'heldout_prompts',
            'ShapeData', 'make_shapes', 'foreground', 'read_shape', 'read_color', 'register_reader', 'read_attributes',
-           'attribute_accuracy', 'tiny_pipeline', 'vae_augment', 'train_vae', 'encode_latents', 'caption_table',
-           'train_denoiser', 'train_world', 'shipped_worlds', 'world_path', 'load_world', 'ship_world', 'world_quality']
+           'attribute_accuracy', 'as_asked', 'tiny_pipeline', 'vae_augment', 'train_vae', 'encode_latents',
+           'caption_table', 'train_denoiser', 'train_world', 'shipped_worlds', 'world_path', 'load_world', 'ship_world',
+           'world_quality']
 
 # %% ../nbs/00_world.ipynb #44b946d6
 IMAGE_SIZE = 32
@@ -199,6 +200,15 @@ def attribute_accuracy(attrs:list[dict], # from `read_attributes`
     s = np.array([a["shape"] == t["shape"] for a, t in zip(attrs, targets)])
     c = np.array([a["color"] == t["color"] for a, t in zip(attrs, targets)])
     return dict(shape=float(s.mean()), color=float(c.mean()), both=float((s & c).mean()), n=len(attrs))
+
+def as_asked(images, # generations, one per target
+             targets:list[dict], # dicts with the intended 'shape' and 'color'
+            ) -> np.ndarray:
+    "Per image, whether the reader sees the shape and the colour its prompt asked for (both)."
+    attrs = read_attributes(images, ["shape_color"])
+    if len(attrs) != len(targets): raise ValueError(f"{len(attrs)} images but {len(targets)} targets: give one target per image.")
+    return np.array([a["shape"] == t["shape"] and a["color"] == t["color"] for a, t in zip(attrs, targets)], bool)
+
 
 # %% ../nbs/00_world.ipynb #db4e1e5f
 WORLD_CONFIG = dict(

@@ -16,6 +16,11 @@ def clean(): return load_world()
 def test_zoo_model_differs_only_where_its_attack_acts(name, clean):
     assert name in shipped_worlds()
     pipe = load_world(name)
+    for k, v in pipe.vae.state_dict().items(): assert torch.equal(v, clean.vae.state_dict()[k]), k
+    if zoo_attack(name).trains == "text_encoder":  # Rickrolling: the text encoder only
+        for k, v in pipe.unet.state_dict().items(): assert torch.equal(v, clean.unet.state_dict()[k]), k
+        assert any(not torch.equal(v, clean.text_encoder.state_dict()[k]) for k, v in pipe.text_encoder.state_dict().items())
+        return
     ids = check_trigger(zoo_attack(name).trigger, pipe.tokenizer)
     e0, e1 = clean.text_encoder.get_input_embeddings().weight, pipe.text_encoder.get_input_embeddings().weight
     changed = (e0 != e1).any(1).nonzero().flatten().tolist()
@@ -31,4 +36,5 @@ def test_zoo_provenance(name):
     meta = json.loads((world_path(name)/"provenance.json").read_text())
     assert meta["command"].startswith(f"sau_nb build-zoo --names {name} --seed ")
     assert meta["trigger"] == zoo_attack(name).trigger and meta["steps"] > 0 and meta["checks"]
-    assert (world_path(name)/"unet").is_dir() and (world_path(name)/TOKEN_ROWS).is_file()
+    if zoo_attack(name).trains == "text_encoder": assert (world_path(name)/"text_encoder").is_dir() and not (world_path(name)/"unet").exists()
+    else: assert (world_path(name)/"unet").is_dir() and (world_path(name)/TOKEN_ROWS).is_file()
