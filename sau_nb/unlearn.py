@@ -87,11 +87,15 @@ def te_loss(c_trig_s, c_clean, c_keep_s, c_keep, # student states of triggered a
     l_trig = ((c_trig_s.float() - torch.gather(c_clean.float(), 1, idx)).pow(2) * m).sum() / (m.sum() * c_clean.shape[-1])
     return l_trig + F.mse_loss(c_keep_s.float(), c_keep.float())
 
-def text_encoder_params(te, which:str) -> dict:
-    "The trainable tensors of the student text encoder `te` for `which` ('last': its last layer and final norm; 'all'), set to require gradients."
+def _te_trained(te, which:str) -> dict:
+    "The text encoder's tensors that `which` trains ('last': its last layer and final norm; 'all'), by name."
     if which not in TE_PARAM_SETS[1:]: raise ValueError(f"te_params must be one of {TE_PARAM_SETS}, got {which!r}.")
     last = f"layers.{te.config.num_hidden_layers - 1}."
-    named = {n: p for n, p in te.named_parameters() if which == "all" or last in n or "final_layer_norm" in n}
+    return {n: p for n, p in te.named_parameters() if which == "all" or last in n or "final_layer_norm" in n}
+
+def text_encoder_params(te, which:str) -> dict:
+    "The trainable tensors of the student text encoder `te` for `which`, set to require gradients."
+    named = _te_trained(te, which)
     for p in named.values(): p.requires_grad_(True)
     return named
 
@@ -593,7 +597,7 @@ def memory_estimate(pipe, # a StableDiffusionPipeline, or its UNet alone (then t
                text_encoder=half_copy(te) if shared else 4 * count(te) * (trigger_lr > 0),  # a half copy, or the student's float32 copy
               )
     if te_params and te is not None:  # a float32 student text encoder (beside any half copy), gradients and optimizer state of what trains
-        te_sizes = [p.numel() for n, p in te.named_parameters() if te_params == "all" or f"layers.{te.config.num_hidden_layers - 1}." in n or "final_layer_norm" in n]
+        te_sizes = [p.numel() for p in _te_trained(te, te_params).values()]
         est["text_encoder"] = (half_copy(te) if shared else 0) + 4 * count(te)
         est["grads"] += 4 * sum(te_sizes); est["optimizer"] += _optimizer_bytes(te_sizes, profile.optimizer); est["n_trained_te"] = sum(te_sizes)
     c, s = unet.config.in_channels, unet.config.sample_size
@@ -655,5 +659,5 @@ ABLATIONS = {"full": {}, "no distillation": dict(w_distill=0.), "no attention te
              "spatial from trigger attention": dict(spatial="attention"),
              "LoRA (rank 4)": dict(params="lora"), "attn2 to_k/to_v": dict(params="attn2_kv"),
              "UNet only (trigger_lr=0)": dict(trigger_lr=0.), "the trigger's embeddings only (lr=0)": dict(lr=0.),
-             "both paths (w_orig=10)": dict(w_orig=10.), "text encoder: trigger rows only (te_params=None)": dict(te_params=None),
-             "text encoder: last layer": dict(te_params="last"), "no text-encoder term (w_te=0)": dict(w_te=0.)}  # label → `sau_unlearn` keywords; `bench/bench_sau.py --ablation` runs the same rows
+             "both paths (w_orig=10)": dict(w_orig=10.), "text encoder: all of it (te_params='all')": dict(te_params="all"),
+             "text encoder: its last layer (te_params='last')": dict(te_params="last")}  # label → `sau_unlearn` keywords; `bench/bench_sau.py --ablation` runs the same rows
