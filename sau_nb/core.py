@@ -394,15 +394,15 @@ def load_pipeline(name_or_path:str|Path, # a hub id ("CompVis/stable-diffusion-v
             raise ValueError("use_safetensors=False would load pickle weights, and loading pickle can run arbitrary code: "
                              "pass allow_pickle=True if you trust the files.")
         kw["use_safetensors"] = True
-    if unet is not None:  # check the UNet's files (pickle?) before the base loads
-        sub = _unet_subfolder(_files(unet, "the UNet"), unet); _weights(_files(unet, "the UNet"), sub, unet, allow_pickle)
+    if unet is not None:  # the UNet's files (pickle?) and config are checked before the base loads
+        unet_kw, unet_cfg = _unet_source(unet, allow_pickle)
         kw["unet"] = None  # the base's own UNet is never loaded
     pipe = StableDiffusionPipeline.from_pretrained(str(name_or_path), **{**kw, **kwargs})
     if unet is not None:
         from diffusers import UNet2DConditionModel
         base_cfg = UNet2DConditionModel.load_config(str(name_or_path), subfolder="unet")
-        _check_fit(unet, UNet2DConditionModel.load_config(str(unet), **_sub(unet)), base_cfg, pipe.text_encoder.config.hidden_size, name_or_path)
-        pipe = _view(pipe, unet=load_unet(unet, device="cpu", dtype=dtype, allow_pickle=allow_pickle))
+        _check_fit(unet, unet_cfg, base_cfg, pipe.text_encoder.config.hidden_size, name_or_path)
+        pipe = _view(pipe, unet=UNet2DConditionModel.from_pretrained(str(unet), torch_dtype=dtype, **unet_kw).eval())
     pipe = pipe.to(device)
     pipe.set_progress_bar_config(disable=True)
     return pipe
@@ -449,9 +449,17 @@ def unet_fit(unet_config:dict, # the candidate UNet's config
     want = {**{k: base_config.get(k) for k in UNET_FIT}, "cross_attention_dim": text_width}
     return [f"{k}: {unet_config.get(k)!r} in the UNet, {v!r} in the base pipeline" for k, v in want.items() if unet_config.get(k) != v]
 
-def _sub(name_or_path) -> dict:
-    sub = _unet_subfolder(_files(name_or_path, "the UNet"), name_or_path)
-    return dict(subfolder=sub) if sub else {}
+def _unet_source(name_or_path, allow_pickle:bool) -> tuple[dict, dict]:
+    "The `from_pretrained` keywords of a UNet's files (subfolder, safetensors or pickle) and its config: one listing, no weights loaded."
+    from diffusers import UNet2DConditionModel
+    files = _files(name_or_path, "the UNet")
+    sub = _unet_subfolder(files, name_or_path)
+    safe = _weights(files, sub, name_or_path, allow_pickle)
+    kw = dict(subfolder=sub) if sub else {}
+    config = UNet2DConditionModel.load_config(str(name_or_path), **kw)
+    if config.get("_class_name") != "UNet2DConditionModel":
+        raise ValueError(f"{name_or_path} is not a UNet: its config describes a {config.get('_class_name')!r}. Pass a UNet folder or repo.")
+    return dict(kw, use_safetensors=safe), config
 
 def _check_fit(name_or_path, unet_config, base_config, text_width, base_name):
     bad = unet_fit(unet_config, base_config, text_width)
@@ -465,18 +473,12 @@ def load_unet(name_or_path:str|Path, # a UNet-only hub repo (e.g. BadT2I's) or f
              ):
     "A `UNet2DConditionModel` from a folder or hub repo, safetensors unless `allow_pickle`, checked to fit the pipeline `like`."
     from diffusers import UNet2DConditionModel
-    files = _files(name_or_path, "the UNet")
-    sub = _unet_subfolder(files, name_or_path)
-    safe = _weights(files, sub, name_or_path, allow_pickle)
-    kw = dict(subfolder=sub) if sub else {}
-    config = UNet2DConditionModel.load_config(str(name_or_path), **kw)
-    if config.get("_class_name") != "UNet2DConditionModel":
-        raise ValueError(f"{name_or_path} is not a UNet: its config describes a {config.get('_class_name')!r}. Pass a UNet folder or repo.")
+    kw, config = _unet_source(name_or_path, allow_pickle)
     if like is not None:
         _check_fit(name_or_path, config, like.unet.config, like.text_encoder.config.hidden_size, getattr(like.config, "_name_or_path", "") or "given")
     device = get_device(device) if device is not None else (like.device if like is not None else get_device())
     dtype = dtype or (like.unet.dtype if like is not None else get_dtype(device))
-    unet = UNet2DConditionModel.from_pretrained(str(name_or_path), torch_dtype=dtype, use_safetensors=safe, **kw)
+    unet = UNet2DConditionModel.from_pretrained(str(name_or_path), torch_dtype=dtype, **kw)
     return unet.to(device).eval()
 
 
