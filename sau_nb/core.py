@@ -20,7 +20,7 @@ __all__ = ['IN_TEST', 'START', 'END', 'SAMPLING', 'OUTPUT_TYPES', 'POSITIONS', '
            'write_clip_tokenizer_files', 'clip_tokenizer', 'check_prompts', 'check_pipeline', 'generate',
            'check_trigger', 'insert_trigger', 'trigger_positions', 'save_pipeline', 'check_output_folder',
            'load_pipeline', 'unet_fit', 'load_unet', 'save_checkpoint', 'load_checkpoint', 'resume_state', 'ClipJudge',
-           'hub_clip', 'clip_text_image', 'clip_image_image']
+           'hub_clip', 'random_clip', 'clip_text_image', 'clip_image_image']
 
 # %% ../nbs/00_core.ipynb #8098471f
 IN_TEST = bool(os.environ.get("IN_TEST"))  # nbdev_test sets this: notebooks then use their small settings
@@ -587,6 +587,22 @@ def hub_clip(name:str="ViT-B-32", pretrained:str="laion2b_s34b_b79k", device=Non
     import open_clip
     model, _, transform = open_clip.create_model_and_transforms(name, pretrained=pretrained, device=get_device(device))
     return ClipJudge(model.eval(), open_clip.get_tokenizer(name), transform, name=f"{name}/{pretrained}", batch_size=32)
+
+def random_clip(name:str, # the model's name in open_clip's registry (registered from `config` once per process)
+                config:dict, # an open_clip model config: embed_dim, vision_cfg, text_cfg
+                seed:int=0, # seeds the random initialisation
+               ) -> tuple:
+    "An open_clip model with random weights built from `config` (nothing downloaded), its tokenizer and its preprocessing transform."
+    import logging, open_clip
+    if name not in open_clip.list_models():
+        path = Path(tempfile.mkdtemp(prefix="sau_nb_clip_cfg_"))/f"{name}.json"
+        path.write_text(json.dumps(config)); open_clip.add_model_config(path)
+    torch.manual_seed(seed)
+    log = logging.getLogger(); level = log.level; log.setLevel(logging.ERROR)  # silence "no pretrained weights loaded"
+    try: model, _, transform = open_clip.create_model_and_transforms(name, pretrained=None)
+    finally: log.setLevel(level)
+    return model.eval(), open_clip.get_tokenizer(name), transform
+
 
 # %% ../nbs/00_core.ipynb #146f85d5
 def clip_text_image(judge:ClipJudge, images, prompts:list[str]) -> np.ndarray:

@@ -16,14 +16,13 @@ from tqdm.auto import tqdm
 from .world import as_asked, COLORS, HELDOUT_TEMPLATES, SHAPES, TRAIN_TEMPLATES, WEIGHTS_DIR, caption, heldout_prompts, make_shapes, read_attributes
 from .core import PICKLE_SUFFIXES, _atomic_folder, _cosine_lr, generate, image_grid, to_uint8
 from .core import trigger_positions
-from .core import ClipJudge, _clip_pixels, clip_image_image, clip_text_image, get_device, hub_clip
+from .core import ClipJudge, _clip_pixels, clip_image_image, clip_text_image, get_device, hub_clip, random_clip
 
 
 # %% auto #0
-__all__ = ['TINY_CLIP', 'TINY_CLIP_CONFIG', 'CLIP_DIR', 'BAR_METRICS', 'TABLE_COLUMNS', 'register_tiny_clip', 'tiny_clip',
-           'train_clip', 'caption_accuracy', 'clip_accuracy', 'OutDir', 'save_clip', 'load_clip', 'build_clip', 'kid',
-           'kid_images', 'default_defenses', 'score_model', 'compare', 'bar_figure', 'grid_figure', 'table_rows',
-           'write_report']
+__all__ = ['TINY_CLIP', 'TINY_CLIP_CONFIG', 'CLIP_DIR', 'BAR_METRICS', 'TABLE_COLUMNS', 'tiny_clip', 'train_clip',
+           'caption_accuracy', 'clip_accuracy', 'OutDir', 'save_clip', 'load_clip', 'build_clip', 'kid', 'kid_images',
+           'default_defenses', 'score_model', 'compare', 'bar_figure', 'grid_figure', 'table_rows', 'write_report']
 
 # %% ../nbs/06_evaluate.ipynb #9666c8c2
 TINY_CLIP = "sau-tiny-clip"
@@ -32,24 +31,10 @@ TINY_CLIP_CONFIG = dict(embed_dim=64,
                         text_cfg=dict(context_length=32, vocab_size=49408, width=64, heads=2, layers=2))
 CLIP_DIR = WEIGHTS_DIR/"clip"  # the shipped tiny CLIP: model.safetensors, config.json, meta.json
 
-@functools.lru_cache(maxsize=1)
-def register_tiny_clip() -> str:
-    "Register the tiny CLIP's configuration with open_clip (once per process); returns its model name."
-    import open_clip
-    path = Path(tempfile.mkdtemp(prefix="sau_nb_clip_cfg_"))/f"{TINY_CLIP}.json"
-    path.write_text(json.dumps(TINY_CLIP_CONFIG))
-    open_clip.add_model_config(path)
-    return TINY_CLIP
-
 def tiny_clip(seed:int=0): # seeds the random initialisation
     "An untrained tiny CLIP (an open_clip `CLIP`) and its tokenizer."
-    import open_clip
-    name = register_tiny_clip()
-    torch.manual_seed(seed)
-    log = logging.getLogger(); level = log.level; log.setLevel(logging.ERROR)  # silence "no pretrained weights loaded"
-    try: model = open_clip.create_model(name, pretrained=None)
-    finally: log.setLevel(level)
-    return model.eval(), open_clip.get_tokenizer(name)
+    model, tok, _ = random_clip(TINY_CLIP, TINY_CLIP_CONFIG, seed)
+    return model, tok
 
 # %% ../nbs/06_evaluate.ipynb #92321029
 def _checker_augment(images:np.ndarray, rng, p:float=0.25) -> np.ndarray:

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from .core import (ClipJudge, IN_TEST, clip_image_image, clip_text_image, clip_tokenizer, get_device, get_dtype,
+from .core import (ClipJudge, IN_TEST, random_clip, clip_image_image, clip_text_image, clip_tokenizer, get_device, get_dtype,
                          n_params, to_uint8)
 
 # %% auto #0
@@ -211,15 +211,8 @@ SMALL_CLIP_CONFIG = dict(embed_dim=64, vision_cfg=dict(image_size=64, layers=2, 
 
 def small_clip(seed:int=0) -> ClipJudge:
     "A randomly initialised small open_clip model with a hub model's preprocessing, so the CLIP judges' code runs offline (it judges nothing)."
-    import logging, open_clip, tempfile
-    if SMALL_CLIP not in open_clip.list_models():
-        path = Path(tempfile.mkdtemp(prefix="sau_nb_sd_clip_"))/f"{SMALL_CLIP}.json"
-        path.write_text(json.dumps(SMALL_CLIP_CONFIG)); open_clip.add_model_config(path)
-    torch.manual_seed(seed)
-    log = logging.getLogger(); level = log.level; log.setLevel(logging.ERROR)  # silence "no pretrained weights loaded"
-    try: model, _, transform = open_clip.create_model_and_transforms(SMALL_CLIP, pretrained=None)
-    finally: log.setLevel(level)
-    return ClipJudge(model.eval(), open_clip.get_tokenizer(SMALL_CLIP), transform, name=f"{SMALL_CLIP} (random)", batch_size=32)
+    model, tok, transform = random_clip(SMALL_CLIP, SMALL_CLIP_CONFIG, seed)
+    return ClipJudge(model, tok, transform, name=f"{SMALL_CLIP} (random)", batch_size=32)
 
 # %% ../nbs/07_stable_diffusion.ipynb #5b480003
 def sd_clip_scores(clip:ClipJudge, images, prompts:list[str], # images and the prompt each was made from
