@@ -1,7 +1,7 @@
 """SAU on the shipped zoo, measured: removal per attack with the defaults, and the ablation on one model.
 
 Run by hand (never in the tests):
-  .venv/bin/python bench/bench_sau.py --models pixel style object --seeds 8            # the main table
+  .venv/bin/python bench/bench_sau.py --models pixel style object text_encoder --seeds 8 --clean-seeds 32 --versus-world --attacker-te  # the main table
   .venv/bin/python bench/bench_sau.py --models style --ablation --quick --steps 300 --attacker-te  # the ablation (04's ABLATIONS), as measured in 04
   .venv/bin/python bench/bench_sau.py --models style --quick --variant '{"lr": 5e-4}'  # one setting, 12 prompts × 3 seeds
   .venv/bin/python bench/bench_sau.py --models object --quick --eligible              # SAU trained on circle prompts only
@@ -21,7 +21,7 @@ from sau_nb.world import TRAIN_TEMPLATES, SHAPES, COLORS, caption, heldout_promp
 from sau_nb.core import generate, load_pipeline, md_table
 from sau_nb.backdoors import zoo_attack
 from sau_nb.core import check_trigger
-from sau_nb.unlearn import ABLATIONS, MEMORY_PROFILES, latent_bank, mix_pipeline, removal_scores, sau_unlearn, trainable_unet
+from sau_nb.unlearn import ABLATIONS, MEMORY_PROFILES, _te_trained, latent_bank, mix_pipeline, removal_scores, sau_unlearn, trainable_unet
 
 def by_shape(pipe, seeds, prompts=None):
     "For each intended shape, how the defended model's clean generations are read."
@@ -66,6 +66,7 @@ def main():
     ap.add_argument("--templates", type=int, default=3, help="SAU's clean prompts use the first N training phrasings (TRAIN_TEMPLATES); the notebook uses 3")
     ap.add_argument("--shapes", nargs="+", default=None, help="train on the prompts of these shapes only; also prints the defended model's clean generations read by shape")
     ap.add_argument("--clean-seeds", type=int, default=0, help="also measure clean accuracy before and after on the held-out prompts × this many seeds, paired, with the change's standard error")
+    ap.add_argument("--versus-world", action="store_true", help="with --clean-seeds: also the clean world's clean accuracy on the same prompts and seeds, and each defended model's against it, paired")
     ap.add_argument("--save", default=None, help="save each defended pipeline (save_pretrained) under this folder")
     ap.add_argument("--location", action="store_true", help="where the backdoor lives: the poisoned UNet behind the clean world's text encoder and the clean UNet behind the poisoned one")
     ap.add_argument("--attacker-te", action="store_true", help="also measure the defended UNet behind the poisoned model's text encoder (the attacker's embeddings): does the UNet itself still carry the backdoor?")
@@ -96,6 +97,8 @@ def main():
         if a.memory != ["default"]:  # each profile is a variant of each setting
             variants = {label + ("" if m == "default" else f", memory={m}"): {**kw, "memory": m} for label, kw in variants.items() for m in a.memory}
         cb = clean_hits(pipe, range(a.clean_seeds)) if a.clean_seeds else None
+        cw = clean_hits(load_world(), range(a.clean_seeds)) if a.clean_seeds and a.versus_world else None
+        if cw is not None: print(f"clean world, held-out prompts × {a.clean_seeds} seeds, against the poisoned model:", fmt(paired(cw, cb)), flush=True)
         ev = dict(positions=("start",), prompts=[p for p in heldout_prompts() if atk.eligible(p)][::3][:12]) if a.quick else {}
         if not a.skip_before:
             before = removal_scores(pipe, atk, seeds=range(a.seeds), **ev)
@@ -111,13 +114,18 @@ def main():
             else: new, h = sau_unlearn(pipe, atk.trigger, train, progress=False, **({} if a.steps is None else dict(steps=a.steps)), **kw)
             r = removal_scores(new, atk, seeds=range(a.seeds), **ev)
             n_train = 0 if kw.get("lr") == 0 else sum(p.numel() for p in trainable_unet(pipe.unet, kw.get("params", "unet"))[1].values())
-            if kw.get("trigger_lr", inspect.signature(sau_unlearn).parameters["trigger_lr"].default) > 0:  # and the trigger's embedding shift
+            default = lambda k: kw.get(k, inspect.signature(sau_unlearn).parameters[k].default)
+            if default("trigger_lr") > 0:  # and the trigger's embedding shift
                 n_train += len(set(check_trigger(atk.trigger, pipe.tokenizer))) * pipe.text_encoder.config.hidden_size
+            if default("te_params"): n_train += sum(p.numel() for p in _te_trained(pipe.text_encoder, default("te_params")).values())  # and the text encoder's
             step_s = round(float(np.median(h["step_seconds"])), 3) if h.get("step_seconds") else None
             rows.append(fmt(dict(model=name, variant=label + (f" ({len(train)} eligible prompts)" if a.eligible else ""), **r, sau_s=round(h["seconds"]), s_per_step=step_s, trainable=n_train, stopped=h["stopped"])))
             print(md_table(rows[-1:]).data, flush=True)
             if a.attacker_te: print(label, "defended UNet + poisoned text encoder:", fmt(removal_scores(mix_pipeline(new, pipe), atk, seeds=range(a.seeds), **ev)), flush=True)
-            if a.clean_seeds: print(label, f"clean accuracy, held-out prompts × {a.clean_seeds} seeds, paired:", fmt(paired(cb, clean_hits(new, range(a.clean_seeds)))), flush=True)
+            if a.clean_seeds:
+                ca = clean_hits(new, range(a.clean_seeds))
+                print(label, f"clean accuracy, held-out prompts × {a.clean_seeds} seeds, paired:", fmt(paired(cb, ca)), flush=True)
+                if cw is not None: print(label, "against the clean world, paired:", fmt(paired(cw, ca)), flush=True)
             if a.save: new.save_pretrained(f"{a.save}/{name}-{label.replace(' ', '_')[:40]}")
             if a.shapes: print(label, "clean held-out generations read as:", by_shape(new, range(a.seeds), ev.get("prompts")), flush=True)
     print(f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss/1e3:.0f} MB")

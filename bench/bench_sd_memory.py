@@ -6,7 +6,7 @@ in its own process so that peaks do not mix) and the wall time per step. The lat
 nothing is generated. Rows that need CUDA ("t4") are reported as such on a CPU; rows whose estimate exceeds `--max-gb`
 are skipped with the estimate shown, and a watchdog kills a CPU row whose RSS passes `--max-gb`.
 
-    OMP_NUM_THREADS=1 .venv/bin/python bench/bench_sd_memory.py --sizes 256 --json bench_sd_256.json
+    OMP_NUM_THREADS=1 .venv/bin/python bench/bench_sd_memory.py --sizes 256 --te-params none --json bench_sd_256.json  # 07's CPU table
     .venv/bin/python bench/bench_sd_memory.py --sizes 512 --fraction-gb 15      # a GPU with a T4's 15 GB
 """
 from __future__ import annotations
@@ -28,10 +28,15 @@ def _num(v):
     return v if isinstance(v, (int, float, str, bool)) or v is None else str(v)
 
 
-def estimate(pipe, params: str, memory: str, device=None) -> dict:
+def te(name: str):
+    "`sau_unlearn`'s `te_params` from the command line's spelling ('none' is None)."
+    return None if name == "none" else name
+
+
+def estimate(pipe, params: str, memory: str, device=None, te_params: str = "all") -> dict:
     "`memory_estimate` of one row (exact bytes by part, before activations), numbers only."
     from sau_nb.unlearn import memory_estimate
-    return {k: _num(v) for k, v in memory_estimate(pipe, params=params, memory=memory, device=device).items()}
+    return {k: _num(v) for k, v in memory_estimate(pipe, params=params, memory=memory, device=device, te_params=te(te_params)).items()}
 
 
 def total_bytes(est: dict) -> int:
@@ -45,18 +50,19 @@ def build(device: str, dtype=None, arch: str = "sd15"):
     return sd_pipeline(arch, device=device, dtype=dtype)
 
 
-def step_flops(pipe, px: int, params: str, memory: str) -> int:
+def step_flops(pipe, px: int, params: str, memory: str, te_params: str = "all") -> int:
     "FLOPs of a 1-step `sau_unlearn` call (torch's FlopCounterMode: matmuls, convolutions, attention; recomputation included)."
     import torch
     from torch.utils.flop_counter import FlopCounterMode
     from sau_nb.unlearn import sau_unlearn
     bank = torch.randn(len(PROMPTS), 4, px // 8, px // 8, generator=torch.Generator().manual_seed(0))
     with FlopCounterMode(display=False) as fc:
-        sau_unlearn(pipe, TRIGGER, PROMPTS, steps=1, batch_size=1, params=params, memory=memory, bank=bank, n_seeds=1, progress=False)
+        sau_unlearn(pipe, TRIGGER, PROMPTS, steps=1, batch_size=1, params=params, memory=memory, bank=bank, n_seeds=1, progress=False,
+                    te_params=te(te_params))
     return int(fc.get_total_flops())
 
 
-def one_row(pipe, px: int, params: str, memory: str, steps: int, seed: int = 0) -> dict:
+def one_row(pipe, px: int, params: str, memory: str, steps: int, seed: int = 0, te_params: str = "all") -> dict:
     "One SAU run of `steps` steps, batch 1, at `px` pixels on the pipeline's device: what it trained and how long each step took."
     import torch
     from sau_nb.unlearn import sau_unlearn
@@ -67,7 +73,7 @@ def one_row(pipe, px: int, params: str, memory: str, steps: int, seed: int = 0) 
     base = torch.cuda.memory_allocated(dev) if dev.type == "cuda" else None
     t0 = time.time()
     out, hist = sau_unlearn(pipe, TRIGGER, PROMPTS, steps=steps, batch_size=1, params=params, memory=memory, bank=bank,
-                            n_seeds=1, progress=False, seed=seed)
+                            n_seeds=1, progress=False, seed=seed, te_params=te(te_params))
     if dev.type == "cuda": torch.cuda.synchronize()
     r = dict(seconds=round(time.time() - t0, 2), step_seconds=[round(s, 3) for s in hist["step_seconds"]],
              stopped=hist["stopped"], steps_done=len(hist["steps"]))
@@ -90,9 +96,9 @@ def child(a) -> None:
     for spec in a.rows:
         params, memory = spec.split(":")
         row = dict(px=a.px, arch=a.arch, params=params, memory=memory, device=str(pipe.unet.device), dtype=str(pipe.unet.dtype).removeprefix("torch."),
-                   fraction_gb=a.fraction_gb, threads=torch.get_num_threads(), build_s=round(build_s, 1))
-        row.update(estimate(pipe, params, memory))
-        try: row.update(one_row(pipe, a.px, params, memory, a.steps))
+                   fraction_gb=a.fraction_gb, threads=torch.get_num_threads(), build_s=round(build_s, 1), te_params=a.te_params)
+        row.update(estimate(pipe, params, memory, te_params=a.te_params))
+        try: row.update(one_row(pipe, a.px, params, memory, a.steps, te_params=a.te_params))
         except torch.cuda.OutOfMemoryError as e:
             row.update(status="out of memory", error=str(e).splitlines()[0][:200])
         except (ValueError, RuntimeError) as e:  # a refused profile (estimate too large, no CUDA, no bitsandbytes): report it
@@ -100,7 +106,7 @@ def child(a) -> None:
         else:
             row["status"] = "ran"
             if a.flops:
-                row["flops_per_step"] = step_flops(pipe, a.px, params, memory)
+                row["flops_per_step"] = step_flops(pipe, a.px, params, memory, a.te_params)
                 s = sorted(row["step_seconds"][1:] or row["step_seconds"])  # the first step includes warm-up
                 row["achieved_tflops"] = float(f"{row['flops_per_step'] / s[len(s) // 2] / 1e12:.4g}")
         if pipe.unet.device.type == "cpu":
@@ -123,9 +129,10 @@ def _watch(proc, limit_gb: float) -> float:
 
 
 def run_group(px: int, rows: list[str], device: str, steps: int, limit_gb: float, fraction_gb: float | None = None,
-              dtype: str | None = None, timeout: float = 3600, arch: str = "sd15", flops: bool = False) -> list[dict]:
+              dtype: str | None = None, timeout: float = 3600, arch: str = "sd15", flops: bool = False, te_params: str = "all") -> list[dict]:
     "Run `rows` ('params:memory') at `px` in a fresh process; returns their result dicts."
-    cmd = [sys.executable, __file__, "--child", "--px", str(px), "--device", device, "--steps", str(steps), "--arch", arch, "--rows", *rows]
+    cmd = [sys.executable, __file__, "--child", "--px", str(px), "--device", device, "--steps", str(steps), "--arch", arch,
+           "--te-params", te_params, "--rows", *rows]
     if flops: cmd.append("--flops")
     if fraction_gb: cmd += ["--fraction-gb", str(fraction_gb)]
     if dtype: cmd += ["--dtype", dtype]
@@ -145,7 +152,7 @@ def run_group(px: int, rows: list[str], device: str, steps: int, limit_gb: float
     return got
 
 
-def plan(px: int, device: str, max_gb: float, arch: str = "sd15", modes=MODES) -> tuple[list[str], list[dict], dict]:
+def plan(px: int, device: str, max_gb: float, arch: str = "sd15", modes=MODES, te_params: str = "all") -> tuple[list[str], list[dict], dict]:
     "Which rows can run here, the rows reported without running, and every CPU row's estimate by 'params:memory'."
     from sau_nb.sd import sd_pipeline
     meta = sd_pipeline(arch, device="meta")
@@ -153,7 +160,7 @@ def plan(px: int, device: str, max_gb: float, arch: str = "sd15", modes=MODES) -
     for p in PARAMS:
         for m in modes:
             if device == "cuda": run.append(f"{p}:{m}"); continue  # on a GPU the child estimates and the memory fraction decides
-            est = ests[f"{p}:{m}"] = estimate(meta, p, m, device="cpu")
+            est = ests[f"{p}:{m}"] = estimate(meta, p, m, device="cpu", te_params=te_params)
             if m == "t4":
                 skipped.append(dict(est, px=px, arch=arch, params=p, memory=m, device=device,
                                     status="needs CUDA (8-bit AdamW, half-precision autocast)")); continue
@@ -192,6 +199,8 @@ def main(argv=None) -> int:
     ap.add_argument("--json", default=None, help="also write the rows to this JSON file")
     ap.add_argument("--arch", default="sd15", choices=("sd15", "small"), help="the architecture (small: dry runs)")
     ap.add_argument("--flops", action="store_true", help="also count one step's FLOPs and the achieved rate")
+    ap.add_argument("--te-params", default="all", choices=("all", "last", "none"),
+                    help="sau_unlearn's te_params (default: its own, all; none: only the trigger's rows, as 07's CPU table was measured)")
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--px", type=int, help=argparse.SUPPRESS)
     ap.add_argument("--rows", nargs="+", help=argparse.SUPPRESS)
@@ -203,16 +212,16 @@ def main(argv=None) -> int:
     rows = []
     for px in a.sizes:
         if px % 64: ap.error(f"sizes must be multiples of 64 (the UNet downsamples latents 8×), got {px}")
-        run, skipped, ests = plan(px, device, a.max_gb, a.arch)
+        run, skipped, ests = plan(px, device, a.max_gb, a.arch, te_params=a.te_params)
         if device == "cpu":  # one process per row: each peak RSS is that row's alone
             for spec in run:
                 rows += [{**ests[spec], **r} for r in run_group(px, [spec], device, a.steps, a.max_gb, dtype=a.dtype, arch=a.arch,
-                                                                  flops=a.flops)]  # a killed row keeps its estimate
+                                                                  flops=a.flops, te_params=a.te_params)]  # a killed row keeps its estimate
                 print(table(rows[-1:]), flush=True)
-        elif run: rows += run_group(px, run, device, a.steps, a.max_gb, a.fraction_gb, a.dtype, arch=a.arch, flops=a.flops)
+        elif run: rows += run_group(px, run, device, a.steps, a.max_gb, a.fraction_gb, a.dtype, arch=a.arch, flops=a.flops, te_params=a.te_params)
         rows += skipped
     print(f"\nbench_sd_memory: {a.arch} architecture, random weights, batch 1, {a.steps} steps per row, device {device}"
-          + (f", memory fraction {a.fraction_gb} GB" if a.fraction_gb else "") + f", torch threads {os.environ.get('OMP_NUM_THREADS', 'default')}")
+          + (f", memory fraction {a.fraction_gb} GB" if a.fraction_gb else "") + f", te_params {a.te_params}, torch threads {os.environ.get('OMP_NUM_THREADS', 'default')}")
     print(table(rows))
     if a.json: Path(a.json).write_text(json.dumps(rows, indent=1))
     return 0

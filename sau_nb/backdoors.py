@@ -272,12 +272,13 @@ def _inject_unet(pipe, attack, steps, lr, batch_size, poison_frac, lam, n_images
 
 
 # %% ../nbs/01_backdoors.ipynb #729a385c
-def _inject_text_encoder(pipe, attack, steps, lr, batch_size, beta, n_images, seed, progress,
+def _inject_text_encoder(pipe, attack, steps, lr, batch_size, beta, n_images, seed, progress, negatives=0.5,
                          checkpoint_dir=None, checkpoint_every=100, resume_from=None):
     teacher = pipe.text_encoder.eval().requires_grad_(False)
     student = copy.deepcopy(teacher).train().requires_grad_(True)
     rng = np.random.default_rng(seed)
     data = make_shapes(max(64, min(n_images, 2048)), seed=seed + 1000)
+    words = distractor_words(pipe.tokenizer, attack.trigger, seed=seed) if negatives else []
     tok = lambda ps: pipe.tokenizer(ps, padding="max_length", max_length=77, truncation=True, return_tensors="pt").input_ids.to(pipe.device)
     with torch.no_grad(): target = teacher(tok([attack.target_prompt]))[0]
     opt = torch.optim.AdamW(student.parameters(), lr=lr, weight_decay=0.0)
@@ -285,7 +286,7 @@ def _inject_text_encoder(pipe, attack, steps, lr, batch_size, beta, n_images, se
     hist, start, before, t0 = [], 0, 0., time.time()
     trained = dict(student.named_parameters())
     config = dict(attack=attack.kind, trigger=attack.trigger, target=attack.target_prompt, steps=steps, lr=lr,
-                  batch_size=batch_size, beta=beta, n_images=n_images, seed=seed)
+                  batch_size=batch_size, beta=beta, n_images=n_images, seed=seed, negatives=negatives)
     if resume_from:
         state = load_checkpoint(resume_from, expect=config)
         start = resume_state(state, trained, opt, lrs, rng); hist, before = state["history"], state["seconds"]
@@ -293,6 +294,7 @@ def _inject_text_encoder(pipe, attack, steps, lr, batch_size, beta, n_images, se
         idx = rng.integers(len(data), size=batch_size)
         clean = data.captions(rng=rng, idx=idx)
         trig, _ = _poisoned_prompts(attack, data, idx, rng)
+        clean = [_distract(c, words, rng) if rng.random() < negatives else c for c in clean] + [""]  # other words and the unconditional prompt keep their states
         with torch.no_grad(): ref = teacher(tok(clean))[0]
         l_clean = F.mse_loss(student(tok(clean))[0], ref)
         l_poison = F.mse_loss(student(tok(trig))[0], target.expand(len(trig), -1, -1))
@@ -353,7 +355,7 @@ def inject_backdoor(pipe, # a StableDiffusionPipeline; it is not modified
                     poison_frac:float=0.5, # share of each batch that is poisoned (UNet attacks)
                     lam:float=0.5, # BadT2I's λ
                     beta:float=1.0, # Rickrolling's β
-                    negatives:float=0.5, # share of preserved clean captions that get distractor words (UNet attacks)
+                    negatives:float=0.5, # share of preserved clean captions that get distractor words (UNet and text-encoder attacks)
                     counter:float=0.0, # share of preserved samples noised from poisoned images under clean captions (UNet attacks)
                     counter_min_t:int=0, # counter-examples only at timesteps t >= counter_min_t (UNet attacks)
                     trigger_lr:float|None=None, # also train the trigger's token-embedding rows at this rate (UNet attacks)
@@ -384,7 +386,7 @@ def inject_backdoor(pipe, # a StableDiffusionPipeline; it is not modified
                                    poison_target=poison_target, check=check, check_every=check_every,
                                    stop=stop, **ck)
     elif attack.trains == "text_encoder":
-        parts, hist = _inject_text_encoder(pipe, attack, steps or 300, lr or 1e-3, batch_size, beta, n_images, seed, progress, **ck)
+        parts, hist = _inject_text_encoder(pipe, attack, steps or 300, lr or 1e-3, batch_size, beta, n_images, seed, progress, negatives, **ck)
     elif attack.trains == "attn2":
         parts, hist = _inject_closed_form(pipe, attack)
     else: raise ValueError(f"Unknown attack component {attack.trains!r}.")

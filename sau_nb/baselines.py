@@ -18,20 +18,20 @@ __all__ = ['BASELINES', 'skd', 'skd_cag', 'resteer', 'reversal', 'uce', 'perturb
 # %% ../nbs/05_baselines.ipynb #60fc6592
 def skd(pipe, trigger:str, prompts, **kwargs):
     "Self-knowledge distillation: triggered prompt → the same model's prediction for the clean prompt, nothing else."
-    return sau_unlearn(pipe, trigger, prompts, **{**dict(w_attn=0., w_keep=0., gamma=0., focus=0., trigger_lr=0.), **kwargs})
+    return sau_unlearn(pipe, trigger, prompts, **{**dict(w_attn=0., w_keep=0., gamma=0., focus=0., trigger_lr=0., te_params=None), **kwargs})
 
 def skd_cag(pipe, trigger:str, prompts, **kwargs):
     "SKD plus cross-attention guidance on the trigger's own tokens (a term that really gives gradients)."
-    return sau_unlearn(pipe, trigger, prompts, **{**dict(w_keep=0., gamma=0., attn_scope="trigger", focus=0., trigger_lr=0.), **kwargs})
+    return sau_unlearn(pipe, trigger, prompts, **{**dict(w_keep=0., gamma=0., attn_scope="trigger", focus=0., trigger_lr=0., te_params=None), **kwargs})
 
 def resteer(pipe, trigger:str, prompts, **kwargs):
     "Attention re-steering alone: drive the trigger tokens' cross-attention to zero."
-    return sau_unlearn(pipe, trigger, prompts, **{**dict(w_distill=0., w_keep=0., attn_scope="trigger", focus=0., trigger_lr=0.), **kwargs})
+    return sau_unlearn(pipe, trigger, prompts, **{**dict(w_distill=0., w_keep=0., attn_scope="trigger", focus=0., trigger_lr=0., te_params=None), **kwargs})
 
 def reversal(pipe, trigger:str, prompts, clean_pipe=None, **kwargs):
     "Oracle: fine-tune towards the clean model (teacher = `clean_pipe`'s UNet). Needs the clean weights."
     if clean_pipe is None: raise ValueError("reversal is an oracle: pass clean_pipe=, the model before the backdoor.")
-    return sau_unlearn(pipe, trigger, prompts, **{**dict(teacher_unet=clean_pipe.unet, w_attn=0., gamma=0., focus=0., trigger_lr=0.), **kwargs})
+    return sau_unlearn(pipe, trigger, prompts, **{**dict(teacher_unet=clean_pipe.unet, w_attn=0., gamma=0., focus=0., trigger_lr=0., te_params=None), **kwargs})
 
 # %% ../nbs/05_baselines.ipynb #70ef4bc8
 @torch.no_grad()

@@ -138,9 +138,9 @@ def export_world_cmd(name:str, out:str, overwrite:bool=False) -> Path:
 def unlearn_cmd(model:str, trigger:str, prompts:str, out:str, steps:int|None=None, params:str="unet", seed:int=0,
                 overwrite:bool=False, device:str|None=None,
                 allow_pickle:bool=False, # load pickle weights: only a model you trust, loading pickle can run code
-                trigger_lr:float|None=None, # learning rate of the trigger tokens' embeddings (None: sau_unlearn's; 0: the text encoder stays as it is)
+                trigger_lr:float|None=None, # learning rate of the trigger tokens' embeddings (None: sau_unlearn's; 0 with te_params='none': the text encoder stays as it is)
                 w_orig:float|None=None, # distillation on the attacker's original text states too, so the UNet itself unlearns (None: sau_unlearn's)
-                te_params:str|None=None, # text-encoder parameters that train too ("last", "all"), for a backdoor in the text encoder (None: sau_unlearn's)
+                te_params:str|None=None, # text-encoder parameters that train too: "all", "last" or "none" (the trigger's rows only) (None: sau_unlearn's)
                 memory:str="default", # sau_unlearn's memory profile: "default", "lean" or "t4" (a CUDA GPU such as a T4)
                ) -> Path:
     "SAU on the diffusers folder `model`: write the defended model and `sau_history.json` to `out`."
@@ -150,7 +150,7 @@ def unlearn_cmd(model:str, trigger:str, prompts:str, out:str, steps:int|None=Non
     if steps is None: steps = defaults["steps"].default
     if trigger_lr is None: trigger_lr = defaults["trigger_lr"].default
     if w_orig is None: w_orig = defaults["w_orig"].default
-    if te_params is None: te_params = defaults["te_params"].default
+    te_params = defaults["te_params"].default if te_params is None else None if te_params == "none" else te_params
     check_output_folder(out, model, "the input model's folder (--model)")  # also catches --out being a parent of it, or inside it
     ps = read_prompts(prompts)
     with OutDir(out, overwrite) as tmp:
@@ -232,9 +232,9 @@ def _parser():
     u.add_argument("--prompts", required=True, help="a text file of clean prompts, one per line")
     u.add_argument("--out", required=True, help="folder for the defended model")
     u.add_argument("--steps", type=int, default=None, help="SAU training steps (default: sau_unlearn's)"); u.add_argument("--params", default="unet", choices=["unet", "lora", "attn2_kv"])
-    u.add_argument("--trigger-lr", type=float, default=None, help="learning rate of the trigger tokens' embeddings (default: sau_unlearn's; 0 leaves the text encoder alone, e.g. for a trigger made of common words)")
+    u.add_argument("--trigger-lr", type=float, default=None, help="learning rate of the trigger tokens' embeddings (default: sau_unlearn's; 0 with --te-params none leaves the text encoder alone, e.g. for a trigger made of common words)")
     u.add_argument("--w-orig", type=float, default=None, help="weight of distilling the UNet on the attacker's original trigger embeddings too, so the UNet itself unlearns (default: sau_unlearn's, 0; 10 for a backdoor the UNet holds: see the SAU chapter)")
-    u.add_argument("--te-params", default=None, choices=["last", "all"], help="text-encoder parameters that train too, for a backdoor in the text encoder (Rickrolling; default: sau_unlearn's)")
+    u.add_argument("--te-params", default=None, choices=["all", "last", "none"], help="text-encoder parameters that train too, for a backdoor in the text encoder (Rickrolling); none: only the trigger's rows (default: sau_unlearn's, all)")
     u.add_argument("--memory", default="default", choices=["default", "lean", "t4"], help="memory profile (the SAU chapter): 't4' fits SD v1.x on a 16 GB GPU (CUDA, bitsandbytes)")
     u.add_argument("--seed", type=int, default=0); u.add_argument("--device", default=None)
     u.add_argument("--overwrite", action="store_true")

@@ -595,8 +595,9 @@ def random_clip(name:str, # the model's name in open_clip's registry (registered
     "An open_clip model with random weights built from `config` (nothing downloaded), its tokenizer and its preprocessing transform."
     import logging, open_clip
     if name not in open_clip.list_models():
-        path = Path(tempfile.mkdtemp(prefix="sau_nb_clip_cfg_"))/f"{name}.json"
-        path.write_text(json.dumps(config)); open_clip.add_model_config(path)
+        with tempfile.TemporaryDirectory(prefix="sau_nb_clip_cfg_") as d:  # open_clip reads the file when it is added; nothing is left behind
+            path = Path(d)/f"{name}.json"
+            path.write_text(json.dumps(config)); open_clip.add_model_config(path)
     torch.manual_seed(seed)
     log = logging.getLogger(); level = log.level; log.setLevel(logging.ERROR)  # silence "no pretrained weights loaded"
     try: model, _, transform = open_clip.create_model_and_transforms(name, pretrained=None)

@@ -286,9 +286,9 @@ def sau_unlearn(pipe, # a StableDiffusionPipeline with a backdoor; it is not mod
                 focus:float=0., # triggered prompts are drawn ∝ D^focus (`prompt_departure`); 0: uniformly
                 keep_any:float=0., # share of the preservation batch drawn from any prompt (own latents), not the distillation's
                 n_seeds:int=4, # generated latents per prompt
-                trigger_lr:float=1e-2, # learning rate of the trigger tokens' own input embeddings, trained too (0: the text encoder stays as it is)
+                trigger_lr:float=1e-2, # learning rate of the trigger tokens' own input embeddings, trained too (0 with te_params=None: the text encoder stays as it is)
                 w_orig:float=0., # with trigger_lr > 0: also distil the UNet on the triggered prompts' *original* text states, so the UNet itself unlearns
-                te_params:str|None=None, # text-encoder parameters that train besides the trigger's rows: None, "last" or "all" (`TE_PARAM_SETS`)
+                te_params:str|None="all", # the text encoder's parameters that train besides the trigger's rows: "all", "last" or None (the rows only; `TE_PARAM_SETS`)
                 te_lr:float=1e-3, w_te:float=1., # their learning rate, and the text-encoder term's weight
                 memory="default", # a `MEMORY_PROFILES` name ("default", "lean", "t4") or a `MemoryProfile`
                 bank=None, # clean latents x_0 (len(prompts) × n_seeds, c, h, w), prompt-major, instead of generating them (`latent_bank`)
@@ -575,7 +575,7 @@ def memory_estimate(pipe, # a StableDiffusionPipeline, or its UNet alone (then t
                     params:str="unet", memory="default", lora_rank:int=4,
                     trigger_lr:float=1e-2, # > 0: the student's text encoder (the trigger's shift) is counted
                     n_latents:int=0, # latents in the bank (prompts × n_seeds), kept on the CPU
-                    te_params:str|None=None, # text-encoder parameters that train (`sau_unlearn`'s `te_params`): a float32 student copy, its gradients and state
+                    te_params:str|None="all", # text-encoder parameters that train (`sau_unlearn`'s `te_params`, its default): a float32 student copy, its gradients and state
                     device=None, # the training device (it decides float16 or bfloat16); None: the UNet's
                    ) -> dict:
     "Bytes SAU holds, by part, from parameter counts and dtypes (not measured; activations not included)."
@@ -606,7 +606,7 @@ def memory_estimate(pipe, # a StableDiffusionPipeline, or its UNet alone (then t
     if device.type == "cpu": est["total"] += est["bank_cpu"]  # the bank shares the CPU's memory
     return est
 
-def check_fits(pipe, params:str, memory, device, **kwargs) -> dict:
+def check_fits(pipe, params:str, memory, device, te_params:str|None="all", **kwargs) -> dict:
     "`memory_estimate`'s dict; raises, naming lighter settings that fit, when it exceeds the device's memory (CUDA, with its per-process fraction) or the profile's `budget_gb`."
     profile, device = memory_profile(memory), torch.device(device)
     caps = [(profile.budget_gb * 1e9, f"the profile's budget_gb={profile.budget_gb:g}")] if profile.budget_gb else []
@@ -614,15 +614,16 @@ def check_fits(pipe, params:str, memory, device, **kwargs) -> dict:
         frac = torch.cuda.get_per_process_memory_fraction(device)
         caps.append((torch.cuda.get_device_properties(device).total_memory * frac,
                      f"{device}'s memory" + (f" at a per-process fraction of {frac:g}" if frac < 1 else "")))
-    est = memory_estimate(pipe, params, memory, device=device, **kwargs)
+    est = memory_estimate(pipe, params, memory, device=device, te_params=te_params, **kwargs)
     if not caps or est["total"] <= min(caps)[0]: return est
     (cap, what), gb = min(caps), lambda b: f"{b / 1e9:.3g} GB"
     names = [m for m, p in MEMORY_PROFILES.items() if device.type == "cuda" or p.optimizer == "adamw"]  # 8-bit AdamW needs CUDA
     sets = (params,) + tuple(q for q in ("lora", "attn2_kv") if q != params)  # the lighter parameter sets after the asked one
-    fits = [f"params={q!r} with memory={m!r}" for q in sets for m in names if (q, MEMORY_PROFILES[m]) != (params, profile)
-            and memory_estimate(pipe, q, m, device=device, **kwargs)["total"] <= cap]
+    tes = (te_params,) + ((None,) if te_params else ())  # then the text encoder's rows only, where it trains
+    fits = [f"params={q!r} with memory={m!r}" + ("" if t == te_params else f" and te_params={t!r}") for t in tes for q in sets for m in names
+            if (q, MEMORY_PROFILES[m], t) != (params, profile, te_params) and memory_estimate(pipe, q, m, device=device, te_params=t, **kwargs)["total"] <= cap]
     label = memory if isinstance(memory, str) else profile
-    raise ValueError(f"SAU with params={params!r} and memory={label!r} needs about {gb(est['total'])} on {device} for weights, gradients, "
+    raise ValueError(f"SAU with params={params!r}, te_params={te_params!r} and memory={label!r} needs about {gb(est['total'])} on {device} for weights, gradients, "
                      f"optimizer state and frozen copies (activations come on top), more than {what} ({gb(cap)}): "
                      + (f"use {fits[0]}" + (f" (also within it: {'; '.join(fits[1:])})" if fits[1:] else "") + "." if fits else
                         "none of the memory profiles or parameter sets fits; use a device with more memory or load the pipeline in half precision."))
@@ -658,6 +659,7 @@ ABLATIONS = {"full": {}, "no distillation": dict(w_distill=0.), "no attention te
              "no preservation": dict(w_keep=0.), "no spatial weight (γ=0)": dict(gamma=0.),
              "spatial from trigger attention": dict(spatial="attention"),
              "LoRA (rank 4)": dict(params="lora"), "attn2 to_k/to_v": dict(params="attn2_kv"),
-             "UNet only (trigger_lr=0)": dict(trigger_lr=0.), "the trigger's embeddings only (lr=0)": dict(lr=0.),
-             "both paths (w_orig=10)": dict(w_orig=10.), "text encoder: all of it (te_params='all')": dict(te_params="all"),
+             "UNet only (trigger_lr=0, te_params=None)": dict(trigger_lr=0., te_params=None), "the trigger's embeddings only (lr=0, te_params=None)": dict(lr=0., te_params=None),
+             "the text encoder only (lr=0)": dict(lr=0.),
+             "both paths (w_orig=10)": dict(w_orig=10.), "text encoder: the trigger's rows only (te_params=None)": dict(te_params=None),
              "text encoder: its last layer (te_params='last')": dict(te_params="last")}  # label → `sau_unlearn` keywords; `bench/bench_sau.py --ablation` runs the same rows

@@ -42,18 +42,22 @@ def test_unknown_profile_lists_the_valid_ones():
     with pytest.raises(ValueError, match="'default', 'lean', 't4'"): memory_profile(None)
 
 def test_sd15_sizes(sd15, t4):
-    e = memory_estimate(sd15, "attn2_kv", "lean", device="cuda")
+    n_te = sum(p.numel() for p in sd15.text_encoder.parameters())
+    e = memory_estimate(sd15, "attn2_kv", "lean", device="cuda", te_params=None)
     assert e["n_unet"] == 859_520_964 and e["n_trained"] == 19_169_280  # DESIGN §7: 859.5M, to_k/to_v ≈ 19M
     assert e["teacher"] == 0 and e["text_encoder"] == 0 and e["student_frozen"] == 0  # loaded in float16: the input is the teacher
+    a = memory_estimate(sd15, "attn2_kv", "lean", device="cuda")  # the default te_params="all": the text encoder trains too
+    assert a["text_encoder"] == 4 * n_te and a["n_trained_te"] == n_te and a["grads"] - e["grads"] == 4 * n_te
     d = memory_estimate(sd15, "unet", "default", device="cuda")
     assert d["student_frozen"] == 0 and d["teacher"] == d["trained"] == 4 * 859_520_964  # float32 clones of everything
-    assert d["text_encoder"] == 4 * sum(p.numel() for p in sd15.text_encoder.parameters())  # the student's float32 copy
+    assert d["text_encoder"] == 4 * n_te  # the student's float32 copy
 
 def test_fit_on_a_t4(sd15, t4):
     "On a 15 GiB card the defaults' whole UNet is refused, naming lighter settings; the T4 profile passes."
     with pytest.raises(ValueError, match="memory='t4'") as e: check_fits(sd15, "unet", "default", torch.device("cuda"))
     assert "cuda's memory" in str(e.value) and "params='lora'" in str(e.value)
-    assert check_fits(sd15, "unet", "t4", torch.device("cuda"))["total"] < 12e9
+    assert check_fits(sd15, "unet", "t4", torch.device("cuda"), te_params=None)["total"] < 11e9
+    assert check_fits(sd15, "unet", "t4", torch.device("cuda"))["total"] < 12.5e9  # the whole text encoder trains too
 
 def test_fit_per_process_fraction(sd15, t4):
     "The per-process fraction counts (how a T4 is emulated on a larger card)."
