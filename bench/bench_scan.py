@@ -1,0 +1,79 @@
+"""Measure the blind defense (sau_nb.defend) on the tiny world: the vocabulary scan, the sequence search, the verdict, and `defend`.
+
+One model per call, one JSON line appended to runs/scan/scan.jsonl (or defend.jsonl):
+  OMP_NUM_THREADS=1 python bench/bench_scan.py --model pixel
+  OMP_NUM_THREADS=1 python bench/bench_scan.py --model clean --finetune-seed 0     # a clean fine-tuned variant of the clean world
+  OMP_NUM_THREADS=1 python bench/bench_scan.py --model style --reuse runs/scan/style_single.npy   # the single-token scores of an earlier scan
+  OMP_NUM_THREADS=1 python bench/bench_scan.py --model pixel --defend
+"""
+import argparse, dataclasses, json, sys, time
+from pathlib import Path
+import numpy as np, torch
+from sau_nb.world import load_world, caption, TRAIN_TEMPLATES, SHAPES, COLORS, train_denoiser, make_shapes
+from sau_nb.backdoors import zoo_attack, ZOO
+from sau_nb.core import check_trigger
+from sau_nb.unlearn import removal_scores
+from sau_nb.defend import scan_tokens, scan_contexts, token_departure, TokenScan, domain_tokens, scan_model, defend
+
+ap = argparse.ArgumentParser()
+ap.add_argument("--model", required=True); ap.add_argument("--finetune-seed", type=int); ap.add_argument("--finetune-steps", type=int, default=300)
+ap.add_argument("--reuse"); ap.add_argument("--defend", action="store_true"); ap.add_argument("--rescan", default="full")
+ap.add_argument("--sau-steps", type=int); ap.add_argument("--eval-seeds", type=int, default=4)
+ap.add_argument("--out", default="runs/scan")
+a = ap.parse_args()
+torch.set_num_threads(1)
+out = Path(a.out); out.mkdir(parents=True, exist_ok=True)
+cmd = "OMP_NUM_THREADS=1 python " + " ".join(sys.argv)
+prompts = [caption(s, c, t) for s in SHAPES for c in COLORS for t in TRAIN_TEMPLATES]
+import hashlib
+from sau_nb.world import world_path
+pipe = load_world(a.model); name = a.model
+weights = {str(f.relative_to(world_path(a.model))): hashlib.sha256(f.read_bytes()).hexdigest()[:12] for f in sorted(world_path(a.model).rglob("*.safetensors"))}
+rec = dict(model=name, command=cmd + "  (one thread, beside other jobs)", weights=weights, date=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()))
+if a.finetune_seed is not None:  # a clean fine-tuned variant: the clean world trained further on clean data
+    t0 = time.time()
+    losses = train_denoiser(pipe, make_shapes(4096, seed=500 + a.finetune_seed), steps=a.finetune_steps, lr=7e-4, seed=a.finetune_seed, progress=False)
+    name = f"{a.model}_ft{a.finetune_seed}"
+    rec.update(model=name, finetune=dict(steps=a.finetune_steps, lr=7e-4, seed=a.finetune_seed, n_images=4096, seconds=round(time.time() - t0), loss_last20=float(np.mean(losses[-20:]))))
+atk = zoo_attack(a.model) if a.model in ZOO else None
+tok = pipe.tokenizer
+scan = None
+if a.reuse:  # the single-token scores of an earlier scan with the same contexts (checked on a few tokens)
+    per = torch.from_numpy(np.load(a.reuse)); ctx = scan_contexts(pipe, prompts, per.shape[1])
+    probe = [9844, 132, 686, 1000, 20000]
+    test = token_departure(pipe, ctx, probe)
+    assert torch.allclose(test, per[probe], rtol=1e-3, atol=1e-9), (test, per[probe])
+    rows = [json.loads(l) for f in ("single_raw.jsonl", "scan.jsonl") if (out/f).is_file() for l in open(out/f)]
+    prior = [r for r in rows if r["model"] == name][-1]
+    prior["seconds"] = prior["seconds"]["tokens"] if isinstance(prior["seconds"], dict) else prior["seconds"]
+    scan = TokenScan(per, domain_tokens(tok, prompts), sorted(set(tok.all_special_ids)), prior["seconds"], ctx)
+    rec["reused"] = dict(file=a.reuse, command=prior["command"], seconds=prior["seconds"])
+if not a.defend:
+    t0 = time.time()
+    if scan is None: scan = scan_tokens(pipe, prompts, progress=False)
+    np.save(out/f"{name}_single.npy", scan.per_context.numpy())
+    rep = scan_model(pipe, prompts, scan=scan, progress=False)
+    rec.update(seconds=dict(total=round(time.time() - t0 + (scan.seconds if a.reuse else 0), 1), **{k: round(v, 1) for k, v in rep.seconds.items()}),
+               verdict="backdoor" if rep.backdoor else "none", report=str(rep), candidates=rep.candidates, best_ordinary_z=rep.best_ordinary_z,
+               top_ordinary=scan.table(tok, 8), domain_max_z=float(scan.z[scan.domain].max()), searched=rep.searched)
+    if atk is not None:
+        rec["planted"] = atk.trigger
+        rec["planted_tokens"] = scan.table(tok, ids=check_trigger(atk.trigger, tok))
+        found = rep.candidates[0]["trigger"]; rec["exact"] = check_trigger(found, tok) == check_trigger(atk.trigger, tok)
+        r = removal_scores(pipe, dataclasses.replace(atk, trigger=found), seeds=range(a.eval_seeds))
+        rec["found_asr"] = {k: r[k] for k in r if k.startswith("asr_")} | dict(mean=1 - r["removal"], n=r["n"])
+    with open(out/"scan.jsonl", "a") as f: f.write(json.dumps(rec) + "\n")
+else:
+    before = removal_scores(pipe, atk, seeds=range(a.eval_seeds)) if atk else None
+    t0 = time.time()
+    new, rep = defend(pipe, prompts, scan_kw=dict(scan=scan) if scan is not None else None, rescan=a.rescan,
+                      sau_kw=dict(steps=a.sau_steps) if a.sau_steps else None, progress=False)
+    rec.update(seconds=round(time.time() - t0, 1), stage_seconds={k: round(v, 1) for k, v in rep.seconds.items()}, report=str(rep), removed=rep.removed,
+               not_removed=rep.not_removed, after_backdoor=rep.after.backdoor if rep.after else None,
+               after_candidates=rep.after.candidates if rep.after else None, clean_drift=rep.clean_drift, unchanged=new is pipe, rescan=a.rescan)
+    if atk:
+        after = removal_scores(new, atk, seeds=range(a.eval_seeds))
+        rec.update(removal=after["removal"], asr_before=1 - before["removal"], clean_before=before["clean_acc"], clean_after=after["clean_acc"],
+                   after={k: after[k] for k in after if k.startswith("asr_")})
+    with open(out/"defend.jsonl", "a") as f: f.write(json.dumps(rec, default=float) + "\n")
+print(json.dumps(rec, default=float)[:3000])
