@@ -17,8 +17,8 @@ from .core import POSITIONS, _encode, _view, check_trigger, insert_trigger, trig
 from .attention import capture
 
 # %% auto #0
-__all__ = ['PARAM_SETS', 'LORA_TARGETS', 'TE_PARAM_SETS', 'SAU_CHECKPOINT', 'TOKEN_SHIFT', 'MEMORY_PROFILES', 'ABLATIONS',
-           'check_unlearn_inputs', 'aligned_positions', 'trainable_unet', 'finish_unet', 'te_loss',
+__all__ = ['PARAM_SETS', 'LORA_TARGETS', 'TE_PARAM_SETS', 'TE_DEFAULT', 'SAU_CHECKPOINT', 'TOKEN_SHIFT', 'MEMORY_PROFILES',
+           'ABLATIONS', 'check_unlearn_inputs', 'aligned_positions', 'trainable_unet', 'finish_unet', 'te_loss',
            'text_encoder_params', 'sau_loss', 'latent_bank', 'check_bank', 'prompt_departure', 'token_shift',
            'bake_token_shift', 'shifted_text_encoder', 'sau_unlearn', 'trigger_effect', 'MemoryProfile',
            'memory_profile', 'memory_dtypes', 'frozen_copy', 'shared_student', 'shared_result', 'trained_sizes',
@@ -77,6 +77,7 @@ def finish_unet(student, params:str, dtype=torch.float32):
 
 # %% ../nbs/04_unlearn.ipynb #a58b75a5
 TE_PARAM_SETS = (None, "last", "all")  # text-encoder parameters that `sau_unlearn(te_params=...)` trains besides the trigger's rows
+TE_DEFAULT = "all"  # `sau_unlearn`'s te_params, which `memory_estimate` and `check_fits` assume too
 
 def te_loss(c_trig_s, c_clean, c_keep_s, c_keep, # student states of triggered and preservation prompts; teacher states of clean and preservation prompts
             aligned:torch.Tensor, # (b, 77): for each triggered position, the clean one (-1: the trigger itself)
@@ -288,7 +289,7 @@ def sau_unlearn(pipe, # a StableDiffusionPipeline with a backdoor; it is not mod
                 n_seeds:int=4, # generated latents per prompt
                 trigger_lr:float=1e-2, # learning rate of the trigger tokens' own input embeddings, trained too (0 with te_params=None: the text encoder stays as it is)
                 w_orig:float=0., # with trigger_lr > 0: also distil the UNet on the triggered prompts' *original* text states, so the UNet itself unlearns
-                te_params:str|None="all", # the text encoder's parameters that train besides the trigger's rows: "all", "last" or None (the rows only; `TE_PARAM_SETS`)
+                te_params:str|None=TE_DEFAULT, # the text encoder's parameters that train besides the trigger's rows: "all", "last" or None (the rows only; `TE_PARAM_SETS`)
                 te_lr:float=1e-3, w_te:float=1., # their learning rate, and the text-encoder term's weight
                 memory="default", # a `MEMORY_PROFILES` name ("default", "lean", "t4") or a `MemoryProfile`
                 bank=None, # clean latents x_0 (len(prompts) × n_seeds, c, h, w), prompt-major, instead of generating them (`latent_bank`)
@@ -575,7 +576,7 @@ def memory_estimate(pipe, # a StableDiffusionPipeline, or its UNet alone (then t
                     params:str="unet", memory="default", lora_rank:int=4,
                     trigger_lr:float=1e-2, # > 0: the student's text encoder (the trigger's shift) is counted
                     n_latents:int=0, # latents in the bank (prompts × n_seeds), kept on the CPU
-                    te_params:str|None="all", # text-encoder parameters that train (`sau_unlearn`'s `te_params`, its default): a float32 student copy, its gradients and state
+                    te_params:str|None=TE_DEFAULT, # text-encoder parameters that train (`sau_unlearn`'s `te_params`): a float32 student copy, its gradients and state
                     device=None, # the training device (it decides float16 or bfloat16); None: the UNet's
                    ) -> dict:
     "Bytes SAU holds, by part, from parameter counts and dtypes (not measured; activations not included)."
@@ -606,7 +607,7 @@ def memory_estimate(pipe, # a StableDiffusionPipeline, or its UNet alone (then t
     if device.type == "cpu": est["total"] += est["bank_cpu"]  # the bank shares the CPU's memory
     return est
 
-def check_fits(pipe, params:str, memory, device, te_params:str|None="all", **kwargs) -> dict:
+def check_fits(pipe, params:str, memory, device, te_params:str|None=TE_DEFAULT, **kwargs) -> dict:
     "`memory_estimate`'s dict; raises, naming lighter settings that fit, when it exceeds the device's memory (CUDA, with its per-process fraction) or the profile's `budget_gb`."
     profile, device = memory_profile(memory), torch.device(device)
     caps = [(profile.budget_gb * 1e9, f"the profile's budget_gb={profile.budget_gb:g}")] if profile.budget_gb else []
