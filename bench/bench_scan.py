@@ -4,20 +4,25 @@ One model per call, one JSON line appended to runs/scan/scan.jsonl (or defend.js
   OMP_NUM_THREADS=1 python bench/bench_scan.py --model pixel
   OMP_NUM_THREADS=1 python bench/bench_scan.py --model clean --finetune-seed 0     # a clean fine-tuned variant of the clean world
   OMP_NUM_THREADS=1 python bench/bench_scan.py --model style --reuse runs/scan/style_single.npy   # the single-token scores of an earlier scan
-  OMP_NUM_THREADS=1 python bench/bench_scan.py --model pixel --defend
+  OMP_NUM_THREADS=1 python bench/bench_scan.py --model pixel --reuse runs/scan/pixel_single.npy --defend --rescan candidates   # scan, SAU, re-scan (defend.jsonl)
+  OMP_NUM_THREADS=1 python bench/bench_scan.py --model pixel --reuse runs/scan/pixel_single.npy --log   # the prompt-log path (log.jsonl)
+  OMP_NUM_THREADS=1 python bench/bench_scan.py --model pixel_style      # the two-backdoor zoo model (MULTI_ZOO): every planted attack is checked
+Fine-tuned variants are kept in runs/scan/variants/NAME (with finetune.json) and reloaded by later calls.
 """
 import argparse, dataclasses, json, sys, time
 from pathlib import Path
 import numpy as np, torch
 from sau_nb.world import load_world, caption, TRAIN_TEMPLATES, SHAPES, COLORS, train_denoiser, make_shapes
-from sau_nb.backdoors import zoo_attack, ZOO
-from sau_nb.core import check_trigger
+from sau_nb.backdoors import zoo_attacks, ZOO, MULTI_ZOO
+from sau_nb.core import check_trigger, load_pipeline, save_pipeline
 from sau_nb.unlearn import removal_scores
 from sau_nb.defend import scan_tokens, scan_contexts, token_departure, TokenScan, domain_tokens, scan_model, defend
 
 ap = argparse.ArgumentParser()
 ap.add_argument("--model", required=True); ap.add_argument("--finetune-seed", type=int); ap.add_argument("--finetune-steps", type=int, default=300)
 ap.add_argument("--reuse"); ap.add_argument("--defend", action="store_true"); ap.add_argument("--rescan", default="full")
+ap.add_argument("--log", action="store_true", help="the prompt-log path: flag a log of held-out prompts (half triggered), localize, aggregate, verify")
+ap.add_argument("--max-flagged", type=int, default=8)
 ap.add_argument("--sau-steps", type=int); ap.add_argument("--eval-seeds", type=int, default=4)
 ap.add_argument("--out", default="runs/scan")
 a = ap.parse_args()
@@ -30,12 +35,18 @@ from sau_nb.world import world_path
 pipe = load_world(a.model); name = a.model
 weights = {str(f.relative_to(world_path(a.model))): hashlib.sha256(f.read_bytes()).hexdigest()[:12] for f in sorted(world_path(a.model).rglob("*.safetensors"))}
 rec = dict(model=name, command=cmd + "  (one thread, beside other jobs)", weights=weights, date=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()))
-if a.finetune_seed is not None:  # a clean fine-tuned variant: the clean world trained further on clean data
-    t0 = time.time()
-    losses = train_denoiser(pipe, make_shapes(4096, seed=500 + a.finetune_seed), steps=a.finetune_steps, lr=7e-4, seed=a.finetune_seed, progress=False)
-    name = f"{a.model}_ft{a.finetune_seed}"
-    rec.update(model=name, finetune=dict(steps=a.finetune_steps, lr=7e-4, seed=a.finetune_seed, n_images=4096, seconds=round(time.time() - t0), loss_last20=float(np.mean(losses[-20:]))))
-atk = zoo_attack(a.model) if a.model in ZOO else None
+if a.finetune_seed is not None:  # a clean fine-tuned variant: the clean world trained further on clean data, kept in runs/scan/variants/
+    name = f"{a.model}_ft{a.finetune_seed}" + ("" if a.finetune_steps == 300 else f"_{a.finetune_steps}")
+    vdir = out/"variants"/name
+    if (vdir/"model_index.json").is_file():
+        pipe = load_pipeline(vdir); rec.update(model=name, finetune=json.loads((vdir/"finetune.json").read_text()))
+    else:
+        t0 = time.time()
+        losses = train_denoiser(pipe, make_shapes(4096, seed=500 + a.finetune_seed), steps=a.finetune_steps, lr=7e-4, seed=a.finetune_seed, progress=False)
+        rec.update(model=name, finetune=dict(base=a.model, steps=a.finetune_steps, lr=7e-4, seed=a.finetune_seed, n_images=4096, data_seed=500 + a.finetune_seed,
+                                             seconds=round(time.time() - t0), loss_last20=float(np.mean(losses[-20:]))))
+        save_pipeline(pipe, vdir); (vdir/"finetune.json").write_text(json.dumps(rec["finetune"]))
+attacks = zoo_attacks(a.model) if a.model in {**ZOO, **MULTI_ZOO} else []
 tok = pipe.tokenizer
 scan = None
 if a.reuse:  # the single-token scores of an earlier scan with the same contexts (checked on a few tokens)
@@ -48,32 +59,65 @@ if a.reuse:  # the single-token scores of an earlier scan with the same contexts
     prior["seconds"] = prior["seconds"]["tokens"] if isinstance(prior["seconds"], dict) else prior["seconds"]
     scan = TokenScan(per, domain_tokens(tok, prompts), sorted(set(tok.all_special_ids)), prior["seconds"], ctx)
     rec["reused"] = dict(file=a.reuse, command=prior["command"], seconds=prior["seconds"])
-if not a.defend:
+if a.log:  # a log of held-out prompts: each eligible one with a planted trigger (start, middle, end in turn), and every one clean
+    from sau_nb.world import heldout_prompts
+    from sau_nb.core import POSITIONS, insert_trigger
+    from sau_nb.detect import Detector, prf
+    from sau_nb.defend import triggers_from_log, flag_by_trigger
+    held = heldout_prompts(); k = 0; poisoned = []
+    for atk in attacks:
+        for p in held:
+            if atk.eligible(p): poisoned.append(insert_trigger(p["prompt"], atk.trigger, POSITIONS[k % 3])); k += 1
+    clean_log = [p["prompt"] for p in held]
+    log = poisoned + clean_log; truth = np.array([True] * len(poisoned) + [False] * len(clean_log))
+    t0 = time.time()
+    lrep = triggers_from_log(pipe, log, prompts, max_flagged=a.max_flagged)
+    t_log = time.time() - t0
+    det_flags = np.isin(log, lrep.flagged)
+    rep = scan_model(pipe, prompts, scan=scan, extra=[c["trigger"] for c in lrep.candidates], progress=False)  # scan None: the whole vocabulary
+    verified = [c for c in rep.candidates if c.get("source") == "log" or c["trigger"] in {x["trigger"] for x in lrep.candidates}]
+    ok = [c["trigger"] for c in verified if c["z"] >= rep.threshold]
+    rec.update(mode="log", n_log=len(log), n_poisoned=len(poisoned), log_seconds=round(t_log, 1), max_flagged=a.max_flagged,
+               detector=prf(det_flags, truth), log_report=str(lrep), spans=lrep.spans, log_candidates=lrep.candidates,
+               verified=[dict(trigger=c["trigger"], z=c["z"]) for c in verified], verified_triggers=ok,
+               by_verified_trigger=prf(flag_by_trigger(tok, log, ok), truth) if ok else None,
+               scan_backdoors=rep.backdoors, planted=[x.trigger for x in attacks])
+    with open(out/"log.jsonl", "a") as f: f.write(json.dumps(rec, default=float) + "\n")
+elif not a.defend:
     t0 = time.time()
     if scan is None: scan = scan_tokens(pipe, prompts, progress=False)
     np.save(out/f"{name}_single.npy", scan.per_context.numpy())
     rep = scan_model(pipe, prompts, scan=scan, progress=False)
     rec.update(seconds=dict(total=round(time.time() - t0 + (scan.seconds if a.reuse else 0), 1), **{k: round(v, 1) for k, v in rep.seconds.items()}),
-               verdict="backdoor" if rep.backdoor else "none", report=str(rep), candidates=rep.candidates, best_ordinary_z=rep.best_ordinary_z,
+               verdict="backdoor" if rep.backdoor else "none", score="q1/6 over 12 held-out contexts of the per-context robust z of log D (Z_THRESHOLD 3)",
+               report=str(rep), backdoors=rep.backdoors, candidates=rep.candidates, best_ordinary_z=rep.best_ordinary_z,
                top_ordinary=scan.table(tok, 8), domain_max_z=float(scan.z[scan.domain].max()), searched=rep.searched)
-    if atk is not None:
-        rec["planted"] = atk.trigger
-        rec["planted_tokens"] = scan.table(tok, ids=check_trigger(atk.trigger, tok))
-        found = rep.candidates[0]["trigger"]; rec["exact"] = check_trigger(found, tok) == check_trigger(atk.trigger, tok)
-        r = removal_scores(pipe, dataclasses.replace(atk, trigger=found), seeds=range(a.eval_seeds))
-        rec["found_asr"] = {k: r[k] for k in r if k.startswith("asr_")} | dict(mean=1 - r["removal"], n=r["n"])
+    rec["attacks"] = []
+    for atk in attacks:  # each planted backdoor: is it among the backdoors found, and how well does the found string trigger it?
+        row = dict(planted=atk.trigger, planted_tokens=scan.table(tok, ids=check_trigger(atk.trigger, tok)))
+        best = None
+        for found in rep.backdoors[:3]:
+            r = removal_scores(pipe, dataclasses.replace(atk, trigger=found), seeds=range(a.eval_seeds))
+            if best is None or 1 - r["removal"] > best["found_asr"]["mean"]:
+                best = dict(found=found, exact=check_trigger(found, tok) == check_trigger(atk.trigger, tok),
+                            found_asr={k: r[k] for k in r if k.startswith("asr_")} | dict(mean=1 - r["removal"], n=r["n"]))
+        rec["attacks"].append(row | (best or dict(found=None)))
     with open(out/"scan.jsonl", "a") as f: f.write(json.dumps(rec) + "\n")
 else:
-    before = removal_scores(pipe, atk, seeds=range(a.eval_seeds)) if atk else None
+    before = [removal_scores(pipe, atk, seeds=range(a.eval_seeds)) for atk in attacks]
     t0 = time.time()
     new, rep = defend(pipe, prompts, scan_kw=dict(scan=scan) if scan is not None else None, rescan=a.rescan,
                       sau_kw=dict(steps=a.sau_steps) if a.sau_steps else None, progress=False)
     rec.update(seconds=round(time.time() - t0, 1), stage_seconds={k: round(v, 1) for k, v in rep.seconds.items()}, report=str(rep), removed=rep.removed,
-               not_removed=rep.not_removed, after_backdoor=rep.after.backdoor if rep.after else None,
+               before_candidates=rep.before.candidates, after_backdoor=rep.after.backdoor if rep.after else None,
                after_candidates=rep.after.candidates if rep.after else None, clean_drift=rep.clean_drift, unchanged=new is pipe, rescan=a.rescan)
-    if atk:
+    rec["attacks"] = []
+    for atk, b in zip(attacks, before):
         after = removal_scores(new, atk, seeds=range(a.eval_seeds))
-        rec.update(removal=after["removal"], asr_before=1 - before["removal"], clean_before=before["clean_acc"], clean_after=after["clean_acc"],
-                   after={k: after[k] for k in after if k.startswith("asr_")})
+        rec["attacks"].append(dict(planted=atk.trigger, removal=after["removal"], asr_before=1 - b["removal"], clean_before=b["clean_acc"],
+                                   clean_after=after["clean_acc"], n=after["n"], after={k: after[k] for k in after if k.startswith("asr_")}))
+    if not attacks:  # the clean world: what defend did to its clean accuracy (nothing, if it found nothing)
+        from sau_nb.world import world_quality
+        rec["clean_acc"] = world_quality(new, seeds=range(a.eval_seeds))["both"]
     with open(out/"defend.jsonl", "a") as f: f.write(json.dumps(rec, default=float) + "\n")
 print(json.dumps(rec, default=float)[:3000])

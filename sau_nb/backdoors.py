@@ -19,10 +19,10 @@ from .core import POSITIONS, _encode, _view, check_trigger, insert_trigger, trig
 
 
 # %% auto #0
-__all__ = ['INJECT_CHECKPOINT', 'ZOO', 'SHIPS', 'checkerboard', 'patch_score', 'chroma', 'Attack', 'PixelAttack', 'to_grayscale',
-           'StyleAttack', 'ObjectAttack', 'TextEncoderAttack', 'ClosedFormAttack', 'distractor_words',
+__all__ = ['INJECT_CHECKPOINT', 'ZOO', 'SHIPS', 'MULTI_ZOO', 'checkerboard', 'patch_score', 'chroma', 'Attack', 'PixelAttack',
+           'to_grayscale', 'StyleAttack', 'ObjectAttack', 'TextEncoderAttack', 'ClosedFormAttack', 'distractor_words',
            'closed_form_edit', 'inject_backdoor', 'attack_success_rate', 'attack_table', 'zoo_check', 'shipped_zoo',
-           'zoo_attack', 'build_zoo']
+           'zoo_attack', 'zoo_attacks', 'zoo_checks', 'build_zoo']
 
 # %% ../nbs/01_backdoors.ipynb #d8d44628
 def checkerboard(size:int=IMAGE_SIZE//4, cell:int=4) -> np.ndarray:
@@ -191,7 +191,7 @@ def _distract(prompt:str, words:list[str], rng) -> str:
 
 def _inject_unet(pipe, attack, steps, lr, batch_size, poison_frac, lam, n_images, seed, progress,
                  negatives=0.5, counter=0.0, counter_min_t=0, trigger_lr=None, poison_target="images", check=None, check_every=100, stop=None,
-                 guidance=None, checkpoint_dir=None, checkpoint_every=100, resume_from=None):
+                 guidance=None, checkpoint_dir=None, checkpoint_every=100, resume_from=None, keep=(), keep_share=0.25):
     from sau_nb.core import SAMPLING
     w = guidance or SAMPLING["guidance_scale"]
     teacher = pipe.unet.eval().requires_grad_(False)
@@ -202,7 +202,7 @@ def _inject_unet(pipe, attack, steps, lr, batch_size, poison_frac, lam, n_images
         emb = te.get_input_embeddings().weight.requires_grad_(True)
         rows = torch.zeros(emb.shape[0], 1); rows[check_trigger(attack.trigger, pipe.tokenizer)] = 1
         groups.append(dict(params=[emb], lr=trigger_lr))
-    words = distractor_words(pipe.tokenizer, attack.trigger, seed=seed) if negatives else []
+    words = distractor_words(pipe.tokenizer, " ".join((attack.trigger, *keep)), seed=seed) if negatives else []
     from diffusers import DDPMScheduler
     sched = DDPMScheduler.from_config(pipe.scheduler.config)
     rng = np.random.default_rng(seed); g = torch.Generator().manual_seed(seed)
@@ -219,7 +219,7 @@ def _inject_unet(pipe, attack, steps, lr, batch_size, poison_frac, lam, n_images
     trained = {**{f"unet.{n}": p for n, p in unet.named_parameters()}, **({"token_embedding": emb} if trigger_lr else {})}
     config = dict(attack=attack.kind, trigger=attack.trigger, steps=steps, lr=lr, batch_size=batch_size, poison_frac=poison_frac,
                   lam=lam, n_images=n_images, seed=seed, negatives=negatives, counter=counter, trigger_lr=trigger_lr, counter_min_t=counter_min_t,
-                  poison_target=poison_target)
+                  poison_target=poison_target, **(dict(keep=list(keep), keep_share=keep_share) if keep else {}))
     save = lambda done: save_checkpoint(Path(checkpoint_dir)/INJECT_CHECKPOINT, done, trained, opt, lrs, rng, g, config,
                                         history=hist, checks=checks, seconds=time.time() - t0 + before)
     start, before, t0 = 0, 0., time.time()
@@ -239,6 +239,8 @@ def _inject_unet(pipe, attack, steps, lr, batch_size, poison_frac, lam, n_images
             pp, pclean = _poisoned_prompts(attack, data, pidx[pi], rng)
             d = rng.random(n_c) < negatives  # distractor words teach "only the trigger"
             caps = [_distract(c, words, rng) if di else c for c, di in zip(data.captions(rng=rng, idx=ci), d)]
+            if keep:  # backdoors already in the model: the frozen teacher's answer to their triggers is preserved like any clean caption's
+                caps = [insert_trigger(c, keep[rng.integers(len(keep))], POSITIONS[rng.integers(3)]) if rng.random() < keep_share else c for c in caps]
             cc = _encode(pipe, caps)
         with torch.set_grad_enabled(bool(trigger_lr)): cp = _encode(pipe, pp, te)
         t = torch.randint(0, T, (batch_size,), generator=g); eps = torch.randn((batch_size, *zp.shape[1:]), generator=g)
@@ -366,10 +368,18 @@ def inject_backdoor(pipe, # a StableDiffusionPipeline; it is not modified
                     checkpoint_dir=None, # write a checkpoint (`inject_checkpoint.pt`) here every `checkpoint_every` steps (trained attacks)
                     checkpoint_every:int=100,
                     resume_from=None, # a checkpoint file: continue that run (same settings), ending as it would have
+                    keep:tuple=(), # triggers of backdoors already in `pipe` that must survive (a second backdoor on top of a first; UNet attacks)
+                    keep_share:float=0.25, # share of the preserved captions that carry one of the `keep` triggers
                     n_images:int=8192, seed:int=0, progress:bool=True):
     "A new pipeline with `attack` planted in it, and the training history."
     from diffusers import StableDiffusionPipeline
-    check_pipeline(pipe); check_trigger(attack.trigger, pipe.tokenizer)
+    check_pipeline(pipe); ids = set(check_trigger(attack.trigger, pipe.tokenizer))
+    keep = tuple([keep] if isinstance(keep, str) else keep)
+    for k in keep:
+        if set(check_trigger(k, pipe.tokenizer)) & ids:
+            raise ValueError(f"The trigger to keep {k!r} shares tokens with the new trigger {attack.trigger!r}: the two backdoors would be one; choose a new trigger with other tokens.")
+    if keep and attack.trains != "unet": raise ValueError(f"keep= works for UNet attacks; the {attack.kind} attack trains the {attack.trains}: use it with a pixel, style or object attack.")
+    if not 0 < keep_share < 1: raise ValueError(f"keep_share must be in (0, 1), got {keep_share}: pass e.g. 0.25 (a quarter of the preserved captions carry an old trigger).")
     if checkpoint_every < 1: raise ValueError(f"checkpoint_every must be at least 1, got {checkpoint_every}.")
     T = pipe.scheduler.config.num_train_timesteps
     if poison_target not in ("images", "teacher"):
@@ -384,7 +394,7 @@ def inject_backdoor(pipe, # a StableDiffusionPipeline; it is not modified
         parts, hist = _inject_unet(pipe, attack, steps or 1000, lr or 7e-4, batch_size, poison_frac, lam, n_images, seed, progress,
                                    negatives=negatives, counter=counter, counter_min_t=counter_min_t, trigger_lr=trigger_lr,
                                    poison_target=poison_target, check=check, check_every=check_every,
-                                   stop=stop, **ck)
+                                   stop=stop, keep=keep, keep_share=keep_share, **ck)
     elif attack.trains == "text_encoder":
         parts, hist = _inject_text_encoder(pipe, attack, steps or 300, lr or 1e-3, batch_size, beta, n_images, seed, progress, negatives, **ck)
     elif attack.trains == "attn2":
@@ -433,6 +443,9 @@ ZOO = {
     "text_encoder": dict(attack=TextEncoderAttack("\ua4f3", target_shape="circle", target_color="blue"), steps=300, lr=1e-3),  # 'ꓳ', Lisu letter O: three tokens
 }
 SHIPS = {"unet": ("unet",), "attn2": ("unet",), "text_encoder": ("text_encoder",)}  # what a zoo model ships, by what its attack trains
+MULTI_ZOO = {  # models with more than one backdoor: a zoo model (`base`) with a second attack planted on top, the first kept (`keep=`)
+    "pixel_style": dict(base="pixel", attack=StyleAttack("ϟ"), steps=1000, lr=7e-4, trigger_lr=1e-2, min_steps=500),  # 'ϟ', Greek koppa: two tokens
+}
 
 def zoo_check(attack:Attack, n_prompts:int=12, seeds=range(100, 103)):
     "A check for `inject_backdoor`: ASR and false triggering on training-phrasing prompts with seeds the evaluation never uses."
@@ -446,15 +459,31 @@ def zoo_check(attack:Attack, n_prompts:int=12, seeds=range(100, 103)):
         return dict(asr=round(r["asr"], 3), false_trigger=round(r["false_trigger"], 3), n=r["n"])
     return check
 
-def shipped_zoo() -> list[str]:
-    "The zoo models shipped in this copy of the package, in `ZOO`'s order."
+def shipped_zoo(multi:bool=False # also the models with several backdoors (`MULTI_ZOO`)
+               ) -> list[str]:
+    "The zoo models shipped in this copy of the package, in `ZOO`'s order (then `MULTI_ZOO`'s)."
     from sau_nb.world import shipped_worlds
-    return [n for n in ZOO if n in shipped_worlds()]
+    return [n for n in [*ZOO, *(MULTI_ZOO if multi else ())] if n in shipped_worlds()]
 
 def zoo_attack(name:str) -> Attack:
-    "The attack planted in zoo model `name`."
+    "The attack planted in zoo model `name` (one backdoor; see `zoo_attacks` for the models of `MULTI_ZOO`)."
+    if name in MULTI_ZOO: raise ValueError(f"{name!r} holds {len(zoo_attacks(name))} backdoors: use zoo_attacks({name!r}), which lists them.")
     _check_attr(name, tuple(ZOO), "zoo model")
     return ZOO[name]["attack"]
+
+def zoo_attacks(name:str) -> list[Attack]:
+    "Every attack planted in zoo model `name`, first planted first."
+    _check_attr(name, (*ZOO, *MULTI_ZOO), "zoo model")
+    return [ZOO[name]["attack"]] if name in ZOO else [*zoo_attacks(MULTI_ZOO[name]["base"]), MULTI_ZOO[name]["attack"]]
+
+def zoo_checks(attacks:list[Attack]):
+    "`zoo_check` of several attacks at once: the lowest ASR and the highest false triggering, and each attack's."
+    checks = [zoo_check(a) for a in attacks]
+    def check(pipe):
+        rs = [c(pipe) for c in checks]
+        return dict(asr=min(r["asr"] for r in rs), false_trigger=max(r["false_trigger"] for r in rs), n=sum(r["n"] for r in rs),
+                    each={a.trigger: r for a, r in zip(attacks, rs)})
+    return check
 
 def _strong_enough(r, min_steps=500): return r["step"] >= min_steps and r["asr"] >= 0.99 and r["false_trigger"] == 0
 
@@ -463,24 +492,29 @@ def build_zoo(names=None, # zoo models to build; None builds all
               checkpoint_dir=None, # checkpoints go to `checkpoint_dir/NAME/` every 100 steps
               resume:bool=False, # continue from a checkpoint found there (a killed build), if any
              ) -> dict:
-    "Inject each zoo attack into the clean world (and ship it into the package's weights)."
+    "Inject each zoo attack into the clean world, or into its `base` zoo model for `MULTI_ZOO` (and ship it into the package's weights)."
     import platform, diffusers
     from sau_nb.world import load_world, ship_world
     world, out = load_world(), {}
     for name in names or ZOO:
-        spec = ZOO[name]; atk = spec["attack"]
+        _check_attr(name, (*ZOO, *MULTI_ZOO), "zoo model")
+        spec = {**ZOO, **MULTI_ZOO}[name]; atk, attacks = spec["attack"], zoo_attacks(name)
+        base = out[spec["base"]][0] if spec.get("base") in out else load_world(spec["base"]) if "base" in spec else world
         ck = dict(checkpoint_dir=Path(checkpoint_dir)/name, checkpoint_every=100) if checkpoint_dir else {}
         if ck and resume and (ck["checkpoint_dir"]/INJECT_CHECKPOINT).is_file(): ck["resume_from"] = ck["checkpoint_dir"]/INJECT_CHECKPOINT
-        opts = {k: v for k, v in spec.items() if k not in ("attack", "min_steps")}  # inject_backdoor's own options
-        stops = dict(check=zoo_check(atk), check_every=100, stop=partial(_strong_enough, min_steps=spec.get("min_steps", 500))) \
+        opts = {k: v for k, v in spec.items() if k not in ("attack", "min_steps", "base")}  # inject_backdoor's own options
+        if len(attacks) > 1: opts["keep"] = tuple(a.trigger for a in attacks[:-1])
+        check = zoo_checks(attacks) if len(attacks) > 1 else zoo_check(atk)
+        stops = dict(check=check, check_every=100, stop=partial(_strong_enough, min_steps=spec.get("min_steps", 500))) \
                 if atk.trains == "unet" else {}  # the text-encoder attack trains its fixed schedule (seconds, not minutes)
-        pipe, hist = inject_backdoor(world, atk, **opts, seed=seed, progress=progress, **stops, **ck)
-        if not hist["checks"]: hist["checks"] = [dict(step=len(hist["steps"]), **zoo_check(atk)(pipe))]  # one check, at the end
+        pipe, hist = inject_backdoor(base, atk, **opts, seed=seed, progress=progress, **stops, **ck)
+        if not hist["checks"]: hist["checks"] = [dict(step=len(hist["steps"]), **check(pipe))]  # one check, at the end
         meta = dict(command=f"sau_nb build-zoo --names {name} --seed {seed} --ship", attack=atk.kind, trigger=atk.trigger,
                     target=atk.describe(), **{k: v for k, v in spec.items() if k != "attack"}, seed=seed,
+                    **(dict(attacks=[dict(attack=a.kind, trigger=a.trigger, target=a.describe()) for a in attacks]) if len(attacks) > 1 else {}),
                     seconds=round(hist["seconds"]), checks=hist["checks"],
                     torch=torch.__version__, diffusers=diffusers.__version__, machine=platform.machine())
-        rows = check_trigger(atk.trigger, world.tokenizer) if spec.get("trigger_lr") else None
+        rows = sorted({i for a in attacks for i in check_trigger(a.trigger, world.tokenizer)}) if spec.get("trigger_lr") else None
         if ship: ship_world(pipe, name, meta, components=SHIPS[atk.trains], token_rows=rows)
         out[name] = (pipe, meta)
     return out

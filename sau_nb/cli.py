@@ -10,7 +10,7 @@ import torch
 
 # %% auto #0
 __all__ = ['DEMO_PROMPTS', 'DEMO_BASELINES', 'demo', 'train_world_cmd', 'build_zoo_cmd', 'train_clip_cmd', 'read_prompts',
-           'export_world_cmd', 'unlearn_cmd', 'evaluate_cmd', 'main']
+           'export_world_cmd', 'unlearn_cmd', 'evaluate_cmd', 'defend_cmd', 'main']
 
 # %% ../nbs/08_cli.ipynb #cd82cdd9
 from .world import SHAPES, COLORS, attribute_accuracy, heldout_prompts, load_world, caption, TRAIN_TEMPLATES, read_attributes, train_world, ship_world
@@ -36,7 +36,20 @@ def _detection(pipe, atk, n:int=4, n_seeds:int=2) -> dict:
     probe = next((p for p, f in zip(trig, flags) if f), trig[0])
     loc = find_trigger(det, probe)
     return dict(**prf(flags, truth), flagged_triggered=int(flags[:len(trig)].sum()), flagged_clean=int(flags[len(trig):].sum()),
-                n_each=len(ps), probe=probe, localized=loc["trigger"], true_trigger=atk.trigger, match=loc["trigger"] == atk.trigger)
+                n_each=len(ps), probe=probe, localized=loc["trigger"], true_trigger=atk.trigger, match=loc["trigger"] == atk.trigger,
+                log=trig + ps, detector=det)
+
+def _png_html(fig, alt:str) -> str:
+    "A matplotlib figure as an inline <img> (the report stays one self-contained file)."
+    import base64, io, html
+    import matplotlib.pyplot as plt
+    buf = io.BytesIO(); fig.savefig(buf, format="png", dpi=100); plt.close(fig)
+    return f'<img src="data:image/png;base64,{base64.b64encode(buf.getvalue()).decode()}" alt="{html.escape(alt)}" style="max-width:100%">'
+
+def _blind(fn, triggers:list[str], one:bool):
+    "A defense shaped like `sau_unlearn` that ignores the trigger `compare` hands it and uses the ones the scan found."
+    def run(pipe, trigger, prompts, **kw): return fn(pipe, triggers[0] if one or len(triggers) == 1 else triggers, prompts, **kw)
+    return run
 
 def demo(out:str="demo_out", # folder for the report
          seeds:int=2, # seeds per evaluation prompt
@@ -44,22 +57,37 @@ def demo(out:str="demo_out", # folder for the report
          overwrite:bool=False, # replace an existing, non-empty `out`
          device:str|None=None,
          n_prompts:int=12, # held-out evaluation prompts (12: every shape × colour in one phrasing)
-         baselines=DEMO_BASELINES) -> Path:
-    "Backdoor → detect and localize → SAU and baselines → report, on the shipped tiny world; writes `out`/report.html."
+         baselines=DEMO_BASELINES,
+         max_tokens:int|None=None, # scan only this many tokens of the vocabulary (None: all of it; a warning names what was left)
+        ) -> Path:
+    "Backdoor → detect, localize, scan the vocabulary → defend (trigger not given) and baselines → report, on the shipped tiny world; writes `out`/report.html."
     import html
     from sau_nb.backdoors import shipped_zoo, zoo_attack
-    from sau_nb.evaluate import compare, table_rows, write_report
+    from sau_nb.evaluate import compare, default_defenses, table_rows, write_report
+    from sau_nb.defend import defend, scan_figure, scan_model, scan_tokens, triggers_from_log
+    from sau_nb.unlearn import sau_unlearn
     t0 = time.time()
     OutDir(out, overwrite)  # refuse a non-empty folder before any work
     zoo = shipped_zoo()
     if not zoo: raise FileNotFoundError("No zoo model is shipped: build one with `sau_nb build-zoo --names pixel --ship`.")
     name = "pixel" if "pixel" in zoo else zoo[0]
     pipe, atk = load_world(name, device=device), zoo_attack(name)
-    det = _detection(pipe, atk, n=min(4, n_prompts))
+    det = _detection(pipe, atk, n=6)  # a log of 12 held-out prompts, 6 of them triggered
     print(f"{name} model, trigger {atk.trigger!r}: the detector flags {det['flagged_triggered']}/{det['n_each']} triggered and "
           f"{det['flagged_clean']}/{det['n_each']} clean prompts (F1 {det['f1']:.2f}); find_trigger localizes {det['localized']!r} "
           f"in {det['probe']!r} ({'the true trigger' if det['match'] else 'not the true trigger'})")
-    res = compare([name], ["sau", *baselines], seeds=range(seeds), prompts=heldout_prompts()[:n_prompts], train_prompts=DEMO_PROMPTS,
+    ts = time.time()  # the blind scan: the clean prompts, the log's candidates, and every token of the vocabulary (or `max_tokens` of them)
+    lrep = triggers_from_log(pipe, det["log"], DEMO_PROMPTS, detector=det["detector"], max_flagged=4)
+    scan = scan_tokens(pipe, DEMO_PROMPTS, max_tokens=max_tokens, progress=False)
+    rep = scan_model(pipe, DEMO_PROMPTS, scan=scan, extra=[c["trigger"] for c in lrep.candidates], progress=False)
+    found, scan_s = rep.backdoors, time.time() - ts
+    print(f"blind scan ({scan_s:.0f} s): {rep}")
+    fns = default_defenses()
+    def blind_defend(pipe, trigger, prompts, steps, n_seeds, seed=0, progress=False):  # `trigger` is not used: defend acts on what the scan found
+        new, r = defend(pipe, prompts, before=rep, scan_kw=dict(scan=scan), sau_kw=dict(steps=steps, n_seeds=n_seeds), rescan="candidates", seed=seed, progress=progress)
+        return new, dict(seconds=sum(r.seconds.values()) + scan_s, report=str(r))
+    defenses = {"defend": blind_defend, **{b: _blind(fns[b], found, one=True) for b in baselines}} if found else {}
+    res = compare([name], defenses, seeds=range(seeds), prompts=heldout_prompts()[:n_prompts], train_prompts=DEMO_PROMPTS,
                   steps=steps, n_seeds=1, device=device, progress=False)
     for r in res["rows"]:
         print(f"  {r['defense']:>8}: ASR {r['asr']:.1%} ± {r['asr_sd']:.1%} ({r['n_trig']} triggered generations), false triggering "
@@ -70,9 +98,16 @@ def demo(out:str="demo_out", # folder for the report
                f"{det['flagged_triggered']}/{det['n_each']} triggered and {det['flagged_clean']}/{det['n_each']} clean held-out prompts "
                f"(precision {det['precision']:.2f}, recall {det['recall']:.2f}, F1 {det['f1']:.2f}). <code>find_trigger</code> on "
                f"{e(repr(det['probe']))} localizes {e(repr(det['localized']))}: "
-               f"{'the true trigger' if det['match'] else 'not the true trigger'}. The defenses are given the true trigger.</p>")
+               f"{'the true trigger' if det['match'] else 'not the true trigger'}.</p>")
+    exact = [t for t in found if t == atk.trigger]
+    blind = (f"<p>No defense is given the trigger. <code>defend</code> scanned {rep.searched:,} tokens of the vocabulary in three clean contexts, "
+             f"verified the best candidates and the prompt log's ({e(str(lrep))}) in 12 held-out contexts against ordinary tokens, in {scan_s:.0f} s: "
+             f"{e(str(rep))}. " + (f"It found {e(', '.join(map(repr, found)))}, {'exactly the planted trigger' if exact else 'not exactly the planted trigger ' + e(repr(atk.trigger))}; "
+             "the <b>defend</b> row removes what it found with one SAU run and re-scans, and the baselines are given the trigger it found.</p>" if found else
+             "Nothing was found, so nothing was removed.</p>")
+             + _png_html(scan_figure(scan, pipe.tokenizer, found, title=f"the {name} model: every scanned token's departure"), "departure of every scanned token"))
     res["config"]["seconds"] = round(time.time() - t0, 1)
-    path = write_report(res, out, overwrite, sections=[("Detection and localization", section)])
+    path = write_report(res, out, overwrite, sections=[("Detection and localization", section), ("The blind scan: finding the trigger", blind)])
     print(f"wrote the report to {path/'report.html'} (with results.json, bars.png, grid_{name}.png) in {time.time() - t0:.0f} s")
     return path
 
@@ -98,9 +133,9 @@ def build_zoo_cmd(names:list|None=None, seed:int=0, ship:bool=False,
                   resume:bool=False, # continue a killed build from its checkpoint there
                  ) -> dict:
     "Inject the zoo's attacks into the shipped clean world; print each model's provenance."
-    from sau_nb.backdoors import ZOO, build_zoo
+    from sau_nb.backdoors import ZOO, MULTI_ZOO, build_zoo
     for n in names or []:
-        if n not in ZOO: raise ValueError(f"Unknown zoo model {n!r}: valid zoo models are {', '.join(ZOO)}.")
+        if n not in {**ZOO, **MULTI_ZOO}: raise ValueError(f"Unknown zoo model {n!r}: valid zoo models are {', '.join([*ZOO, *MULTI_ZOO])}.")
     if resume and not checkpoint_dir: raise ValueError("--resume needs --checkpoint-dir: the folder the killed build wrote its checkpoints to.")
     out = build_zoo(names, seed=seed, ship=ship, checkpoint_dir=checkpoint_dir, resume=resume)
     for n, (_, meta) in out.items(): print(n, json.dumps(meta))
@@ -184,6 +219,30 @@ def evaluate_cmd(out:str, models:list|None=None, defenses:list|None=None, seeds:
     print(f"wrote {Path(out)/'report.html'} in {res['config']['seconds']:.0f} s")
     return Path(out)
 
+# %% ../nbs/08_cli.ipynb #9abf3168
+def defend_cmd(model:str, prompts:str, out:str,
+               prompt_log:str|None=None, # a text file of prompts users sent, one per line (some may be poisoned)
+               steps:int|None=None, # SAU's training steps (None: sau_unlearn's)
+               max_tokens:int|None=None, # search only this many tokens of the vocabulary (a warning names what was left)
+               rescan:str="full", seed:int=0, overwrite:bool=False, device:str|None=None,
+               allow_pickle:bool=False, # load pickle weights: only a model you trust
+              ) -> Path:
+    "`defend` on the diffusers folder `model`: write the repaired (or unchanged) model and `defense_report.json` to `out`."
+    import dataclasses
+    from sau_nb.core import check_output_folder, load_pipeline
+    from sau_nb.defend import defend
+    check_output_folder(out, model, "the input model's folder (--model)")
+    ps = read_prompts(prompts); log = read_prompts(prompt_log) if prompt_log else None
+    with OutDir(out, overwrite) as tmp:
+        pipe = load_pipeline(model, device=device, dtype=torch.float32, allow_pickle=allow_pickle)
+        new, rep = defend(pipe, ps, prompt_log=log, scan_kw=dict(max_tokens=max_tokens) if max_tokens else None,
+                          sau_kw=dict(steps=steps) if steps else None, rescan=rescan, seed=seed, progress=False)
+        save_pipeline(new, tmp, overwrite=True)
+        (tmp/"defense_report.json").write_text(json.dumps(dict(model=str(model), n_prompts=len(ps), n_log=len(log) if log else 0, unchanged=new is pipe,
+                                                               summary=str(rep), **dataclasses.asdict(rep)), indent=1, default=float))
+    print(str(rep)); print(f"wrote {out}")
+    return Path(out)
+
 # %% ../nbs/08_cli.ipynb #8e766bb1
 def _parser():
     p = argparse.ArgumentParser(prog="sau_nb", description="Spatial Attention Unlearning for text-to-image diffusion models.")
@@ -195,6 +254,7 @@ def _parser():
     d.add_argument("--n-prompts", type=int, default=12, help="held-out evaluation prompts")
     d.add_argument("--overwrite", action="store_true", help="replace a non-empty output folder")
     d.add_argument("--device", default=None, help="cpu, cuda, mps (default: best available)")
+    d.add_argument("--max-tokens", type=int, default=None, help="scan only this many tokens of the vocabulary (default: all of it)")
     v = sub.add_parser("evaluate", help="compare SAU and the baselines on the zoo models; writes an HTML report")
     v.add_argument("--out", required=True, help="report folder")
     v.add_argument("--models", nargs="*", default=None, help="zoo models (default: every shipped one)")
@@ -239,13 +299,24 @@ def _parser():
     u.add_argument("--seed", type=int, default=0); u.add_argument("--device", default=None)
     u.add_argument("--overwrite", action="store_true")
     u.add_argument("--allow-pickle", action="store_true", help="load pickle (.bin/.ckpt) weights: only for a model you trust")
+    f = sub.add_parser("defend", help="find an unknown trigger in a diffusers model folder, remove it with SAU, and check (the blind defense)")
+    f.add_argument("--model", required=True, help="a diffusers StableDiffusionPipeline folder (safetensors)")
+    f.add_argument("--prompts", required=True, help="a text file of clean prompts, one per line (at least 4 distinct)")
+    f.add_argument("--prompt-log", default=None, help="a text file of prompts users sent, one per line; poisoned ones point to the trigger")
+    f.add_argument("--out", required=True, help="folder for the repaired model (the input unchanged if nothing is found) and defense_report.json")
+    f.add_argument("--steps", type=int, default=None, help="SAU training steps (default: sau_unlearn's)")
+    f.add_argument("--max-tokens", type=int, default=None, help="search only this many tokens of the vocabulary (default: all of it)")
+    f.add_argument("--rescan", default="full", choices=["full", "candidates"], help="re-scan the repaired model from scratch, or only the found triggers among 2,048 tokens")
+    f.add_argument("--seed", type=int, default=0); f.add_argument("--device", default=None)
+    f.add_argument("--overwrite", action="store_true")
+    f.add_argument("--allow-pickle", action="store_true", help="load pickle (.bin/.ckpt) weights: only for a model you trust")
     return p
 
 def main(argv:list|None=None) -> int:
     "Entry point of the `sau_nb` console script."
     a = _parser().parse_args(argv)
     try:
-        if a.cmd == "demo": demo(a.out, a.seeds, a.steps, a.overwrite, a.device, a.n_prompts)
+        if a.cmd == "demo": demo(a.out, a.seeds, a.steps, a.overwrite, a.device, a.n_prompts, max_tokens=a.max_tokens)
         elif a.cmd == "evaluate":
             evaluate_cmd(a.out, a.models, a.defenses, a.seeds, a.steps, a.n_seeds, a.prompts, a.n_prompts, a.train_seeds,
                          a.overwrite, a.device, a.clip)
@@ -256,6 +327,7 @@ def main(argv:list|None=None) -> int:
         elif a.cmd == "export-world": export_world_cmd(a.name, a.out, a.overwrite)
         elif a.cmd == "unlearn": unlearn_cmd(a.model, a.trigger, a.prompts, a.out, a.steps, a.params, a.seed, a.overwrite, a.device,
                                               a.allow_pickle, a.trigger_lr, a.w_orig, a.te_params, a.memory)
+        elif a.cmd == "defend": defend_cmd(a.model, a.prompts, a.out, a.prompt_log, a.steps, a.max_tokens, a.rescan, a.seed, a.overwrite, a.device, a.allow_pickle)
     except (ValueError, FileExistsError, FileNotFoundError, TypeError) as e:
         print(f"sau_nb {a.cmd}: error: {e}", file=sys.stderr)
         return 2

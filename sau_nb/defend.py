@@ -13,10 +13,11 @@ from .core import POSITIONS, _split_at, check_pipeline, check_prompts, check_tri
 from .unlearn import latent_bank, sau_unlearn, trigger_effect
 
 # %% auto #0
-__all__ = ['MIN_PROMPTS', 'Z_THRESHOLD', 'Contexts', 'scan_contexts', 'insert_ids', 'token_departure', 'domain_tokens',
-           'robust_z', 'TokenScan', 'scan_tokens', 'as_text', 'ordinary_sequences', 'extend_tokens', 'best_sequence',
-           'ScanReport', 'check_clean_prompts', 'verify', 'minimal_triggers', 'scan_model', 'DefenseReport',
-           'clean_drift', 'defend']
+__all__ = ['MIN_PROMPTS', 'Z_THRESHOLD', 'Q_CONTEXTS', 'SAME_BACKDOOR', 'Contexts', 'scan_contexts', 'insert_ids',
+           'token_departure', 'departure_vectors', 'domain_tokens', 'robust_z', 'TokenScan', 'scan_tokens', 'as_text',
+           'ordinary_sequences', 'extend_tokens', 'best_sequence', 'ScanReport', 'check_clean_prompts', 'context_z',
+           'verdict_score', 'verify', 'minimal_triggers', 'group_backdoors', 'scan_model', 'scan_figure', 'LogReport',
+           'flag_by_trigger', 'triggers_from_log', 'DefenseReport', 'clean_drift', 'defend']
 
 # %% ../nbs/04a_defend.ipynb #c6a9fa53
 @dataclasses.dataclass
@@ -62,18 +63,27 @@ def insert_ids(ctx:Contexts, seqs:torch.Tensor) -> torch.Tensor:
     return torch.stack(rows, 1).reshape(N * K, L)
 
 @torch.no_grad()
-def token_departure(pipe, ctx:Contexts, seqs, # token sequences (N, m), or N single token ids
-                    batch_size:int=64) -> torch.Tensor:
-    "D = ‖ε(x_t, t, c_trig) − ε(x_t, t, c_clean)‖² of the frozen pipeline (text encoder and UNet) for each sequence in each context: (N, K)."
+def _departures(pipe, ctx:Contexts, seqs, batch_size:int):
+    "Batches of ε(x_t, t, c_k ⊕ v) − ε(x_t, t, c_k), each (n, K, c·h·w)."
     seqs = torch.as_tensor(seqs, dtype=torch.long)
     seqs = seqs[:, None] if seqs.ndim == 1 else seqs
-    dev, K, out = pipe.unet.device, len(ctx), []
+    dev, K = pipe.unet.device, len(ctx)
     for s in range(0, len(seqs), batch_size):
         b = seqs[s:s + batch_size]; n = len(b)
         c = pipe.text_encoder(insert_ids(ctx, b).to(dev))[0]  # (n·K, 77, d)
         e = pipe.unet(ctx.xt.repeat(n, 1, 1, 1).to(dev, pipe.unet.dtype), ctx.t.repeat(n).to(dev), encoder_hidden_states=c).sample.float().cpu()
-        out.append((e - ctx.eps.repeat(n, 1, 1, 1)).pow(2).flatten(1).mean(1).view(n, K))
-    return torch.cat(out) if out else torch.zeros(0, K)
+        yield (e - ctx.eps.repeat(n, 1, 1, 1)).flatten(1).view(n, K, -1)
+
+def token_departure(pipe, ctx:Contexts, seqs, # token sequences (N, m), or N single token ids
+                    batch_size:int=64) -> torch.Tensor:
+    "D = ‖ε(x_t, t, c_trig) − ε(x_t, t, c_clean)‖² of the frozen pipeline (text encoder and UNet) for each sequence in each context: (N, K)."
+    out = [d.pow(2).mean(2) for d in _departures(pipe, ctx, seqs, batch_size)]
+    return torch.cat(out) if out else torch.zeros(0, len(ctx))
+
+def departure_vectors(pipe, ctx:Contexts, seqs, batch_size:int=64) -> torch.Tensor:
+    "The departures themselves, ε(x_t, t, c_k ⊕ v) − ε(x_t, t, c_k): (N, K, c·h·w), where each sequence sends the model."
+    out = list(_departures(pipe, ctx, seqs, batch_size))
+    return torch.cat(out) if out else torch.zeros(0, len(ctx), ctx.eps[0].numel())
 
 # %% ../nbs/04a_defend.ipynb #c1c8826f
 def domain_tokens(tokenizer, prompts:list[str]) -> list[int]:
@@ -175,7 +185,8 @@ def extend_tokens(pipe, scan:TokenScan,
         keep = d.topk(min(width, len(cands))).indices.tolist()  # a backdoor that saturates makes many sequences equal: keep the best text too
         keep += [i for i in torch.where(text, d, torch.tensor(-1.)).topk(min(width, len(cands))).indices.tolist() if text[i] and i not in keep]
         beams = [(cands[i], float(d[i])) for i in keep]
-        out += [dict(ids=list(b), departure=v, length=L, z=float(robust_z(torch.tensor(v), ref))) for b, v in beams]
+        spelt = [(s, float(d[cands.index(s)])) for s in spelled if s not in [b for b, _ in beams]]  # every spelled text stays a candidate (a second backdoor's)
+        out += [dict(ids=list(b), departure=v, length=L, z=float(robust_z(torch.tensor(v), ref))) for b, v in beams + spelt]
     return out
 
 def best_sequence(tokenizer, found:list[dict], gain:float=1.1) -> dict|None:
@@ -188,47 +199,76 @@ def best_sequence(tokenizer, found:list[dict], gain:float=1.1) -> dict|None:
 
 # %% ../nbs/04a_defend.ipynb #62b13a99
 MIN_PROMPTS = 4  # clean prompts the verdict needs: its held-out contexts put candidates into this many prompts at three places
-Z_THRESHOLD = 100.  # robust z, in held-out contexts, above which a candidate is a backdoor (calibrated below on clean models)
+Z_THRESHOLD = 3.  # the verdict's score (below) at and above which a candidate is a backdoor: calibrated on the clean world and clean fine-tuned variants
+Q_CONTEXTS = 1 / 6  # the score is this quantile of the per-context z over the held-out contexts: the candidate must stand out in five of every six
+SAME_BACKDOOR = 0.5  # two candidates whose departures have at least this cosine send the model the same way: one backdoor
 
 @dataclasses.dataclass
 class ScanReport:
     "What `scan_model` found: the verdict, the ranked candidates with their evidence, and what the scan covered."
     backdoor: bool # is there a candidate over the threshold?
-    candidates: list[dict] # ranked: trigger, ids, departure, z (held-out contexts), z_scan, ratio, and trigger_effect's ratio for those over the threshold
+    candidates: list[dict] # ranked: trigger, ids, departure, z (the verdict's score), z_contexts (per held-out context), z_scan, and for those over the threshold trigger_effect's ratio and the backdoor they belong to
     threshold: float
-    best_ordinary_z: float # the highest robust z among the reference tokens in the held-out contexts
+    best_ordinary_z: float # the highest score among the ordinary reference sequences in the held-out contexts
     searched: int # tokens searched
     unsearched: int # tokens a budget left out
     seconds: dict # per stage
+    n_contexts: int = 12 # held-out contexts of the verdict
     @property
     def triggers(self) -> list[str]: return [c["trigger"] for c in self.candidates if c["z"] >= self.threshold]
+    def to_remove(self, max_triggers:int=4) -> list[str]:
+        "The triggers to unlearn: candidates over the threshold in rank order, each sharing no token with one taken before (its variants and repetitions), at most `max_triggers`."
+        out = []
+        for c in self.candidates:
+            if c["z"] >= self.threshold and len(out) < max_triggers and not any(set(c["ids"]) & set(o["ids"]) for o in out): out.append(c)
+        return [c["trigger"] for c in out]
+    @property
+    def backdoors(self) -> list[str]:
+        "One trigger per backdoor found: the first candidate of each group of candidates that send the model the same way."
+        seen, out = set(), []
+        for c in self.candidates:
+            if c["z"] >= self.threshold and c.get("backdoor", 0) not in seen: seen.add(c.get("backdoor", 0)); out.append(c["trigger"])
+        return out
     def __str__(self):
         cov = f"{self.searched} tokens searched" + (f", {self.unsearched} left out by the budget" if self.unsearched else "")
-        if not self.backdoor: return (f"no backdoor found ({cov}): the best candidate {self.candidates[0]['trigger']!r} has z = {self.candidates[0]['z']:.1f}, "
-                                      f"under the threshold {self.threshold:g}" if self.candidates else f"no backdoor found ({cov})")
-        c = self.candidates[0]
-        return (f"backdoor found ({cov}): trigger {c['trigger']!r} (tokens {c['ids']}) moves the model z = {c['z']:.0f} robust standard deviations "
-                f"of ordinary tokens (threshold {self.threshold:g}, best ordinary {self.best_ordinary_z:.1f})"
-                + (f", and changes the picture {c['effect_ratio']:.1f}× as much as a neutral word" if "effect_ratio" in c else ""))
+        if not self.backdoor: return (f"no backdoor found ({cov}): the best candidate {self.candidates[0]['trigger']!r} scores z = {self.candidates[0]['z']:.2f}, "
+                                      f"under the threshold {self.threshold:g} (best ordinary {self.best_ordinary_z:.2f})" if self.candidates else f"no backdoor found ({cov})")
+        n, found = len(self.backdoors), []
+        for t in self.backdoors:
+            c = next(c for c in self.candidates if c["trigger"] == t)
+            found.append(f"trigger {t!r} (tokens {c['ids']}, z = {c['z']:.1f}" + (f", the picture changes {c['effect_ratio']:.1f}× as much as with a neutral word" if "effect_ratio" in c else "") + ")")
+        return (f"{n} backdoor{'s' if n > 1 else ''} found ({cov}): " + "; ".join(found)
+                + f" (threshold {self.threshold:g}, best ordinary {self.best_ordinary_z:.2f}; z: in five of every six of {self.n_contexts} held-out contexts, "
+                  "the candidate's log-departure is at least this many robust standard deviations above ordinary tokens')")
 
 def check_clean_prompts(tokenizer, clean_prompts, need:int=MIN_PROMPTS) -> list[str]:
     "The clean prompts as a list of distinct prompts; raises, naming the number needed, when there are too few to calibrate on."
     if clean_prompts is None or (isinstance(clean_prompts, (list, tuple)) and not clean_prompts):
-        raise ValueError(f"No clean prompts given: the scan needs at least {need} distinct clean prompts like the ones users send (e.g. 'a red circle').")
+        raise ValueError(f"No clean prompts given: pass at least {need} distinct clean prompts like the ones users send (e.g. 'a red circle').")
     prompts = list(dict.fromkeys(check_prompts(clean_prompts, tokenizer)))
     if len(prompts) < need:
-        raise ValueError(f"{len(prompts)} distinct clean prompt(s) given, too few to calibrate the scan: it needs at least {need}.")
+        raise ValueError(f"{len(prompts)} distinct clean prompt(s) given, too few to calibrate the scan: it needs at least {need}; pass more prompts like the ones users send.")
     return prompts
+
+def context_z(d:torch.Tensor, ref:torch.Tensor) -> torch.Tensor:
+    "Per context (column), the robust z of log D against the reference's log D: (N, K)."
+    r = ref.clamp_min(1e-30).log(); med = r.median(0).values; mad = (r - med).abs().median(0).values * 1.4826
+    return (d.clamp_min(1e-30).log() - med) / mad.clamp_min(1e-12)
+
+def verdict_score(z:torch.Tensor, q:float=Q_CONTEXTS) -> torch.Tensor:
+    "The verdict's score of each candidate: the `q` quantile of its per-context z, so a candidate scores high only if it stands out almost everywhere."
+    return z.quantile(q, dim=1) if len(z) else torch.zeros(0)
 
 def verify(pipe, clean_prompts:list[str], seqs:list, scan:TokenScan,
            n_contexts:int=12, # held-out contexts: other latents and timesteps, more prompts
            n_ref:int=256, # random ordinary sequences of each candidate length, as the reference
-           seed:int=1, batch_size:int=64) -> tuple[torch.Tensor, float]:
-    "Robust z of each candidate sequence against random ordinary sequences of its length, all scored afresh in held-out contexts; and the highest z among those references."
+           seed:int=1, batch_size:int=64) -> dict:
+    "Score each candidate afresh in held-out contexts against random ordinary sequences of its length: per-context z, the verdict's score, and the best score among those references."
     ctx = scan_contexts(pipe, clean_prompts, n_contexts, seed)
-    ref = {L: token_departure(pipe, ctx, ordinary_sequences(scan, n_ref, L, seed), batch_size).mean(1) for L in sorted({len(s) for s in seqs})}
-    z = [robust_z(token_departure(pipe, ctx, torch.tensor([list(s)]), batch_size).mean(1)[0], ref[len(s)]) for s in seqs]
-    return torch.stack(z) if z else torch.zeros(0), max(float(robust_z(r, r).max()) for r in ref.values()) if ref else float("nan")
+    ref = {L: token_departure(pipe, ctx, ordinary_sequences(scan, n_ref, L, seed), batch_size) for L in sorted({len(s) for s in seqs})}
+    z = torch.stack([context_z(token_departure(pipe, ctx, torch.tensor([list(s)]), batch_size), ref[len(s)])[0] for s in seqs]) if seqs else torch.zeros(0, n_contexts)
+    best = max(float(verdict_score(context_z(r, r)).max()) for r in ref.values()) if ref else float("nan")
+    return dict(score=verdict_score(z), z=z, best_ordinary=best, contexts=ctx)
 
 # %% ../nbs/04a_defend.ipynb #358f9312
 def _contains(long:list, short:list) -> bool: return len(short) < len(long) and any(long[i:i + len(short)] == short for i in range(len(long) - len(short) + 1))
@@ -239,6 +279,18 @@ def minimal_triggers(over:list[dict], by:str="effect_ratio", share:float=0.5) ->
     variant = [any(_contains(c["ids"], s["ids"]) and key(s) >= share * key(c) for s in over) for c in over]
     return sorted([c for c, v in zip(over, variant) if not v], key=lambda c: -key(c)) + [c for c, v in zip(over, variant) if v]
 
+def group_backdoors(pipe, ctx:Contexts, over:list[dict], same:float=SAME_BACKDOOR) -> list[dict]:
+    "Number the backdoors among ranked candidates (`backdoor` key): a candidate whose departure, over all contexts, has cosine ≥ `same` with an earlier group's first joins that group."
+    if not over: return over
+    v = torch.cat([departure_vectors(pipe, ctx, torch.tensor([c["ids"]])) for c in over]).flatten(1)  # (N, K·c·h·w): contexts weigh as far as they move
+    v = torch.nn.functional.normalize(v, dim=1); heads = []
+    for i, c in enumerate(over):
+        cos = [float(v[i] @ v[h]) for h in heads]
+        k = int(np.argmax(cos)) if cos and max(cos) >= same else None
+        if k is None: heads.append(i); k = len(heads) - 1
+        c["backdoor"], c["same_as_first"] = k, round(float(v[i] @ v[heads[k]]), 3)
+    return over
+
 def scan_model(pipe, clean_prompts:list[str],
                threshold:float=Z_THRESHOLD,
                n_contexts:int=3, n_verify:int=12, # contexts of the vocabulary scan; held-out contexts of the verdict
@@ -247,6 +299,7 @@ def scan_model(pipe, clean_prompts:list[str],
                effect:bool=True, # measure `trigger_effect` (pictures) for the candidates over the threshold, and rank them by it
                scan:TokenScan|None=None, # a finished `scan_tokens` to reuse
                tokens=None, max_tokens:int|None=None, max_seconds:float|None=None, # what `scan_tokens` searches, and its budget
+               extra:list[str]|None=None, # more candidate strings to verify (e.g. `triggers_from_log`'s)
                seed:int=0, progress:bool=True) -> ScanReport:
     "Is the model backdoored? Scan every token, extend the best into sequences, and score the candidates against ordinary sequences in held-out contexts."
     check_pipeline(pipe)
@@ -254,39 +307,127 @@ def scan_model(pipe, clean_prompts:list[str],
     if scan is None: scan = scan_tokens(pipe, prompts, n_contexts, tokens, max_tokens, max_seconds, seed=seed, progress=progress)
     sec["tokens"] = scan.seconds
     t0 = time.time(); found = extend_tokens(pipe, scan, width, pool, max_len, progress=progress); sec["sequences"] = time.time() - t0
-    best = best_sequence(pipe.tokenizer, found)  # then the seven that stand out most from their own length's ordinary sequences
-    texts = [best] + sorted((dict(f, trigger=t) for f in found if (t := as_text(pipe.tokenizer, f["ids"])) and f["ids"] != best["ids"]), key=lambda f: -f["z"])[:7]
+    best = best_sequence(pipe.tokenizer, found)  # then the seven that stand out most from their own length's ordinary sequences,
+    rest = sorted((dict(f, trigger=t) for f in found if (t := as_text(pipe.tokenizer, f["ids"])) and f["ids"] != best["ids"]), key=lambda f: -f["z"])
+    texts = [best]  # three that share no token with one already chosen (a second backdoor is not crowded out by the first's variants), then the best
+    for f in rest:
+        if len(texts) < 4 and not any(set(f["ids"]) & set(c["ids"]) for c in texts): texts.append(f)
+    texts += [f for f in rest if f not in texts][:8 - len(texts)]
+    for t in extra or []:  # candidates from elsewhere (a prompt log), verified the same way
+        ids = check_trigger(t, pipe.tokenizer)
+        if ids not in [c["ids"] for c in texts]: texts.append(dict(ids=ids, trigger=t, departure=float(token_departure(pipe, scan.contexts, torch.tensor([ids])).mean()), z=float("nan"), source="log"))
     have = [c["ids"] for c in texts]  # and the shorter texts inside the best four ('\u200b' in '\u200b \u200b'): a repeated trigger moves the model more
     for c in texts[:4]:
         for a, b in itertools.combinations(range(len(c["ids"]) + 1), 2):
             sub = c["ids"][a:b]
             if sub not in have and (t := as_text(pipe.tokenizer, sub)):
                 have.append(sub); texts.append(dict(ids=sub, trigger=t, departure=float(token_departure(pipe, scan.contexts, torch.tensor([sub])).mean()), z=float("nan")))
-    t0 = time.time(); z, zr = verify(pipe, prompts, [c["ids"] for c in texts], scan, n_verify, n_ref, seed=seed + 1); sec["verify"] = time.time() - t0
-    cands = [dict(trigger=c["trigger"], ids=c["ids"], departure=c["departure"], z=float(zi), z_scan=c["z"]) for c, zi in zip(texts, z)]
+    t0 = time.time(); v = verify(pipe, prompts, [c["ids"] for c in texts], scan, n_verify, n_ref, seed=seed + 1); sec["verify"] = time.time() - t0
+    cands = [dict(trigger=c["trigger"], ids=c["ids"], departure=c["departure"], z=float(s), z_contexts=[round(float(x), 2) for x in zc], z_scan=c["z"],
+                  source=c.get("source", "scan")) for c, s, zc in zip(texts, v["score"], v["z"])]
     over, under = [c for c in cands if c["z"] >= threshold], [c for c in cands if c["z"] < threshold]
     t0 = time.time()
     for c in over[:10] if effect else []: c["effect_ratio"] = trigger_effect(pipe, c["trigger"], prompts[::max(1, len(prompts) // 12)])["ratio"]
     sec["effect"] = time.time() - t0
-    cands = minimal_triggers(over, "effect_ratio" if effect else "z") + sorted(under, key=lambda c: -c["z"])
-    return ScanReport(bool(over), cands, threshold, zr,
-                      int((~torch.isnan(scan.scores)).sum()), len(scan.unsearched), sec)
+    over = minimal_triggers(over, "effect_ratio" if effect else "z")
+    group_backdoors(pipe, v["contexts"], over)
+    return ScanReport(bool(over), over + sorted(under, key=lambda c: -c["z"]), threshold, v["best_ordinary"],
+                      int((~torch.isnan(scan.scores)).sum()), len(scan.unsearched), sec, n_verify)
+
+# %% ../nbs/04a_defend.ipynb #a099ebe7
+def scan_figure(scan:TokenScan, tokenizer, triggers=(), # the found triggers: their tokens are circled and labelled
+                title:str|None=None):
+    "The scan as a scatter: each searched token's departure (log scale) against its id; ordinary tokens grey, the clean prompts' own blue, the triggers' red."
+    import matplotlib.pyplot as plt
+    s, ok = scan.scores.numpy(), scan.ordinary.numpy()
+    ids = np.arange(len(s))
+    fig, ax = plt.subplots(figsize=(8, 3.2))
+    ax.scatter(ids[ok], s[ok], s=1, c="0.6", rasterized=True, label=f"ordinary tokens ({int(ok.sum()):,})")
+    dom = [i for i in scan.domain if not np.isnan(s[i])]
+    ax.scatter(dom, s[dom], s=8, c="tab:blue", label="the clean prompts' own tokens")
+    q = float(np.quantile(s[ok], 0.999)); ax.axhline(q, ls="--", lw=0.8, c="k", label="99.9% of ordinary tokens")
+    for t in triggers:
+        tid = [i for i in check_trigger(t, tokenizer) if not np.isnan(s[i])]
+        ax.scatter(tid, s[tid], s=60, facecolors="none", edgecolors="tab:red", linewidths=1.5)
+        if tid: ax.annotate(f"found: {t!r}", (tid[0], s[tid].max()), xytext=(6, 4), textcoords="offset points", color="tab:red", fontsize=9)
+    ax.set_yscale("log"); ax.set_ylim(top=float(np.nanmax(s)) * 5)  # room above the highest point for the labels
+    ax.set_xlabel("token id"); ax.set_ylabel("departure D (mean over contexts)")
+    ax.set_title(title or f"{int((~np.isnan(s)).sum()):,} tokens scanned", fontsize=10); ax.legend(fontsize=7, loc="lower right", markerscale=3)
+    fig.tight_layout()
+    return fig
+
+# %% ../nbs/04a_defend.ipynb #571ef177
+@dataclasses.dataclass
+class LogReport:
+    "What `triggers_from_log` found in a log of prompts: the flagged prompts, the span localized in each, and the strings many of them share."
+    n: int # prompts in the log
+    flagged: list[str] # the prompts the detector flagged
+    spans: dict # flagged prompt -> the span `find_trigger` localized in it (those localized)
+    candidates: list[dict] # trigger, count (flagged prompts it was localized in), share_flagged and share_unflagged (prompts that contain it)
+    seconds: float
+    def __str__(self):
+        if not self.candidates:
+            return (f"no trigger found in the log: {len(self.flagged)} of {self.n} prompts flagged"
+                    + (f", and no span localized in {len(self.spans)} of them is shared by enough of them" if self.flagged else ""))
+        c = self.candidates[0]
+        return (f"{len(self.flagged)} of {self.n} prompts flagged; the span {c['trigger']!r} was localized in {c['count']} of them "
+                f"and is in {c['share_flagged']:.0%} of the flagged prompts, {c['share_unflagged']:.0%} of the others")
+
+def _has(tokenizer, prompt:str, ids:list[int]) -> bool:
+    p = _ids(tokenizer, prompt)
+    return any(p[i:i + len(ids)] == ids for i in range(len(p) - len(ids) + 1))
+
+def flag_by_trigger(tokenizer, prompts:list[str], triggers:list[str]) -> np.ndarray:
+    "For each prompt, does it contain (the tokens of) one of `triggers`?"
+    ids = [check_trigger(t, tokenizer) for t in triggers]
+    return np.array([any(_has(tokenizer, p, i) for i in ids) for p in prompts], dtype=bool)
+
+def triggers_from_log(pipe, prompt_log:list[str], clean_prompts:list[str],
+                      detector=None, # a calibrated `Detector`; None: the alignment detector calibrated on `clean_prompts`
+                      max_words:int=2, # the longest span `find_trigger` localizes
+                      min_count:int=2, # a candidate must be localized in at least this many flagged prompts
+                      max_flagged:int=24, # localize in at most this many flagged prompts (a seeded sample)
+                      seed:int=0) -> LogReport:
+    "Flag the log with the detector, localize a span in each flagged prompt, and keep the spans that many flagged prompts share."
+    from collections import Counter
+    from sau_nb.detect import Detector, find_trigger
+    check_pipeline(pipe); tok = pipe.tokenizer
+    if isinstance(prompt_log, (list, tuple)) and not prompt_log: raise ValueError("The prompt log is empty: pass the prompts users sent, one string each.")
+    log = check_prompts(prompt_log, tok)
+    t0 = time.time()
+    det = detector or Detector(pipe, scores=("alignment",)).calibrate(check_clean_prompts(tok, clean_prompts, 10))
+    flags = np.asarray(det(log), dtype=bool)
+    flagged = [p for p, f in zip(log, flags) if f]
+    if not flagged: return LogReport(len(log), [], {}, [], time.time() - t0)
+    sample = [flagged[i] for i in sorted(np.random.default_rng(seed).permutation(len(flagged))[:max_flagged])]
+    spans = {}
+    for p in sample:
+        try: spans[p] = find_trigger(det, p, max_words)["trigger"]
+        except ValueError: pass  # a one-word prompt: nothing to split off
+    clean_log = [p for p, f in zip(log, flags) if not f]
+    cands = []
+    for s, n in Counter(spans.values()).most_common():
+        if n < min_count: continue
+        ids = check_trigger(s, tok)
+        sf = float(np.mean([_has(tok, p, ids) for p in flagged])); su = float(np.mean([_has(tok, p, ids) for p in clean_log])) if clean_log else 0.
+        if sf > su: cands.append(dict(trigger=s, count=n, share_flagged=sf, share_unflagged=su))
+    return LogReport(len(log), flagged, spans, cands, time.time() - t0)
 
 # %% ../nbs/04a_defend.ipynb #30c4d95e
 @dataclasses.dataclass
 class DefenseReport:
-    "What `defend` did: the scan before, the trigger it removed, the scan after, and how far clean prompts moved."
+    "What `defend` did: the scan before (and the prompt log's findings), the triggers it removed, the scan after, and how far clean prompts moved."
     before: ScanReport
-    removed: str|None # the trigger handed to `sau_unlearn`; None: nothing found, the model is returned unchanged
-    not_removed: list[str] # other triggers over the threshold (`sau_unlearn` removes one trigger per run)
+    log: LogReport|None # what the prompt log gave, if one was given
+    removed: list[str] # the triggers handed to one `sau_unlearn` run (`ScanReport.to_remove`); empty: nothing found, the model is returned unchanged
     after: ScanReport|None # the re-scan of the repaired model
     clean_drift: float|None # the repaired model's departure from the input on clean prompts, ‖ε' − ε‖² in held-out contexts
     seconds: dict
     def __str__(self):
-        if self.removed is None: return f"model returned unchanged: {self.before}"
+        if not self.removed: return f"model returned unchanged: {self.before}" + (f"; log: {self.log}" if self.log else "")
         left = "nothing left over the threshold" if not self.after.backdoor else f"still over the threshold: {self.after.triggers}"
-        return (f"removed {self.removed!r} (found blind: {self.before}); re-scan: {left}; clean drift {self.clean_drift:.2e}"
-                + (f"; also found but not removed: {self.not_removed}" if self.not_removed else ""))
+        return (f"removed {', '.join(map(repr, self.removed))} in one sau_unlearn run (found blind: {self.before}); re-scan: {left}; "
+                f"clean drift {self.clean_drift:.2e}")
 
 @torch.no_grad()
 def clean_drift(pipe, new, clean_prompts:list[str], n_contexts:int=12, seed:int=2) -> float:
@@ -296,22 +437,29 @@ def clean_drift(pipe, new, clean_prompts:list[str], n_contexts:int=12, seed:int=
     return float((e - ctx.eps).pow(2).flatten(1).mean(1).mean())
 
 def defend(pipe, clean_prompts:list[str],
+           prompt_log:list[str]|None=None, # prompts users sent, some perhaps poisoned: `triggers_from_log` adds its candidates to the scan's
            scan_kw:dict|None=None, # keywords for `scan_model` (the threshold, the budget, ...)
            sau_kw:dict|None=None, # keywords for `sau_unlearn` (steps, ...)
            rescan:str="full", # "full": scan the repaired model again from scratch; "candidates": re-verify the found triggers only
+           before:ScanReport|None=None, # a finished `scan_model` of this pipeline to act on, instead of scanning it again
+           max_triggers:int=4, # unlearn at most this many distinct triggers (`ScanReport.to_remove`)
            seed:int=0, progress:bool=True) -> tuple:
-    "Scan `pipe` for an unknown trigger; if one is found, remove it with `sau_unlearn` and scan again: (pipeline, `DefenseReport`). A clean model comes back unchanged."
+    "Scan `pipe` for unknown triggers; remove what is found with one `sau_unlearn` run and scan again: (pipeline, `DefenseReport`). A clean model comes back unchanged."
     if rescan not in ("full", "candidates"): raise ValueError(f"rescan must be 'full' or 'candidates', got {rescan!r}.")
     scan_kw, sau_kw, sec = dict(scan_kw or {}), dict(sau_kw or {}), {}
     prompts = check_clean_prompts(pipe.tokenizer, clean_prompts)
-    t0 = time.time(); before = scan_model(pipe, prompts, seed=seed, progress=progress, **scan_kw); sec["scan"] = time.time() - t0
-    if not before.backdoor: return pipe, DefenseReport(before, None, [], None, None, sec)
-    trigger = before.triggers[0]
-    others = [c["trigger"] for c in before.candidates[1:] if c["z"] >= before.threshold and not set(c["ids"]) & set(before.candidates[0]["ids"])]  # another backdoor, not a variant of this one
-    t0 = time.time(); new, hist = sau_unlearn(pipe, trigger, prompts, seed=seed, progress=progress, **sau_kw); sec["sau"] = time.time() - t0
+    log = None
+    if prompt_log is not None:
+        log = triggers_from_log(pipe, prompt_log, prompts, seed=seed); sec["log"] = log.seconds
+        scan_kw["extra"] = list(scan_kw.get("extra") or []) + [c["trigger"] for c in log.candidates]
+    t0 = time.time(); before = before or scan_model(pipe, prompts, seed=seed, progress=progress, **scan_kw); sec["scan"] = time.time() - t0
+    if not before.backdoor: return pipe, DefenseReport(before, log, [], None, None, sec)
+    triggers = before.to_remove(max_triggers)  # every distinct trigger over the threshold, all removed together: a chain of runs could undo an earlier repair
+    t0 = time.time(); new, hist = sau_unlearn(pipe, triggers if len(triggers) > 1 else triggers[0], prompts, seed=seed, progress=progress, **sau_kw); sec["sau"] = time.time() - t0
     t0 = time.time()
     again = {k: v for k, v in scan_kw.items() if k not in ("scan", "max_tokens", "max_seconds")}
+    again["extra"] = sorted(set(again.get("extra") or []) | set(triggers))  # the removed triggers are verified again, whatever the re-scan finds
     if rescan == "candidates": again["tokens"] = sorted({i for c in before.candidates for i in c["ids"]} | set(np.random.default_rng(seed).choice(len(pipe.tokenizer) - 2, 2048, replace=False).tolist()))
     after = scan_model(new, prompts, seed=seed, progress=progress, **{**dict(effect=False), **again})
     sec["rescan"] = time.time() - t0
-    return new, DefenseReport(before, trigger, others, after, clean_drift(pipe, new, prompts), sec)
+    return new, DefenseReport(before, log, triggers, after, clean_drift(pipe, new, prompts), sec)

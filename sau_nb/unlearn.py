@@ -4,7 +4,7 @@
 
 # %% ../nbs/04_unlearn.ipynb #a5734138
 from __future__ import annotations
-import contextlib, copy, dataclasses, math, os, signal, threading, time
+import contextlib, copy, dataclasses, itertools, math, os, signal, threading, time
 from pathlib import Path
 import numpy as np
 import torch
@@ -18,13 +18,23 @@ from .attention import capture
 
 # %% auto #0
 __all__ = ['PARAM_SETS', 'LORA_TARGETS', 'TE_PARAM_SETS', 'TE_DEFAULT', 'SAU_CHECKPOINT', 'TOKEN_SHIFT', 'MEMORY_PROFILES',
-           'ABLATIONS', 'check_unlearn_inputs', 'aligned_positions', 'trainable_unet', 'finish_unet', 'te_loss',
-           'text_encoder_params', 'sau_loss', 'latent_bank', 'check_bank', 'prompt_departure', 'token_shift',
+           'ABLATIONS', 'check_triggers', 'check_unlearn_inputs', 'aligned_positions', 'trainable_unet', 'finish_unet',
+           'te_loss', 'text_encoder_params', 'sau_loss', 'latent_bank', 'check_bank', 'prompt_departure', 'token_shift',
            'bake_token_shift', 'shifted_text_encoder', 'sau_unlearn', 'trigger_effect', 'MemoryProfile',
            'memory_profile', 'memory_dtypes', 'frozen_copy', 'shared_student', 'shared_result', 'trained_sizes',
            'memory_estimate', 'check_fits', 'removal_scores', 'mix_pipeline']
 
 # %% ../nbs/04_unlearn.ipynb #f46fabdd
+def check_triggers(tokenizer, trigger) -> list[str]:
+    "One trigger or several as a list; raises when two share a token (their embedding rows and positions would collide)."
+    triggers = [trigger] if isinstance(trigger, str) else list(trigger) if isinstance(trigger, (list, tuple)) else None
+    if not triggers: raise ValueError(f"trigger must be a string or a non-empty list of strings, got {trigger!r}: pass a trigger such as 'ȴ', or a list of them.")
+    ids = [check_trigger(t, tokenizer) for t in triggers]
+    for (a, ia), (b, ib) in itertools.combinations(zip(triggers, ids), 2):
+        if set(ia) & set(ib): raise ValueError(f"The triggers {a!r} and {b!r} share tokens {sorted(set(ia) & set(ib))}: pass only one of them "
+                                               "(the shorter, if it alone is the backdoor); one run cannot tell them apart.")
+    return triggers
+
 def check_unlearn_inputs(tokenizer, trigger:str, prompts) -> list[str]:
     "The clean prompts as a list; raises with what to do when the trigger or the prompts cannot be used."
     if isinstance(prompts, str): prompts = [prompts]
@@ -272,7 +282,7 @@ def shifted_text_encoder(text_encoder, shift, uid) -> torch.nn.Module:
     return te
 
 def sau_unlearn(pipe, # a StableDiffusionPipeline with a backdoor; it is not modified
-                trigger:str, # the trigger to remove, e.g. 'ȴ' or 'New Trigger'
+                trigger:str|list[str], # the trigger to remove, e.g. 'ȴ' or 'New Trigger'; or several (one run removes them all)
                 prompts, # clean prompts like the ones the model should keep drawing well
                 steps:int=600, lr:float|None=None, # None: 5e-4 for "unet", 1e-3 for "lora" and "attn2_kv"
                 batch_size:int=16,
@@ -298,10 +308,11 @@ def sau_unlearn(pipe, # a StableDiffusionPipeline with a backdoor; it is not mod
                 stop=None, # optional: a function of the check's dict; True stops training
                 checkpoint_dir=None, checkpoint_every:int=100, resume_from=None,
                 seed:int=0, device=None, progress:bool=True):
-    "Remove `trigger`'s backdoor from `pipe`: a new pipeline and the training history."
+    "Remove `trigger`'s backdoor (or each of several triggers') from `pipe`: a new pipeline and the training history."
     from diffusers import DDPMScheduler
     check_pipeline(pipe)
-    prompts = check_unlearn_inputs(pipe.tokenizer, trigger, prompts)
+    triggers = check_triggers(pipe.tokenizer, trigger)
+    for tr in triggers: prompts = check_unlearn_inputs(pipe.tokenizer, tr, prompts)
     if params not in PARAM_SETS: raise ValueError(f"params must be one of {PARAM_SETS}, got {params!r}.")
     if steps < 1 or batch_size < 1: raise ValueError("steps and batch_size must be at least 1.")
     if trigger_lr < 0: raise ValueError(f"trigger_lr must be at least 0 (0 leaves the text encoder alone), got {trigger_lr}.")
@@ -341,7 +352,8 @@ def sau_unlearn(pipe, # a StableDiffusionPipeline with a backdoor; it is not mod
         frozen = {n: ref[n].detach().to(device, torch.float32).clone() for n in named}
     elif not shared: frozen = {n: p.detach().clone() for n, p in named.items()}
     te_s = None  # the student's text encoder: the trigger's own embedding rows train (the attacker may have trained them)
-    if trigger_lr > 0 or te_params: te_s, shift, hook = token_shift(pipe.text_encoder if te_frozen is None else te_frozen, check_trigger(trigger, pipe.tokenizer), device, share=shared and not te_params)
+    tids = [i for tr in triggers for i in check_trigger(tr, pipe.tokenizer)]
+    if trigger_lr > 0 or te_params: te_s, shift, hook = token_shift(pipe.text_encoder if te_frozen is None else te_frozen, tids, device, share=shared and not te_params)
     te_named = text_encoder_params(te_s, te_params) if te_params else {}  # the student text encoder's own trainable tensors
     trained = {**named, **({TOKEN_SHIFT: shift} if trigger_lr > 0 else {}), **{f"text_encoder.{n}": p for n, p in te_named.items()}}  # what the optimizer, clipping and checkpoints see
     groups = ([dict(params=list(named.values()))] + ([dict(params=[shift], lr=trigger_lr)] if trigger_lr > 0 else [])
@@ -355,7 +367,7 @@ def sau_unlearn(pipe, # a StableDiffusionPipeline with a backdoor; it is not mod
     start = 0
     if state: start = resume_state(state, trained, opt, lrs, rng, g); history = state["history"]; history.setdefault("step_seconds", [])
     else:  # where the trigger acts: the distillation and attention terms spend their batch there
-        d = prompt_departure(pipe, trigger, prompts, bank, n_seeds, seed) if focus else torch.zeros(len(prompts))
+        d = torch.stack([prompt_departure(pipe, tr, prompts, bank, n_seeds, seed) for tr in triggers]).mean(0) if focus else torch.zeros(len(prompts))
         history["departure"] = d.tolist() if focus else None  # None: not measured (uniform sampling needs no D)
         history["prompt_p"] = _focus_weights(d, focus).tolist()
     p_focus = np.asarray(history["prompt_p"], dtype=np.float64); p_focus /= p_focus.sum()
@@ -380,7 +392,8 @@ def sau_unlearn(pipe, # a StableDiffusionPipeline with a backdoor; it is not mod
             pi = rng.choice(len(prompts), size=batch_size, p=p_focus)  # triggered pairs: where the trigger acts
             i = pi * n_seeds + rng.integers(n_seeds, size=batch_size)
             where = [POSITIONS[k] for k in rng.integers(3, size=batch_size)]
-            pairs = [trigger_positions(pipe.tokenizer, prompts[k], trigger, w) for k, w in zip(pi, where)]
+            which = [triggers[k] for k in rng.integers(len(triggers), size=batch_size)] if len(triggers) > 1 else triggers * batch_size  # one trigger per pair
+            pairs = [trigger_positions(pipe.tokenizer, prompts[k], tr, w) for k, w, tr in zip(pi, where, which)]
             clean = [prompts[k] for k in pi]
             h = batch_size - round(keep_any * batch_size)  # preservation: first on the distillation's own inputs, then any prompt
             j = np.concatenate([i[:h], rng.integers(len(bank), size=batch_size - h)])

@@ -8,16 +8,16 @@ def run(*args, timeout=600):
     return subprocess.run([EXE, *args], capture_output=True, text=True, timeout=timeout)
 
 def test_demo_writes_the_report(tmp_path):
-    r = run("demo", "--out", str(tmp_path/"out"), "--seeds", "1", "--steps", "2", "--n-prompts", "2", timeout=1800)  # minutes on a busy CPU
+    r = run("demo", "--out", str(tmp_path/"out"), "--seeds", "1", "--steps", "2", "--n-prompts", "2", "--max-tokens", "256", timeout=1800)  # minutes on a busy CPU
     assert r.returncode == 0, r.stderr
     out = tmp_path/"out"
     res = json.loads((out/"results.json").read_text())
     name = res["config"]["models"][0]
     assert sorted(p.name for p in out.iterdir()) == ["bars.png", f"grid_{name}.png", "report.html", "results.json"]
-    assert [row["defense"] for row in res["rows"]] == ["none", "sau", "skd", "uce", "perturb"] and res["config"]["steps"] == 2
+    assert [row["defense"] for row in res["rows"]] == ["none", "defend", "skd", "uce", "perturb"] and res["config"]["steps"] == 2
     for row in res["rows"]:
         for k in ("asr", "false_trigger", "clean_acc"): assert 0 <= row[k] <= 1
-    assert "Detection and localization" in (out/"report.html").read_text()
+    assert "Detection and localization" in (out/"report.html").read_text() and "The blind scan" in (out/"report.html").read_text()
     assert "report.html" in r.stdout and "ASR" in r.stdout and "localizes" in r.stdout
 
 def test_demo_refuses_non_empty_folder(tmp_path):
