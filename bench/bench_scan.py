@@ -6,6 +6,7 @@ One model per call, one JSON line appended to runs/scan/scan.jsonl (or defend.js
   OMP_NUM_THREADS=1 python bench/bench_scan.py --model style --reuse runs/scan/style_single.npy   # the single-token scores of an earlier scan
   OMP_NUM_THREADS=1 python bench/bench_scan.py --model pixel --reuse runs/scan/pixel_single.npy --defend --rescan candidates   # scan, SAU, re-scan (defend.jsonl)
   OMP_NUM_THREADS=1 python bench/bench_scan.py --model pixel --reuse runs/scan/pixel_single.npy --log   # the prompt-log path (log.jsonl)
+  OMP_NUM_THREADS=1 python bench/bench_scan.py --model pixel --reuse runs/scan/pixel_single.npy --cpu   # CPU seconds of the scan and the verdict (cpu.jsonl)
   OMP_NUM_THREADS=1 python bench/bench_scan.py --model pixel_style      # the two-backdoor zoo model (MULTI_ZOO): every planted attack is checked
 Fine-tuned variants are kept in runs/scan/variants/NAME (with finetune.json) and reloaded by later calls.
 """
@@ -23,6 +24,7 @@ ap.add_argument("--model", required=True); ap.add_argument("--finetune-seed", ty
 ap.add_argument("--reuse"); ap.add_argument("--defend", action="store_true"); ap.add_argument("--rescan", default="full")
 ap.add_argument("--log", action="store_true", help="the prompt-log path: flag a log of held-out prompts (half triggered), localize, aggregate, verify")
 ap.add_argument("--max-flagged", type=int, default=8)
+ap.add_argument("--cpu", action="store_true", help="CPU seconds (process time, unaffected by other jobs): 4,096 tokens scanned, scaled to the vocabulary, and the verdict on --reuse's scan")
 ap.add_argument("--sau-steps", type=int); ap.add_argument("--eval-seeds", type=int, default=4)
 ap.add_argument("--out", default="runs/scan")
 a = ap.parse_args()
@@ -59,7 +61,14 @@ if a.reuse:  # the single-token scores of an earlier scan with the same contexts
     prior["seconds"] = prior["seconds"]["tokens"] if isinstance(prior["seconds"], dict) else prior["seconds"]
     scan = TokenScan(per, domain_tokens(tok, prompts), sorted(set(tok.all_special_ids)), prior["seconds"], ctx)
     rec["reused"] = dict(file=a.reuse, command=prior["command"], seconds=prior["seconds"])
-if a.log:  # a log of held-out prompts: each eligible one with a planted trigger (start, middle, end in turn), and every one clean
+if a.cpu:  # what the blind scan costs in CPU time, whatever else runs on the machine
+    t = time.process_time(); scan_tokens(pipe, prompts, max_tokens=4096, progress=False); c_scan = time.process_time() - t
+    t = time.process_time(); rep = scan_model(pipe, prompts, scan=scan, progress=False); c_rest = time.process_time() - t
+    V = len(tok) - len(set(tok.all_special_ids))
+    rec.update(mode="cpu", scan_cpu_4096=round(c_scan, 1), scan_cpu_vocabulary=round(c_scan * V / 4096, 1), verdict_cpu=round(c_rest, 1),
+               total_cpu_minutes=round((c_scan * V / 4096 + c_rest) / 60, 2), backdoors=rep.backdoors)
+    with open(out/"cpu.jsonl", "a") as f: f.write(json.dumps(rec, default=float) + "\n")
+elif a.log:  # a log of held-out prompts: each eligible one with a planted trigger (start, middle, end in turn), and every one clean
     from sau_nb.world import heldout_prompts
     from sau_nb.core import POSITIONS, insert_trigger
     from sau_nb.detect import Detector, prf
