@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: demo test export readme clean-venv
+.PHONY: demo test export readme labs docs clean-venv
 
 $(STAMP): setup.py settings.ini constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,6 +26,14 @@ export: $(STAMP)
 
 readme: $(STAMP)
 	$(BIN)/python tests/readme.py
+
+# Student copies of the chapters (solutions blanked by nbgrader) in labs/, committed so that Colab badges can open them.
+labs: $(STAMP)
+	$(BIN)/python tools/labs.py
+
+# The documentation website in _docs/, offline: nbdev's doc processing without Quarto, then Sphinx + myst-nb (-W).
+docs: $(STAMP)
+	$(BIN)/python tools/docs.py
 
 clean-venv:
 	rm -rf $(VENV)

@@ -194,7 +194,7 @@ def explore(pipe, prompt:str, seed:int=0):
     n_steps = len(maps[maps.layers[0]])
     real = [(f"{i}: {l}", i) for i, l in enumerate(labels) if l != "<pad>"] + [("all <pad>", -1)]
     step = W.IntRangeSlider(value=(0, n_steps - 1), min=0, max=n_steps - 1, description="steps")
-    layer = W.Dropdown(options=[("all layers", None)] + [(n, n) for n in maps.layers], description="layer")
+    layer = W.Dropdown(options=[("all layers", "")] + [(n, n) for n in maps.layers], description="layer")  # "", not None: a None value leaves the dropdown blank in ipywidgets 8
     token = W.Dropdown(options=real, value=real[-2][1], description="token")
     size = img.size[0]
     def show(steps, layer, token):

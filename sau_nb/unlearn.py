@@ -124,6 +124,11 @@ def _maps(unet, rows:slice|None=None, keep_grad:bool=False):
             for p in maps.processors.values(): p.record = lambda name, probs, rec=maps.record: rec(name, probs[rows])  # (rows, heads, pixels, 77)
         yield maps
 
+def _same_rows(xt, t, c, xk, tk, ck) -> torch.Tensor:
+    "Which preservation rows (xk, tk, ck) equal the clean rows (xt, t, c) exactly: (b_keep,) bool; the teacher's clean output serves those."
+    if xk.shape != xt.shape or tk.shape != t.shape or ck.shape != c.shape: return torch.zeros(len(xk), dtype=torch.bool, device=xk.device)
+    return (tk == t) & (xk == xt).flatten(1).all(1) & (ck == c).flatten(1).all(1)
+
 def _in_dtype(unet) -> torch.dtype:
     "The dtype a UNet's input must have: that of its first convolution."
     return unet.conv_in.weight.dtype if hasattr(unet, "conv_in") else next(unet.parameters()).dtype
@@ -152,19 +157,24 @@ def sau_loss(unet, frozen, # the student; its teacher: the trainable tensors' st
     t_rows = (slice(0, 2 * b) if own_map else slice(b, 2 * b)) if lean_maps else None  # the teacher's rows the loss reads
     c0 = 0 if lean_maps and not own_map else b  # where the teacher's clean rows start in its maps
     teacher = frozen if isinstance(frozen, torch.nn.Module) else unet
-    with torch.no_grad():
+    with torch.no_grad(), torch.profiler.record_function("sau.teacher_unet"):
         ctx = _maps(teacher, t_rows) if need_attn else contextlib.nullcontext()
-        with ctx as tmaps:  # the teacher: triggered, clean (and preservation) prompts at once
-            x, tt, c = [xt, xt] + [xt_keep] * keep, [t, t] + [t_keep] * keep, [c_trig, c_clean] + [c_keep] * keep
+        same = _same_rows(xt, t, c_clean, xt_keep, t_keep, c_keep) if keep else None  # preservation rows that are clean rows
+        new = ~same if keep else None  # only these need their own teacher pass
+        with ctx as tmaps:  # the teacher: triggered, clean (and the new preservation) inputs at once
+            x, tt, c = [xt, xt] + [xt_keep[new]] * keep, [t, t] + [t_keep[new]] * keep, [c_trig, c_clean] + [c_keep[new]] * keep
             dt = _in_dtype(teacher)
             args, kw = (torch.cat(x).to(dt), torch.cat(tt)), dict(encoder_hidden_states=torch.cat(c).to(dt))
             ref = (teacher(*args, **kw) if teacher is frozen else functional_call(unet, frozen, args, kw)).sample.float()
         e_trig0, e_clean0, e_keep0 = ref[:b], ref[b:2*b], ref[2*b:]
+        if keep and same.any():  # (b_keep, c, h, w): the clean rows' output where the inputs are the same
+            e_keep0 = ref.new_empty((len(xt_keep),) + ref.shape[1:]).index_copy_(0, new.nonzero()[:, 0], e_keep0)
+            e_keep0[same] = e_clean0[same]
     amp = torch.autocast(xt.device.type, dtype=autocast) if autocast is not None else contextlib.nullcontext()
     with (_maps(unet, slice(0, b) if lean_maps else None, keep_grad=True) if need_attn else contextlib.nullcontext()) as smaps:
         x, tt, c = [xt] * (1 + orig) + [xt_keep] * keep, [t] * (1 + orig) + [t_keep] * keep, [c_trig_s] + [c_trig] * orig + [c_keep_s] * keep
         dt = _in_dtype(unet)
-        with amp: out = unet(torch.cat(x).to(dt), torch.cat(tt), encoder_hidden_states=torch.cat(c).to(dt)).sample.float()
+        with amp, torch.profiler.record_function("sau.student_forward"): out = unet(torch.cat(x).to(dt), torch.cat(tt), encoder_hidden_states=torch.cat(c).to(dt)).sample.float()
         e_trig, e_orig, e_keep = out[:b], out[b:2*b] if orig else None, out[(1 + orig) * b:]
         if spatial == "departure": m = (e_trig0 - e_clean0).norm(dim=1)
         elif own_map:
@@ -189,7 +199,8 @@ def sau_loss(unet, frozen, # the student; its teacher: the trainable tensors' st
                 l_attn = l_attn + diff.sum(-1).mean() / len(smaps.layers)
         l_te = te_loss(c_trig_s, c_clean, c_keep_s, c_keep, aligned) if w_te > 0 and c_trig_s is not c_trig else torch.zeros(())
         loss = w_distill * l_distill + w_orig * l_orig + w_attn * l_attn + w_keep * l_keep + w_te * l_te
-        if backward is not None: backward(loss)  # inside the capture: a checkpointed student recomputes through the same processors
+        if backward is not None:
+            with torch.profiler.record_function("sau.backward"): backward(loss)  # inside the capture: a checkpointed student recomputes through the same processors
     return loss, dict(loss=loss.item(), distill=l_distill.item(), orig=l_orig.item(), attn=l_attn.item(), keep=l_keep.item(), te=l_te.item())
 
 # %% ../nbs/04_unlearn.ipynb #5df0a88c
@@ -215,6 +226,24 @@ def latent_bank(pipe, prompts:list[str], n_seeds:int=4, seed:int=0) -> torch.Ten
 @torch.no_grad()
 def _states(pipe, prompts:list[str], device, text_encoder=None) -> torch.Tensor:
     return _encode(pipe, prompts, text_encoder).to(device, torch.float32)
+
+def _token_ids(tokenizer, prompts:list[str], cache:dict) -> torch.Tensor:
+    "Token ids (n, 77) of `prompts`, padded as `_encode` pads them; each distinct prompt is tokenized once (`cache`: prompt → ids)."
+    new = [p for p in dict.fromkeys(prompts) if p not in cache]
+    if new: cache.update(zip(new, tokenizer(new, padding="max_length", max_length=tokenizer.model_max_length, truncation=True, return_tensors="pt").input_ids))
+    return torch.stack([cache[p] for p in prompts])
+
+def _placed(tokenizer, prompt:str, trigger:str, position, cache:dict) -> tuple[str, list[int]]:
+    "`trigger_positions`, computed once per (prompt, trigger, position) (`cache`)."
+    key = (prompt, trigger, position)
+    if key not in cache: cache[key] = trigger_positions(tokenizer, prompt, trigger, position)
+    return cache[key]
+
+def _teacher_states(te, tokenizer, groups:list[list[str]], device, cache:dict) -> list[torch.Tensor]:
+    "The frozen text encoder's states (n, 77, d) of each list of prompts, float32 on `device`, from one pass over their distinct prompts."
+    rows = {p: k for k, p in enumerate(dict.fromkeys(p for ps in groups for p in ps))}
+    with torch.no_grad(): c = te(_token_ids(tokenizer, list(rows), cache).to(te.device))[0].to(device, torch.float32)
+    return [c[[rows[p] for p in ps]] for ps in groups]
 
 def check_bank(bank, unet, n:int) -> torch.Tensor:
     "`bank` if it holds `n` latents x_0 for `unet`; raises with the shape it needs."
@@ -339,12 +368,14 @@ def sau_unlearn(pipe, # a StableDiffusionPipeline with a backdoor; it is not mod
     bank = state["bank"] if state else latent_bank(pipe, prompts, n_seeds, seed) if bank is None else bank
     bank = bank.to("cpu", getattr(torch, profile.bank_dtype))  # x_0 stays on the CPU; each batch goes to the device
     shared = profile.frozen == "shared"
-    if shared:  # the teacher is the input's own UNet (or one half-precision copy of it); the student shares its frozen tensors
-        frozen = frozen_copy(teacher_unet if teacher_unet is not None else pipe.unet, fdt, device)
-        te_frozen = frozen_copy(pipe.text_encoder, fdt, device)
-        student, named = shared_student(pipe.unet, frozen, params, lora_rank)
-    else:  # today's: a float32 copy trains; the teacher is that copy with the trained tensors' starting values swapped in
-        te_frozen, (student, named) = None, trainable_unet(pipe.unet, params, lora_rank)
+    with torch.random.fork_rng(devices=[]):  # LoRA's adapters start from torch's global generator: seeded here, `seed` fixes them too
+        torch.manual_seed(seed)
+        if shared:  # the teacher is the input's own UNet (or one half-precision copy of it); the student shares its frozen tensors
+            frozen = frozen_copy(teacher_unet if teacher_unet is not None else pipe.unet, fdt, device)
+            te_frozen = frozen_copy(pipe.text_encoder, fdt, device)
+            student, named = shared_student(pipe.unet, frozen, params, lora_rank)
+        else:  # today's: a float32 copy trains; the teacher is that copy with the trained tensors' starting values swapped in
+            te_frozen, (student, named) = None, trainable_unet(pipe.unet, params, lora_rank)
     student.to(device).train()
     if profile.checkpointing: student.enable_gradient_checkpointing()
     if not shared and teacher_unet is not None:
@@ -358,7 +389,7 @@ def sau_unlearn(pipe, # a StableDiffusionPipeline with a backdoor; it is not mod
     trained = {**named, **({TOKEN_SHIFT: shift} if trigger_lr > 0 else {}), **{f"text_encoder.{n}": p for n, p in te_named.items()}}  # what the optimizer, clipping and checkpoints see
     groups = ([dict(params=list(named.values()))] + ([dict(params=[shift], lr=trigger_lr)] if trigger_lr > 0 else [])
               + ([dict(params=list(te_named.values()), lr=te_lr)] if te_named else []))
-    opt = (_adamw8bit() if profile.optimizer == "adamw8bit" else torch.optim.AdamW)(groups, lr=lr, weight_decay=0.)
+    opt = _adamw8bit()(groups, lr=lr, weight_decay=0.) if profile.optimizer == "adamw8bit" else torch.optim.AdamW(groups, lr=lr, weight_decay=0., foreach=True)  # foreach: one kernel per update over all tensors, on a CPU too
     scaler = torch.amp.GradScaler(device.type) if amp == torch.float16 else None  # float16's gradients need scaling; bfloat16's do not
     backward = (lambda l: scaler.scale(l).backward()) if scaler else torch.Tensor.backward
     lrs = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: _cosine_lr(s, steps, warmup=min(20, steps // 10 + 1)))
@@ -385,39 +416,43 @@ def sau_unlearn(pipe, # a StableDiffusionPipeline with a backdoor; it is not mod
         else: te = shifted_text_encoder(pipe.text_encoder, shift, hook[1]) if te_s is not None else None
         return dict(unet=unet, **({"text_encoder": te} if te is not None else {}))
     view = lambda: _view(pipe, **result())
+    ids, placed = {}, {}  # token ids per prompt and `trigger_positions` per (prompt, trigger, position): each computed once per run
     bar = tqdm(range(start, steps), desc=f"SAU ({params})", disable=not progress)
     for step in bar:
         try:
             t_step = time.time()
-            pi = rng.choice(len(prompts), size=batch_size, p=p_focus)  # triggered pairs: where the trigger acts
-            i = pi * n_seeds + rng.integers(n_seeds, size=batch_size)
-            where = [POSITIONS[k] for k in rng.integers(3, size=batch_size)]
-            which = [triggers[k] for k in rng.integers(len(triggers), size=batch_size)] if len(triggers) > 1 else triggers * batch_size  # one trigger per pair
-            pairs = [trigger_positions(pipe.tokenizer, prompts[k], tr, w) for k, w, tr in zip(pi, where, which)]
-            clean = [prompts[k] for k in pi]
-            h = batch_size - round(keep_any * batch_size)  # preservation: first on the distillation's own inputs, then any prompt
-            j = np.concatenate([i[:h], rng.integers(len(bank), size=batch_size - h)])
-            keep = ["" if u < uncond_frac else prompts[k // n_seeds] for k, u in zip(j, rng.random(batch_size))]
-            t, tk = torch.randint(0, T, (batch_size,), generator=g), torch.randint(0, T, (batch_size - h,), generator=g)
-            eps = torch.randn(bank[i].shape, generator=g)
-            xt = sched.add_noise(bank[i].float(), eps, t)
-            xk = torch.cat([xt[:h], sched.add_noise(bank[j[h:]].float(), torch.randn(bank[j[h:]].shape, generator=g), tk)]).to(device)
-            xt, tk, t = xt.to(device), torch.cat([t[:h], tk]).to(device), t.to(device)
-            aligned = torch.stack([aligned_positions(pos) for _, pos in pairs]).to(device)
-            triggered = [p for p, _ in pairs]
-            c_trig, c_clean = _states(pipe, triggered, device, te_frozen), _states(pipe, clean, device, te_frozen)
-            c_keep = _states(pipe, keep, device, te_frozen)  # the teacher's (frozen) text states; the student's below when its encoder trains
-            c_s = [_encode(pipe, triggered, te_s), _encode(pipe, keep, te_s)] if te_s is not None else [None, None]
+            with torch.profiler.record_function("sau.sample"):  # stage labels for a profiler (`bench/bench_step.py`); free without one
+                pi = rng.choice(len(prompts), size=batch_size, p=p_focus)  # triggered pairs: where the trigger acts
+                i = pi * n_seeds + rng.integers(n_seeds, size=batch_size)
+                where = [POSITIONS[k] for k in rng.integers(3, size=batch_size)]
+                which = [triggers[k] for k in rng.integers(len(triggers), size=batch_size)] if len(triggers) > 1 else triggers * batch_size  # one trigger per pair
+                pairs = [_placed(pipe.tokenizer, prompts[k], tr, w, placed) for k, w, tr in zip(pi, where, which)]
+                clean = [prompts[k] for k in pi]
+                h = batch_size - round(keep_any * batch_size)  # preservation: first on the distillation's own inputs, then any prompt
+                j = np.concatenate([i[:h], rng.integers(len(bank), size=batch_size - h)])
+                keep = ["" if u < uncond_frac else prompts[k // n_seeds] for k, u in zip(j, rng.random(batch_size))]
+                t, tk = torch.randint(0, T, (batch_size,), generator=g), torch.randint(0, T, (batch_size - h,), generator=g)
+                eps = torch.randn(bank[i].shape, generator=g)
+                xt = sched.add_noise(bank[i].float(), eps, t)
+                xk = torch.cat([xt[:h], sched.add_noise(bank[j[h:]].float(), torch.randn(bank[j[h:]].shape, generator=g), tk)]).to(device)
+                xt, tk, t = xt.to(device), torch.cat([t[:h], tk]).to(device), t.to(device)
+                aligned = torch.stack([aligned_positions(pos) for _, pos in pairs]).to(device)
+                triggered = [p for p, _ in pairs]
+            with torch.profiler.record_function("sau.encode_teacher"):  # the teacher's (frozen) text states; most preservation prompts are clean ones
+                c_trig, c_clean, c_keep = _teacher_states(pipe.text_encoder if te_frozen is None else te_frozen, pipe.tokenizer, [triggered, clean, keep], device, ids)
+            with torch.profiler.record_function("sau.encode_student"):  # the student's, when its text encoder trains
+                c_s = [te_s(_token_ids(pipe.tokenizer, ps, ids).to(te_s.device))[0] for ps in (triggered, keep)] if te_s is not None else [None, None]
             opt.zero_grad(set_to_none=True)
-            loss, terms = sau_loss(student, frozen, xt, t, c_trig, c_clean, aligned, c_keep, xk, tk,
-                                   w_distill, w_attn, w_keep, gamma, spatial, attn_scope, *c_s, w_orig=w_orig, w_te=w_te if te_params else 0.,
-                                   lean_maps=profile.lean_maps, autocast=amp, backward=backward)
+            with torch.profiler.record_function("sau.loss"):  # the teacher, the student's forward and backward
+                loss, terms = sau_loss(student, frozen, xt, t, c_trig, c_clean, aligned, c_keep, xk, tk,
+                                       w_distill, w_attn, w_keep, gamma, spatial, attn_scope, *c_s, w_orig=w_orig, w_te=w_te if te_params else 0.,
+                                       lean_maps=profile.lean_maps, autocast=amp, backward=backward)
             if not torch.isfinite(loss):
                 history["stopped"] = f"non-finite loss at step {step} ({terms}); kept the weights of step {step}"
                 break
             if scaler: scaler.unscale_(opt)
-            torch.nn.utils.clip_grad_norm_(list(trained.values()), 1.0)
-            with _hold_interrupts():  # the update and its record land together or not at all
+            with torch.profiler.record_function("sau.clip"): torch.nn.utils.clip_grad_norm_(list(trained.values()), 1.0)
+            with _hold_interrupts(), torch.profiler.record_function("sau.optimizer"):  # the update and its record land together or not at all
                 if scaler: scaler.step(opt); scaler.update()
                 else: opt.step()
                 lrs.step(); history["steps"].append(dict(step=step, **terms)); history["step_seconds"].append(time.time() - t_step)

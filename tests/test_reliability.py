@@ -57,6 +57,11 @@ def test_sau_same_seed_same_weights_and_metrics(world):
     score = lambda p: removal_scores(p, atk, seeds=[0], positions=("start",), prompts=SMALL_EVAL)
     assert score(a) == score(b)  # ASR, false triggering, clean accuracy
 
+def test_sau_lora_same_seed_same_weights(world):
+    "LoRA's adapters start random: `seed` must fix them too (they once came from torch's global generator)."
+    (a, ha), (b, hb) = [sau_unlearn(world, "ȴ", PROMPTS, seed=1, params="lora", **FEW_SAU) for _ in range(2)]
+    assert same(weights(a), weights(b)) and ha["steps"] == hb["steps"]
+
 # --- interruption and resume ---------------------------------------------------------------------------------------
 # (the UNet attack's interrupted-and-resumed test is in nbs/01_backdoors.ipynb, "Checkpoints and resume")
 def test_inject_text_encoder_interrupted_and_resumed_equals_uninterrupted(world, tmp_path, monkeypatch):

@@ -1,0 +1,179 @@
+"The documentation website (tools/docs.py: nbdev's doc processing + Sphinx, offline) builds with no warning and every page works in a real browser."
+import html as H, json, os, re, shutil, subprocess, sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT/"tools"))
+import docs  # tools/docs.py
+
+CHROMIUM = next((shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome") if shutil.which(n)), None)
+SHOTS = Path(os.environ.get("SAU_NB_DOCS_SCREENSHOTS", ROOT/"runs"/"docs_browser"))  # runs/ is git-ignored
+KEY_PAGES = ("index", "04_unlearn", "api")
+needs_chromium = pytest.mark.skipif(CHROMIUM is None, reason="no Chromium found: install it to open the docs in a browser "
+                                    "(Debian/Ubuntu: `apt-get install chromium`)")
+
+# Runs on load in every page: the h1, each <img>'s state, each link, the ids, the code blocks and the prose text.
+CHECK = """<script>(() => {
+  const write = (loaded) => {
+    const art = document.querySelector('article') || document.body;
+    const prose = art.cloneNode(true);
+    prose.querySelectorAll('pre, code, script, style').forEach(e => e.remove());
+    const r = {loaded: loaded, h1: [...document.querySelectorAll('h1')].map(h => h.textContent.trim()),
+      imgs: [...document.images].map(i => ({src: i.getAttribute('src'), ok: i.complete && i.naturalWidth > 0})),
+      links: [...document.querySelectorAll('a[href]')].map(a => a.getAttribute('href')),
+      ids: [...document.querySelectorAll('[id]')].map(e => e.id),
+      pre: [...art.querySelectorAll('pre')].filter(p => p.id != 'docs-check').map(p => p.textContent),
+      text: art.innerText, prose: prose.textContent,
+      math: document.querySelectorAll('.math').length, mjx: document.querySelectorAll('mjx-container').length};
+    let p = document.getElementById('docs-check');
+    if (!p) { p = document.createElement('pre'); p.id = 'docs-check'; p.style.display = 'none'; document.body.appendChild(p); }
+    p.textContent = JSON.stringify(r);
+  };
+  write(false);  // the DOM is parsed: links, ids and text are there; images and math need the load event
+  window.addEventListener('load', () => setTimeout(() => write(true), 300));
+})();</script>"""
+
+def chromium(*args, profile):
+    cmd = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", f"--user-data-dir={profile}",
+           "--allow-file-access-from-files", "--host-resolver-rules=MAP * ~NOTFOUND", *args]  # offline: no host resolves
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+
+def page_check(html:Path, profile:Path) -> dict:
+    "Open a copy of `html` (beside it, so relative links resolve) with the CHECK script; its findings."
+    probe = html.with_name(f"_check_{html.stem}.html")
+    probe.write_text(html.read_text(encoding="utf-8").replace("</body>", CHECK + "</body>"), encoding="utf-8")
+    try:
+        for attempt in range(3):  # on a busy machine headless Chromium now and then dumps the page before its load event
+            r = chromium("--virtual-time-budget=30000", "--dump-dom", probe.as_uri(), profile=profile)
+            m = re.search(r'<pre id="docs-check"[^>]*>(.*?)</pre>', r.stdout, re.S)
+            if m and json.loads(H.unescape(m.group(1)))["loaded"]: break
+    finally: probe.unlink()
+    assert m, f"{html.name}: the check script did not run (rc {r.returncode}): {r.stderr[-2000:]}"
+    res = json.loads(H.unescape(m.group(1)))
+    assert res["loaded"], f"{html.name}: the page's load event did not come in 3 tries"
+    return res
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    out = tmp_path_factory.mktemp("docs")/"site"
+    r = subprocess.run([sys.executable, str(ROOT/"tools"/"docs.py"), "--out", str(out)], capture_output=True, text=True,
+                       timeout=600, cwd=ROOT)
+    print(r.stdout.strip(), file=sys.stderr)
+    return out, r
+
+def test_builds_without_warnings(site):
+    out, r = site
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-6000:]
+    assert "WARNING" not in r.stderr and "ERROR" not in r.stderr, r.stderr[-6000:]
+    assert re.search(r", 0 warnings", r.stdout), r.stdout
+    # every notebook is a page (discovered, not listed), plus the API reference
+    want = {p.stem for p in docs.notebooks()} | {"api"}
+    assert want <= {p.stem for p in out.glob("*.html")}, want - {p.stem for p in out.glob("*.html")}
+
+def test_toctree_in_reading_order(site):
+    out, _ = site
+    nav = re.findall(r'<a class="reference internal" href="([^"#]+)\.html"', (out/"index.html").read_text(encoding="utf-8"))
+    chapters = [p.stem for p in docs.notebooks()][1:]
+    seen = [n for n in dict.fromkeys(nav) if n in chapters + ["api"]]
+    assert seen == chapters + ["api"], seen
+
+def _hidden_lines(nb:Path) -> set:
+    "Distinctive code lines of the cells nbdev leaves out of the docs (hide, export, exporti), found in no shown cell."
+    cells = json.loads(nb.read_text(encoding="utf-8"))["cells"]
+    hidden, shown = set(), set()
+    for c in cells:
+        src = "".join(c["source"])
+        if c["cell_type"] != "code": shown |= set(src.splitlines()); continue
+        d = docs._directives(src)
+        lines = {l.strip() for l in src.splitlines()}
+        if d.keys() & {"hide", "export", "exporti", "default_exp"}:
+            hidden |= {l for l in lines if len(l) >= 30 and not l.startswith(("#", '"', "'", "def ", "class ", "@", ")"))
+                       and not re.search(r",\s*(#.*)?$", l)}  # signature lines: show_doc shows them, with their docments
+        else: shown |= lines
+    shown = {l.strip() for l in shown}
+    return {l for l in hidden if l not in shown and not any(l in s for s in shown)}
+
+@needs_chromium
+def test_every_page_in_a_browser(site, tmp_path):
+    out, r = site
+    assert r.returncode == 0, r.stderr[-3000:]
+    pages = sorted(out.glob("*.html"))
+    with ThreadPoolExecutor(2) as ex:
+        res = dict(zip(pages, ex.map(lambda p: page_check(p, tmp_path/f"profile_{p.stem}"), pages)))
+    ids = {p: set(re.findall(r'\sid="([^"]+)"', p.read_text(encoding="utf-8"))) for p in pages}
+    problems = []
+    for page, c in res.items():
+        name = page.name
+        if not c["h1"]: problems.append(f"{name}: no h1")
+        # remote images (none should be left) cannot load here: only local ones are checked, and they must all load
+        bad = [i["src"] for i in c["imgs"] if not i["ok"] and not re.match(r"^[a-z]+://", i["src"] or "")]
+        if bad: problems.append(f"{name}: images that do not load: {bad}")
+        for href in c["links"]:
+            u = urlsplit(href)
+            if u.scheme or href.startswith("//"): continue
+            if not u.path:  # same page
+                if u.fragment and unquote(u.fragment) not in set(c["ids"]): problems.append(f"{name}: no #{u.fragment}")
+                continue
+            target = (page.parent/unquote(u.path)).resolve()
+            if not target.is_file(): problems.append(f"{name}: link to a missing file {href}"); continue
+            if u.fragment and target.suffix == ".html" and unquote(u.fragment) not in ids.get(target, set()) | \
+                    set(re.findall(r'\sid="([^"]+)"', target.read_text(encoding="utf-8"))):
+                problems.append(f"{name}: {href}: no such anchor")
+        for pre in c["pre"]:
+            if re.search(r"^\s*#\s*\|", pre, re.M): problems.append(f"{name}: a `#|` line in a code block: {pre[:200]!r}")
+        if "#|" in c["prose"]: problems.append(f"{name}: `#|` in the text outside code")
+        nb = ROOT/"nbs"/f"{page.stem}.ipynb"
+        if nb.is_file():
+            leaked = [l for l in _hidden_lines(nb) if l in c["text"]]
+            if leaked: problems.append(f"{name}: hidden or exported cell content shows: {leaked[:3]}")
+    assert not problems, "\n".join(problems)
+    assert len(res) >= len(docs.notebooks()) + 1
+
+@needs_chromium
+def test_math_and_key_pages(site, tmp_path):
+    "04_unlearn's math: typeset when a local MathJax is bundled, else at least left as TeX for the CDN's MathJax."
+    out, r = site
+    assert r.returncode == 0, r.stderr[-3000:]
+    c = page_check(out/"04_unlearn.html", tmp_path/"math")
+    assert c["math"] > 0, "no math in 04_unlearn"
+    if (out/"_static"/"mathjax"/"tex-chtml.js").is_file(): assert c["mjx"] > 0, "the local MathJax did not typeset the math"
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    from PIL import Image
+    import numpy as np
+    for stem in KEY_PAGES:
+        shot = SHOTS/f"{stem}.png"
+        chromium("--hide-scrollbars", "--window-size=1400,2000", "--virtual-time-budget=15000", f"--screenshot={shot}",
+                 (out/f"{stem}.html").as_uri(), profile=tmp_path/f"shot_{stem}")
+        assert shot.is_file(), stem
+        im = np.asarray(Image.open(shot).convert("RGB"))
+        assert im.shape[:2] == (2000, 1400) and im.std() > 10, (stem, im.shape, im.std())  # a rendered page, not a blank one
+    print(f"screenshots of the docs: {SHOTS}", file=sys.stderr)
+
+def test_post_step_markers():
+    "The Quarto-only markers become cell tags / a title, and no `#|` line is left (unit test of tools/docs.py's post-step)."
+    nb = {"metadata": {}, "cells": [
+        {"cell_type": "raw", "metadata": {}, "source": "---\ntitle: World\ndescription: A tiny world\noutput-file: world.html\n---"},
+        {"cell_type": "code", "metadata": {}, "outputs": [], "source": "#| echo: false\nx = 1\nx"},
+        {"cell_type": "code", "metadata": {}, "outputs": [{"output_type": "stream", "name": "stdout", "text": "1"}],
+         "source": "#| output: false\nprint(1)"},
+        {"cell_type": "code", "metadata": {}, "outputs": [], "source": "#| include: false\nsecret = 1"},
+        {"cell_type": "code", "metadata": {}, "execution_count": 1, "source": "#| echo: false\nshow_doc(f)",
+         "outputs": [{"output_type": "display_data", "metadata": {}, "data": {"text/markdown": "---\n\n### f\n\n*doc*"}}]}]}
+    cells = docs.convert(nb)["cells"]
+    assert cells[0] == {"cell_type": "markdown", "metadata": {}, "source": "# World\n\n> A tiny world\n"}
+    assert cells[1]["metadata"]["tags"] == ["remove-input"] and cells[1]["source"] == "x = 1\nx"
+    assert cells[2]["metadata"]["tags"] == ["remove-output"] and cells[2]["outputs"] == []
+    assert "secret" not in json.dumps(cells)
+    assert cells[3] == {"cell_type": "markdown", "metadata": {}, "source": "### f\n\n*doc*"}
+    assert "#|" not in json.dumps(cells)
+
+def test_links_rewritten():
+    links = docs.Links(["index", "00_world", "04_unlearn"], docs.settings())
+    anchors = {"04_unlearn": {"sau_unlearn": "sau_unlearn"}, "00_world": {}}
+    md = ("[a](04_unlearn.ipynb) [b](https://sau-nb.github.io/sau_nb/unlearn.html#sau_unlearn) [c](04_unlearn.ipynb#nope) "
+          "[d](https://example.com/x.ipynb) [e](images/x.png) [f](world.html#load_world)")
+    assert links.md(md, anchors) == ("[a](04_unlearn.ipynb) [b](04_unlearn.ipynb#sau_unlearn) [c](04_unlearn.ipynb) "
+                                     "[d](https://example.com/x.ipynb) [e](images/x.png) [f](world.html#load_world)")
