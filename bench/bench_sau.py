@@ -13,6 +13,7 @@ Run by hand (never in the tests):
   .venv/bin/python bench/bench_sau.py --models pixel --seeds 8 --clean-seeds 32 --attacker-te --memory lean  # the memory-lean profile (04)
   .venv/bin/python bench/bench_sau.py --models pixel --rss-steps 30 --memory default lean  # peak RSS and seconds per step, one process per profile
   .venv/bin/python bench/bench_sau.py --models pixel --rss-steps 30 --memory default lean --variant '{"params": "attn2_kv"}'  # the same, one setting
+  .venv/bin/python bench/bench_sau.py --models pixel style object --seeds 8 --skip-before --stop 2.5  # the defaults with the stop rule (04's stop_at_removal)
 Prints markdown tables; docs and notes that quote SAU removal figures must quote this output with its command."""
 import argparse, inspect, json, platform, resource, subprocess, sys, time
 from collections import Counter
@@ -21,7 +22,7 @@ from sau_nb.world import TRAIN_TEMPLATES, SHAPES, COLORS, caption, heldout_promp
 from sau_nb.core import generate, load_pipeline, md_table
 from sau_nb.backdoors import zoo_attack
 from sau_nb.core import check_trigger
-from sau_nb.unlearn import ABLATIONS, MEMORY_PROFILES, _te_trained, latent_bank, mix_pipeline, removal_scores, sau_unlearn, trainable_unet
+from sau_nb.unlearn import ABLATIONS, MEMORY_PROFILES, _te_trained, latent_bank, mix_pipeline, removal_scores, sau_unlearn, stop_at_removal, trainable_unet
 
 def by_shape(pipe, seeds, prompts=None):
     "For each intended shape, how the defended model's clean generations are read."
@@ -74,6 +75,7 @@ def main():
     ap.add_argument("--memory", nargs="+", default=["default"], choices=list(MEMORY_PROFILES), help="sau_unlearn's memory profile(s); each is one more variant")
     ap.add_argument("--rss-steps", type=int, default=0, help="instead of the removal table: peak RSS and seconds per step of this many SAU steps, one fresh process per model and profile")
     ap.add_argument("--rss-child", default=None, help=argparse.SUPPRESS)
+    ap.add_argument("--stop", type=float, default=None, help="stop each run with stop_at_removal at this trigger_effect ratio (checks on 6 eligible training prompts, every 50 steps, 2 in a row); its checks count in sau_s")
     a = ap.parse_args()
     if a.quick: a.seeds = 3
     labelled = [dict(prompt=caption(s, c, t), shape=s, color=c) for s in SHAPES for c in COLORS for t in TRAIN_TEMPLATES[:a.templates]]
@@ -111,7 +113,10 @@ def main():
         if a.saved and len(a.models) > 1: ap.error("--saved measures one saved model: pass one name to --models")
         for label, kw in variants.items():
             if a.saved: new, h, label = load_pipeline(a.saved), dict(seconds=0., stopped="loaded"), f"saved {a.saved}"
-            else: new, h = sau_unlearn(pipe, atk.trigger, train, progress=False, **({} if a.steps is None else dict(steps=a.steps)), **kw)
+            else:
+                rule = stop_at_removal(atk.trigger, [m["prompt"] for m in labelled if m["prompt"] in train and atk.eligible(m)][::5][:6], ratio=a.stop) if a.stop else {}
+                new, h = sau_unlearn(pipe, atk.trigger, train, progress=False, **({} if a.steps is None else dict(steps=a.steps)), **kw, **rule)
+                if a.stop: print(label, "stop-rule checks:", [dict(step=c["step"], ratio=round(c["ratio"], 2)) for c in h["checks"]], flush=True)
             r = removal_scores(new, atk, seeds=range(a.seeds), **ev)
             n_train = 0 if kw.get("lr") == 0 else sum(p.numel() for p in trainable_unet(pipe.unet, kw.get("params", "unet"))[1].values())
             default = lambda k: kw.get(k, inspect.signature(sau_unlearn).parameters[k].default)

@@ -325,8 +325,11 @@ def colab_constraints(constraints:str) -> str:
 # %% ../nbs/12_labs.ipynb #6e1144aa
 def student_copy(nb:dict, path:str) -> dict:
     "The student copy of notebook `nb` (at `path` in `nbs/`): solutions blanked by nbgrader, badge and image links made right for `labs/`."
-    from nbformat import from_dict
-    from nbgrader.preprocessors import ClearSolutions
+    try:
+        from nbformat import from_dict
+        from nbgrader.preprocessors import ClearSolutions
+    except ImportError as e:  # a teacher's tool: the course installs only sau_nb
+        raise ImportError(f"Student copies need nbgrader ({e.name} is missing): pip install nbgrader, or install sau_nb with its dev extra.") from None
     nb = copy.deepcopy(nb)
     for c in nb["cells"]: c["source"] = _src(c)
     clear = ClearSolutions(enforce_metadata=False)

@@ -20,9 +20,9 @@ from .attention import capture
 __all__ = ['PARAM_SETS', 'LORA_TARGETS', 'TE_PARAM_SETS', 'TE_DEFAULT', 'SAU_CHECKPOINT', 'TOKEN_SHIFT', 'MEMORY_PROFILES',
            'ABLATIONS', 'check_triggers', 'check_unlearn_inputs', 'aligned_positions', 'trainable_unet', 'finish_unet',
            'te_loss', 'text_encoder_params', 'sau_loss', 'latent_bank', 'check_bank', 'prompt_departure', 'token_shift',
-           'bake_token_shift', 'shifted_text_encoder', 'sau_unlearn', 'trigger_effect', 'MemoryProfile',
-           'memory_profile', 'memory_dtypes', 'frozen_copy', 'shared_student', 'shared_result', 'trained_sizes',
-           'memory_estimate', 'check_fits', 'removal_scores', 'mix_pipeline']
+           'bake_token_shift', 'shifted_text_encoder', 'sau_unlearn', 'trigger_effect', 'stop_at_removal',
+           'MemoryProfile', 'memory_profile', 'memory_dtypes', 'frozen_copy', 'shared_student', 'shared_result',
+           'trained_sizes', 'memory_estimate', 'check_fits', 'removal_scores', 'mix_pipeline']
 
 # %% ../nbs/04_unlearn.ipynb #f46fabdd
 def check_triggers(tokenizer, trigger) -> list[str]:
@@ -487,6 +487,21 @@ def trigger_effect(pipe, trigger:str, prompts:list[str], seeds=(0, 1), positions
     clean, t, n = (to_uint8(generate(pipe, ps, seeds=list(seeds))).astype(np.float32) / 255 for ps in (prompts, trig, neutral))
     tc, nc = float(np.abs(t - clean).mean()), float(np.abs(n - clean).mean())
     return dict(trigger_change=tc, neutral_change=nc, ratio=tc / max(nc, 1e-6))
+
+# %% ../nbs/04_unlearn.ipynb #02a117ed
+def stop_at_removal(trigger:str, prompts:list[str], # a few clean prompts the attack acts on (the check generates them each time)
+                    ratio:float=2.5, # stop once the trigger's change is at most `ratio` times a neutral word's...
+                    patience:int=2, # ...at this many checks in a row
+                    every:int=50, # steps between checks
+                    seeds=(0,)) -> dict:
+    "`sau_unlearn` keywords (`check`, `stop`, `check_every`) that stop a run once `trigger_effect` says the trigger acts like an ordinary word."
+    if not ratio > 0 or patience < 1 or every < 1:
+        raise ValueError(f"ratio must be above 0 and patience and every at least 1, got {ratio}, {patience}, {every}: try ratio=2.5, patience=2, every=50.")
+    below = []  # one verdict per check of this run
+    def stop(r:dict) -> bool:
+        below.append(r["ratio"] <= ratio)
+        return len(below) >= patience and all(below[-patience:])
+    return dict(check=lambda pipe: trigger_effect(pipe, trigger, prompts, seeds=seeds), stop=stop, check_every=every)
 
 # %% ../nbs/04_unlearn.ipynb #d14aeb3c
 @dataclasses.dataclass(frozen=True)
