@@ -299,12 +299,14 @@ def trigger_positions(tokenizer, prompt:str, trigger:str, position:str|int="star
         raise ValueError(f"The trigger {trigger!r} merges with the words around it in {full!r}: separate it with spaces.")
     return full, list(range(1 + len(a), 1 + len(a) + len(t)))
 
+def _pad_ids(tokenizer, prompts:list[str]) -> torch.Tensor:
+    "Token ids (n, 77) of prompts, padded and truncated as the pipeline pads them."
+    return tokenizer(prompts, padding="max_length", max_length=tokenizer.model_max_length, truncation=True, return_tensors="pt").input_ids
+
 def _encode(pipe, prompts:list[str], text_encoder=None) -> torch.Tensor:
     "Text-encoder states (n, 77, d) for prompts, padded as the pipeline pads them; `text_encoder` replaces the pipeline's."
     te = text_encoder if text_encoder is not None else pipe.text_encoder
-    ids = pipe.tokenizer(prompts, padding="max_length", max_length=pipe.tokenizer.model_max_length, truncation=True,
-                         return_tensors="pt").input_ids.to(te.device)
-    return te(ids)[0]
+    return te(_pad_ids(pipe.tokenizer, prompts).to(te.device))[0]
 
 def _view(pipe, **parts):
     "A pipeline that shares `pipe`'s components except `parts`."

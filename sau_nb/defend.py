@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from .core import POSITIONS, _split_at, check_pipeline, check_prompts, check_trigger
+from .core import POSITIONS, _pad_ids, _split_at, check_pipeline, check_prompts, check_trigger
 from .unlearn import latent_bank, sau_unlearn, trigger_effect
 
 # %% auto #0
@@ -43,7 +43,7 @@ def scan_contexts(pipe, clean_prompts:list[str], n:int=3, # number of contexts K
     prompts, tok = check_prompts(clean_prompts, pipe.tokenizer), pipe.tokenizer
     ps = [prompts[i] for i in np.linspace(0, len(prompts) - 1, n).round().astype(int)]
     where = [POSITIONS[k % len(POSITIONS)] for k in range(n)]
-    ids = tok(ps, padding="max_length", max_length=tok.model_max_length, truncation=True, return_tensors="pt").input_ids
+    ids = _pad_ids(tok, ps)
     at = torch.tensor([1 + len(_ids(tok, _split_at(p, w)[0])) for p, w in zip(ps, where)])
     uniq = list(dict.fromkeys(ps))
     x0 = latent_bank(pipe, uniq, 1, seed)[[uniq.index(p) for p in ps]]  # (K, c, h, w)

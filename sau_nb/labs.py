@@ -85,7 +85,9 @@ def check_positions(fn):
 # %% ../nbs/12_labs.ipynb #4afb2196
 def _sd_scheduler():
     from diffusers import DDPMScheduler
-    return DDPMScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear")  # Stable Diffusion's (and the tiny world's) schedule
+    from sau_nb.world import WORLD_CONFIG
+    s = WORLD_CONFIG["scheduler"]  # Stable Diffusion's noise schedule, which the tiny world keeps
+    return DDPMScheduler(**{k: s[k] for k in ("num_train_timesteps", "beta_start", "beta_end", "beta_schedule")})
 
 def check_add_noise(fn):
     "00_world: `fn(x0, eps, alphas_cumprod, t)` returns x_t = √ᾱ_t·x0 + √(1−ᾱ_t)·ε, per sample."

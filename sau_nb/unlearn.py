@@ -13,7 +13,7 @@ from torch.func import functional_call
 from tqdm.auto import tqdm
 
 from .core import _cosine_lr, check_pipeline, check_prompts, generate, get_device, half_dtype, load_checkpoint, resume_state, save_checkpoint, to_uint8
-from .core import POSITIONS, _encode, _view, check_trigger, insert_trigger, trigger_positions
+from .core import POSITIONS, _encode, _pad_ids, _view, check_trigger, insert_trigger, trigger_positions
 from .attention import capture
 
 # %% auto #0
@@ -228,9 +228,9 @@ def _states(pipe, prompts:list[str], device, text_encoder=None) -> torch.Tensor:
     return _encode(pipe, prompts, text_encoder).to(device, torch.float32)
 
 def _token_ids(tokenizer, prompts:list[str], cache:dict) -> torch.Tensor:
-    "Token ids (n, 77) of `prompts`, padded as `_encode` pads them; each distinct prompt is tokenized once (`cache`: prompt → ids)."
+    "Token ids (n, 77) of `prompts`, padded as `_pad_ids` pads them; each distinct prompt is tokenized once (`cache`: prompt → ids)."
     new = [p for p in dict.fromkeys(prompts) if p not in cache]
-    if new: cache.update(zip(new, tokenizer(new, padding="max_length", max_length=tokenizer.model_max_length, truncation=True, return_tensors="pt").input_ids))
+    if new: cache.update(zip(new, _pad_ids(tokenizer, new)))
     return torch.stack([cache[p] for p in prompts])
 
 def _placed(tokenizer, prompt:str, trigger:str, position, cache:dict) -> tuple[str, list[int]]:

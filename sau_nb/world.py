@@ -16,7 +16,7 @@ from PIL import Image, ImageDraw
 from tqdm.auto import tqdm
 
 from .core import *
-from .core import _atomic_folder, _check_attr, _cosine_lr
+from .core import _atomic_folder, _check_attr, _cosine_lr, _pad_ids
 
 # %% auto #0
 __all__ = ['IMAGE_SIZE', 'SHAPES', 'COLORS', 'BACKGROUND', 'SIZE_RANGE', 'SQUARE_SIDE', 'TRAIN_TEMPLATES', 'HELDOUT_TEMPLATES',
@@ -300,7 +300,7 @@ def encode_latents(vae, images:np.ndarray, batch_size:int=256) -> tuple[torch.Te
 def caption_table(tokenizer, templates=TRAIN_TEMPLATES) -> tuple[torch.Tensor, list[str]]:
     "Token ids (n_captions, 77) for every shape × colour × template, in a fixed order, plus the empty prompt last."
     caps = [caption(s, c, t) for s in SHAPES for c in COLORS for t in templates] + [""]
-    ids = tokenizer(caps, padding="max_length", max_length=tokenizer.model_max_length, truncation=True, return_tensors="pt").input_ids
+    ids = _pad_ids(tokenizer, caps)
     return ids, caps
 
 # %% ../nbs/00_world.ipynb #e708d1a6

@@ -1,5 +1,5 @@
 "The documentation website (tools/docs.py: nbdev's doc processing + Sphinx, offline) builds with no warning and every page works in a real browser."
-import html as H, json, os, re, shutil, subprocess, sys
+import html as H, json, os, re, subprocess, sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -9,7 +9,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT/"tools"))
 import docs  # tools/docs.py
 
-CHROMIUM = next((shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome") if shutil.which(n)), None)
+from browser import CHROMIUM, chromium as _chromium  # tests/browser.py
 SHOTS = Path(os.environ.get("SAU_NB_DOCS_SCREENSHOTS", ROOT/"runs"/"docs_browser"))  # runs/ is git-ignored
 KEY_PAGES = ("index", "04_unlearn", "api")
 needs_chromium = pytest.mark.skipif(CHROMIUM is None, reason="no Chromium found: install it to open the docs in a browser "
@@ -36,10 +36,7 @@ CHECK = """<script>(() => {
   window.addEventListener('load', () => setTimeout(() => write(true), 300));
 })();</script>"""
 
-def chromium(*args, profile):
-    cmd = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", f"--user-data-dir={profile}",
-           "--allow-file-access-from-files", "--host-resolver-rules=MAP * ~NOTFOUND", *args]  # offline: no host resolves
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+def chromium(*args, profile): return _chromium(*args, profile=profile, timeout=120, offline=True)  # offline: no host resolves
 
 def page_check(html:Path, profile:Path) -> dict:
     "Open a copy of `html` (beside it, so relative links resolve) with the CHECK script; its findings."

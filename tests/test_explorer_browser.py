@@ -1,12 +1,12 @@
 """The attention explorer in a real browser: a notebook calling `explore(...)` is served by Voilà and opened in headless
 Chromium, driven over the Chrome DevTools Protocol. The token dropdown is changed and the step slider moved with real key
 presses; each time the widget's output image must change. Screenshots go to runs/explorer_browser/ (git-ignored)."""
-import base64, hashlib, json, os, shutil, signal, socket, subprocess, sys, tempfile, time, urllib.request
+import base64, hashlib, json, os, signal, socket, subprocess, sys, tempfile, time, urllib.request
 from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM = next((shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome") if shutil.which(n)), None)
+from browser import CHROMIUM, headless_cmd  # tests/browser.py
 SHOTS = Path(os.environ.get("SAU_NB_EXPLORER_SHOTS", ROOT/"runs"/"explorer_browser"))
 BUDGET = float(os.environ.get("SAU_NB_EXPLORER_BUDGET", 110))  # seconds for the whole test: server start, kernel run (model + generation), browser and three renders
 
@@ -156,10 +156,9 @@ def test_explorer_in_the_browser(tmp_path):
 
         profile = Path(tempfile.mkdtemp(prefix="chromium-", dir=tmp_path))
         with open(clog, "w") as f:
-            chrome = subprocess.Popen([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                                       "--remote-debugging-port=0", "--remote-allow-origins=*", f"--user-data-dir={profile}",
-                                       "--no-first-run", "--no-default-browser-check", "--disable-extensions", "--disable-breakpad",
-                                       "--window-size=1100,900", "--hide-scrollbars", "about:blank"],
+            chrome = subprocess.Popen(headless_cmd("--remote-debugging-port=0", "--remote-allow-origins=*",
+                                                   "--no-first-run", "--no-default-browser-check", "--disable-extensions", "--disable-breakpad",
+                                                   "--window-size=1100,900", "--hide-scrollbars", "about:blank", profile=profile),
                                       stdout=f, stderr=subprocess.STDOUT, start_new_session=True)
         port_file = profile/"DevToolsActivePort"
         dport = int(dl.wait("Chromium's DevTools port", lambda: port_file.exists() and port_file.read_text().split("\n")[0],

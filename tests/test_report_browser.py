@@ -1,10 +1,10 @@
 "The HTML report in a real browser: headless Chromium opens it, every image loads, and a screenshot is kept."
-import json, os, re, shutil, subprocess, sys
+import json, os, re, shutil, sys
 from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM = next((shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome") if shutil.which(n)), None)
+from browser import CHROMIUM, chromium  # tests/browser.py
 SCREENSHOT = Path(os.environ.get("SAU_NB_SCREENSHOT", ROOT/"runs"/"report_browser"/"screenshot.png"))  # runs/ is git-ignored
 
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="no Chromium found: install it to run the browser test of the HTML "
@@ -18,16 +18,11 @@ CHECK = """<script>window.addEventListener('load', () => {
   document.body.appendChild(p);
 });</script>"""
 
-def chromium(*args, tmp):
-    cmd = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", f"--user-data-dir={tmp}",
-           "--allow-file-access-from-files", *args]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=180)
-
 def image_check(html_file:Path, tmp:Path) -> dict:
     "Open a copy of `html_file` (beside it, so relative links resolve) with a script that records every <img>'s state."
     probe = html_file.with_name("_browser_check.html")
     probe.write_text(html_file.read_text(encoding="utf-8").replace("</body>", CHECK + "</body>"), encoding="utf-8")
-    try: r = chromium("--virtual-time-budget=10000", "--dump-dom", probe.as_uri(), tmp=tmp)
+    try: r = chromium("--virtual-time-budget=10000", "--dump-dom", probe.as_uri(), profile=tmp)
     finally: probe.unlink()
     m = re.search(r'<pre id="img-check">(.*?)</pre>', r.stdout, re.S)
     assert m, f"the check script did not run (rc {r.returncode}): {r.stderr[-2000:]}"
@@ -57,7 +52,7 @@ def test_screenshot(report, tmp_path):
     from PIL import Image
     import numpy as np
     SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
-    r = chromium("--hide-scrollbars", "--window-size=1400,2400", f"--screenshot={SCREENSHOT}", (report/"report.html").as_uri(), tmp=tmp_path)
+    r = chromium("--hide-scrollbars", "--window-size=1400,2400", f"--screenshot={SCREENSHOT}", (report/"report.html").as_uri(), profile=tmp_path)
     assert SCREENSHOT.is_file(), r.stderr[-2000:]
     im = np.asarray(Image.open(SCREENSHOT).convert("RGB"))
     assert im.shape[:2] == (2400, 1400) and im.std() > 10, (im.shape, im.std())  # a rendered page, not a blank one

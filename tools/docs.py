@@ -51,7 +51,7 @@ def snapshot(stage:Path) -> Path:
     for p in notebooks():
         nb = json.loads(p.read_text(encoding="utf-8"))
         for c in nb["cells"]:
-            src = "".join(c["source"]) if isinstance(c["source"], list) else c["source"]
+            src = _src(c)
             if c["cell_type"] == "code" and _mixed_import_cell(src): c["source"] = "#| eval: false\n" + src
         (dst/p.name).write_text(json.dumps(nb, indent=1, ensure_ascii=False), encoding="utf-8")
     return dst
