@@ -13,7 +13,7 @@ from .core import POSITIONS, _pad_ids, _split_at, check_pipeline, check_prompts,
 from .unlearn import latent_bank, sau_unlearn, trigger_effect
 
 # %% auto #0
-__all__ = ['MIN_PROMPTS', 'Z_THRESHOLD', 'Q_CONTEXTS', 'SAME_BACKDOOR', 'Contexts', 'scan_contexts', 'insert_ids',
+__all__ = ['MIN_PROMPTS', 'Z_THRESHOLD', 'Q_CONTEXTS', 'SAME_BACKDOOR', 'DEFEND_SAU', 'Contexts', 'scan_contexts', 'insert_ids',
            'token_departure', 'departure_vectors', 'domain_tokens', 'robust_z', 'TokenScan', 'scan_tokens', 'as_text',
            'ordinary_sequences', 'extend_tokens', 'best_sequence', 'ScanReport', 'check_clean_prompts', 'context_z',
            'verdict_score', 'verify', 'minimal_triggers', 'group_backdoors', 'scan_model', 'scan_figure', 'LogReport',
@@ -436,17 +436,19 @@ def clean_drift(pipe, new, clean_prompts:list[str], n_contexts:int=12, seed:int=
     e = new.unet(ctx.xt.to(dev, new.unet.dtype), ctx.t.to(dev), encoder_hidden_states=new.text_encoder(ctx.ids.to(dev))[0]).sample.float().cpu()
     return float((e - ctx.eps).pow(2).flatten(1).mean(1).mean())
 
+DEFEND_SAU = dict(steps=600)  # `defend`'s SAU run: 600 steps, as this chapter measured it (several found triggers share one run; `sau_unlearn`'s own default is 200)
+
 def defend(pipe, clean_prompts:list[str],
            prompt_log:list[str]|None=None, # prompts users sent, some perhaps poisoned: `triggers_from_log` adds its candidates to the scan's
            scan_kw:dict|None=None, # keywords for `scan_model` (the threshold, the budget, ...)
-           sau_kw:dict|None=None, # keywords for `sau_unlearn` (steps, ...)
+           sau_kw:dict|None=None, # keywords for `sau_unlearn`; `DEFEND_SAU` fills in what is not given
            rescan:str="full", # "full": scan the repaired model again from scratch; "candidates": re-verify the found triggers only
            before:ScanReport|None=None, # a finished `scan_model` of this pipeline to act on, instead of scanning it again
            max_triggers:int=4, # unlearn at most this many distinct triggers (`ScanReport.to_remove`)
            seed:int=0, progress:bool=True) -> tuple:
     "Scan `pipe` for unknown triggers; remove what is found with one `sau_unlearn` run and scan again: (pipeline, `DefenseReport`). A clean model comes back unchanged."
     if rescan not in ("full", "candidates"): raise ValueError(f"rescan must be 'full' or 'candidates', got {rescan!r}.")
-    scan_kw, sau_kw, sec = dict(scan_kw or {}), dict(sau_kw or {}), {}
+    scan_kw, sau_kw, sec = dict(scan_kw or {}), {**DEFEND_SAU, **(sau_kw or {})}, {}
     prompts = check_clean_prompts(pipe.tokenizer, clean_prompts)
     log = None
     if prompt_log is not None:

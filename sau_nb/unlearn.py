@@ -313,7 +313,7 @@ def shifted_text_encoder(text_encoder, shift, uid) -> torch.nn.Module:
 def sau_unlearn(pipe, # a StableDiffusionPipeline with a backdoor; it is not modified
                 trigger:str|list[str], # the trigger to remove, e.g. 'ȴ' or 'New Trigger'; or several (one run removes them all)
                 prompts, # clean prompts like the ones the model should keep drawing well
-                steps:int=600, lr:float|None=None, # None: 5e-4 for "unet", 1e-3 for "lora" and "attn2_kv"
+                steps:int=200, lr:float|None=None, # None: 5e-4 for "unet", 1e-3 for "lora" and "attn2_kv"
                 batch_size:int=16,
                 params:str="unet", # "unet", "lora" or "attn2_kv"
                 lora_rank:int=4,
