@@ -13,20 +13,29 @@ from .core import POSITIONS, _encode, trigger_positions, _view
 from .unlearn import check_pipeline, check_unlearn_inputs, sau_unlearn
 
 # %% auto #0
-__all__ = ['BASELINES', 'skd', 'skd_cag', 'resteer', 'reversal', 'uce', 'perturb']
+__all__ = ['PUBLISHED', 'BASELINES', 'skd', 'skd_cag', 'resteer', 'reversal', 'uce', 'perturb']
 
 # %% ../nbs/05_baselines.ipynb #60fc6592
 def skd(pipe, trigger:str, prompts, **kwargs):
     "Self-knowledge distillation: triggered prompt → the same model's prediction for the clean prompt, nothing else."
     return sau_unlearn(pipe, trigger, prompts, **{**dict(w_attn=0., w_keep=0., gamma=0., focus=0., trigger_lr=0., te_params=None), **kwargs})
 
-def skd_cag(pipe, trigger:str, prompts, **kwargs):
-    "SKD plus cross-attention guidance on the trigger's own tokens (a term that really gives gradients)."
-    return sau_unlearn(pipe, trigger, prompts, **{**dict(w_keep=0., gamma=0., attn_scope="trigger", focus=0., trigger_lr=0., te_params=None), **kwargs})
+PUBLISHED = dict(  # the released loops' own settings (`recipe="published"`); what each means on the tiny world: the chapter's text
+    skd_cag=dict(steps=10_000, batch_size=1, lr=1e-6, latents="noise", ema=0.9999, schedule="constant"),
+    resteer=dict(steps=100, batch_size=1, lr=2e-6, schedule="constant", attn_loss="norm"))
 
-def resteer(pipe, trigger:str, prompts, **kwargs):
-    "Attention re-steering alone: drive the trigger tokens' cross-attention to zero."
-    return sau_unlearn(pipe, trigger, prompts, **{**dict(w_distill=0., w_keep=0., attn_scope="trigger", focus=0., trigger_lr=0., te_params=None), **kwargs})
+def _recipe(name:str, recipe:str) -> dict:
+    if recipe == "shape": return {}
+    if recipe == "published": return dict(PUBLISHED[name])
+    raise ValueError(f"recipe must be 'shape' (this chapter's shape of {name}) or 'published' (its released loop's settings), got {recipe!r}.")
+
+def skd_cag(pipe, trigger:str, prompts, recipe:str="shape", **kwargs):
+    "SKD plus cross-attention guidance on the trigger's own tokens (a term that really gives gradients); `recipe=\"published\"`: the released loop's settings."
+    return sau_unlearn(pipe, trigger, prompts, **{**dict(w_keep=0., gamma=0., attn_scope="trigger", focus=0., trigger_lr=0., te_params=None), **_recipe("skd_cag", recipe), **kwargs})
+
+def resteer(pipe, trigger:str, prompts, recipe:str="shape", **kwargs):
+    "Attention re-steering alone: drive the trigger tokens' cross-attention to zero; `recipe=\"published\"`: the Forget-Me-Not fork's settings."
+    return sau_unlearn(pipe, trigger, prompts, **{**dict(w_distill=0., w_keep=0., attn_scope="trigger", focus=0., trigger_lr=0., te_params=None), **_recipe("resteer", recipe), **kwargs})
 
 def reversal(pipe, trigger:str, prompts, clean_pipe=None, **kwargs):
     "Oracle: fine-tune towards the clean model (teacher = `clean_pipe`'s UNet). Needs the clean weights."

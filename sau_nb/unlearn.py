@@ -140,6 +140,7 @@ def sau_loss(unet, frozen, # the student; its teacher: the trainable tensors' st
              xt_keep=None, t_keep=None, # its own noised latents and timesteps; default xt, t
              w_distill=1., w_attn=1., w_keep=1., gamma=0.5, spatial="departure",
              attn_scope="controlled", # "controlled": every position the trigger changes; "trigger": only its own tokens
+             attn_loss="mse", # "mse": each layer's squared difference, averaged over its pixels; "norm": Forget-Me-Not's ‖trigger tokens' attention‖₂ over all layers (attn_scope="trigger")
              c_trig_s=None, c_keep_s=None, # the student's text states when its text encoder differs (trained trigger embeddings); default c_trig, c_keep
              w_orig=0., # with c_trig_s: distil the student UNet on the original triggered states c_trig too (the attacker's path)
              w_te=0., # with c_trig_s: the text-encoder term, the student's triggered states toward the teacher's clean ones
@@ -188,7 +189,9 @@ def sau_loss(unet, frozen, # the student; its teacher: the trainable tensors' st
         l_orig = (w * (e_orig - e_clean0).pow(2)).mean() if orig else torch.zeros(())
         l_keep = F.mse_loss(e_keep, e_keep0) if keep else torch.zeros(())
         l_attn = torch.zeros(())
-        if need_attn:
+        if need_attn and attn_loss == "norm":  # the norm of the trigger tokens' probabilities, every layer's pixels together (their target is 0)
+            l_attn = torch.sqrt(sum((smaps[l][0][:b].float() * (aligned == -1)[:, None]).pow(2).sum() for l in smaps.layers))
+        elif need_attn:
             idx = aligned.clamp_min(0)  # (b, 77)
             for l in smaps.layers:
                 s = smaps[l][0][:b].float()  # (b, pixels, 77): the student on the triggered prompts
@@ -321,6 +324,10 @@ def sau_unlearn(pipe, # a StableDiffusionPipeline with a backdoor; it is not mod
                 gamma:float=0.5, # spatial weighting: 0 uniform, 1 only where the backdoor acts
                 spatial:str|None="departure", # where the weight comes from: "departure", "attention" or None
                 attn_scope:str="controlled", # attention term over every position the trigger changes, or only its own ("trigger")
+                attn_loss:str="mse", # the attention term's form: "mse", or "norm" (Forget-Me-Not's; `sau_loss`)
+                latents:str="bank", # what is noised: "bank", the model's own generated latents; "noise": x_t is pure Gaussian noise at every t (SKD-CAG's released loop; needs w_keep=0, focus=0)
+                ema:float=0., # > 0: the result is an exponential moving average of the trained tensors, decay min(ema, (1 + n) / (10 + n)) at update n (diffusers' EMAModel)
+                schedule:str="cosine", # the learning rate: "cosine" (warm-up, then decay to 0 at `steps`) or "constant" (the published loops')
                 teacher_unet=None, # a different frozen teacher (same architecture), e.g. the clean model for an oracle; params="unet" only
                 uncond_frac:float=0.15, # share of preservation prompts that are empty (guidance's unconditional branch)
                 focus:float=0., # triggered prompts are drawn ∝ D^focus (`prompt_departure`); 0: uniformly
@@ -348,6 +355,12 @@ def sau_unlearn(pipe, # a StableDiffusionPipeline with a backdoor; it is not mod
     if w_orig < 0: raise ValueError(f"w_orig must be at least 0, got {w_orig}.")
     if te_params not in TE_PARAM_SETS: raise ValueError(f"te_params must be one of {TE_PARAM_SETS}, got {te_params!r}.")
     if te_lr < 0 or w_te < 0: raise ValueError(f"te_lr and w_te must be at least 0, got {te_lr}, {w_te}.")
+    if latents not in ("bank", "noise") or schedule not in ("cosine", "constant") or attn_loss not in ("mse", "norm"):
+        raise ValueError(f"latents must be 'bank' or 'noise', schedule 'cosine' or 'constant', attn_loss 'mse' or 'norm'; got {latents!r}, {schedule!r}, {attn_loss!r}.")
+    if attn_loss == "norm" and attn_scope != "trigger": raise ValueError("attn_loss='norm' drives the trigger's own tokens to 0: pass attn_scope='trigger'.")
+    if latents == "noise" and (w_keep > 0 or focus > 0 or bank is not None): raise ValueError("latents='noise' has no clean latents for preservation or focus: pass w_keep=0, focus=0 and no bank.")
+    if not 0 <= ema < 1: raise ValueError(f"ema must be in [0, 1) (0: off), got {ema}: e.g. ema=0.9999.")
+    if ema and (checkpoint_dir or resume_from): raise ValueError("ema runs are not checkpointed: drop checkpoint_dir and resume_from, or pass ema=0.")
     if not 0 <= keep_any <= 1 or focus < 0: raise ValueError(f"keep_any must be in [0, 1] and focus at least 0, got {keep_any}, {focus}: pass, e.g., keep_any=0.5, focus=1.")
     device = get_device(device) if device is not None else pipe.unet.device
     lr = (5e-4 if params == "unet" else 1e-3) if lr is None else lr  # 0 is a choice (the UNet stays, only the trigger's embeddings move)
@@ -363,8 +376,12 @@ def sau_unlearn(pipe, # a StableDiffusionPipeline with a backdoor; it is not mod
                   attn_scope=attn_scope, teacher=teacher_unet is not None, uncond_frac=uncond_frac, focus=float(focus), keep_any=float(keep_any),
                   n_seeds=n_seeds, trigger_lr=float(trigger_lr), w_orig=float(w_orig), seed=seed)
     if te_params is not None: config.update(te_params=te_params, te_lr=float(te_lr), w_te=float(w_te))  # absent: as before the term existed
+    config.update({k: v for k, v, d in (("attn_loss", attn_loss, "mse"), ("latents", latents, "bank"), ("ema", float(ema), 0.), ("schedule", schedule, "cosine")) if v != d})  # absent: the defaults
     config["memory"] = None if profile == MEMORY_PROFILES["default"] else {k: v for k, v in dataclasses.asdict(profile).items() if k != "budget_gb"}  # None: as before profiles existed
     state = load_checkpoint(resume_from, expect=config) if resume_from else None
+    if latents == "noise":  # no generated latents: zeros of the latents' shape, each batch replaced by pure noise
+        hw = pipe.unet.config.sample_size; hw = (hw, hw) if isinstance(hw, int) else tuple(hw)
+        bank = torch.zeros((len(prompts) * n_seeds, pipe.unet.config.in_channels, *hw))
     bank = state["bank"] if state else latent_bank(pipe, prompts, n_seeds, seed) if bank is None else bank
     bank = bank.to("cpu", getattr(torch, profile.bank_dtype))  # x_0 stays on the CPU; each batch goes to the device
     shared = profile.frozen == "shared"
@@ -392,7 +409,12 @@ def sau_unlearn(pipe, # a StableDiffusionPipeline with a backdoor; it is not mod
     opt = _adamw8bit()(groups, lr=lr, weight_decay=0.) if profile.optimizer == "adamw8bit" else torch.optim.AdamW(groups, lr=lr, weight_decay=0., foreach=True)  # foreach: one kernel per update over all tensors, on a CPU too
     scaler = torch.amp.GradScaler(device.type) if amp == torch.float16 else None  # float16's gradients need scaling; bfloat16's do not
     backward = (lambda l: scaler.scale(l).backward()) if scaler else torch.Tensor.backward
-    lrs = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: _cosine_lr(s, steps, warmup=min(20, steps // 10 + 1)))
+    lrs = torch.optim.lr_scheduler.LambdaLR(opt, (lambda s: _cosine_lr(s, steps, warmup=min(20, steps // 10 + 1))) if schedule == "cosine" else (lambda s: 1.))
+    averaged = [p.detach().clone() for p in trained.values()] if ema else None  # the EMA of every trained tensor
+    def swap_ema():  # exchange the trained tensors' values with their averages (twice: back again)
+        if averaged:
+            with torch.no_grad():
+                for p, a in zip(trained.values(), averaged): tmp = p.detach().clone(); p.copy_(a); a.copy_(tmp)
     rng = np.random.default_rng(seed); g = torch.Generator().manual_seed(seed)
     history = dict(steps=[], checks=[], stopped="steps", seconds=0., step_seconds=[])
     start = 0
@@ -433,7 +455,7 @@ def sau_unlearn(pipe, # a StableDiffusionPipeline with a backdoor; it is not mod
                 keep = ["" if u < uncond_frac else prompts[k // n_seeds] for k, u in zip(j, rng.random(batch_size))]
                 t, tk = torch.randint(0, T, (batch_size,), generator=g), torch.randint(0, T, (batch_size - h,), generator=g)
                 eps = torch.randn(bank[i].shape, generator=g)
-                xt = sched.add_noise(bank[i].float(), eps, t)
+                xt = eps if latents == "noise" else sched.add_noise(bank[i].float(), eps, t)  # "noise": pure noise at every t
                 xk = torch.cat([xt[:h], sched.add_noise(bank[j[h:]].float(), torch.randn(bank[j[h:]].shape, generator=g), tk)]).to(device)
                 xt, tk, t = xt.to(device), torch.cat([t[:h], tk]).to(device), t.to(device)
                 aligned = torch.stack([aligned_positions(pos) for _, pos in pairs]).to(device)
@@ -445,7 +467,7 @@ def sau_unlearn(pipe, # a StableDiffusionPipeline with a backdoor; it is not mod
             opt.zero_grad(set_to_none=True)
             with torch.profiler.record_function("sau.loss"):  # the teacher, the student's forward and backward
                 loss, terms = sau_loss(student, frozen, xt, t, c_trig, c_clean, aligned, c_keep, xk, tk,
-                                       w_distill, w_attn, w_keep, gamma, spatial, attn_scope, *c_s, w_orig=w_orig, w_te=w_te if te_params else 0.,
+                                       w_distill, w_attn, w_keep, gamma, spatial, attn_scope, attn_loss, *c_s, w_orig=w_orig, w_te=w_te if te_params else 0.,
                                        lean_maps=profile.lean_maps, autocast=amp, backward=backward)
             if not torch.isfinite(loss):
                 history["stopped"] = f"non-finite loss at step {step} ({terms}); kept the weights of step {step}"
@@ -455,7 +477,10 @@ def sau_unlearn(pipe, # a StableDiffusionPipeline with a backdoor; it is not mod
             with _hold_interrupts(), torch.profiler.record_function("sau.optimizer"):  # the update and its record land together or not at all
                 if scaler: scaler.step(opt); scaler.update()
                 else: opt.step()
-                lrs.step(); history["steps"].append(dict(step=step, **terms)); history["step_seconds"].append(time.time() - t_step)
+                lrs.step(); history["steps"].append(dict(step=step, **terms))
+                if averaged:
+                    with torch.no_grad(): decay = min(ema, (1 + step) / (10 + step)); [a.lerp_(p.detach(), 1 - decay) for a, p in zip(averaged, trained.values())]
+                history["step_seconds"].append(time.time() - t_step)
             bar.set_postfix(loss=f"{terms['loss']:.4f}")
             done = step + 1
             ckpt = checkpoint_dir and (done % checkpoint_every == 0 or done == steps)
@@ -463,13 +488,14 @@ def sau_unlearn(pipe, # a StableDiffusionPipeline with a backdoor; it is not mod
                                            history=history, bank=bank)
             if ckpt: save()  # before the check, so an interrupted check loses no training
             if check and (done % check_every == 0 or done == steps):
-                student.eval(); r = dict(step=done, **check(view())); student.train()
+                student.eval(); swap_ema(); r = dict(step=done, **check(view())); swap_ema(); student.train()  # the check sees what would be returned
                 history["checks"].append(r)
                 if ckpt: save()  # again, with the check's result
                 if stop and stop(r): history["stopped"] = f"stop condition met at step {done}"; break
         except KeyboardInterrupt:
             history["stopped"] = f"interrupted; returned the weights after {len(history['steps'])} complete steps"
             break
+    swap_ema()  # the result is the average
     history["seconds"] = history.get("seconds", 0.) + time.time() - t0
     if trigger_lr > 0: history["trigger_shift"] = shift.detach().norm(dim=1).tolist()  # how far each trigger token's embedding moved
     return _view(pipe, **result(final=True)), history
