@@ -54,7 +54,7 @@ def race(name, cap, only=None):
             new, h = fn(pipe, atk.trigger, prompts, progress=False, **rule)
             t_end = time.time() - t0; r = check(new); r["seconds"] = t_end; r["step"] = len(h["steps"])
         elif every is None:
-            new, h = fn(pipe, atk.trigger, prompts, **kw); r = check(new); r["step"] = len(h["steps"]) if isinstance(h["steps"], list) else 0
+            new, h = fn(pipe, atk.trigger, prompts, **kw); r = check(new); r["step"] = None  # closed form: no training steps
         else:
             new, h = fn(pipe, atk.trigger, prompts, progress=False, check=check, check_every=every, stop=stop, **kw)
             for c, hc in zip(curve, h["checks"]): c["step"] = hc["step"]
@@ -70,14 +70,14 @@ def plot(folder):
     import matplotlib; matplotlib.use("Agg"); import matplotlib.pyplot as plt
     rows = [r for f in sorted(Path(folder).glob("*.json")) for r in json.loads(f.read_text())]
     models = sorted({r["model"] for r in rows})
-    fig, axes = plt.subplots(1, len(models), figsize=(4.2 * len(models), 3.6), squeeze=False)
+    fig, axes = plt.subplots(1, len(models), figsize=(4.2 * len(models) + 2.6, 3.6), squeeze=False)
     for ax, m in zip(axes[0], models):
         for r in (r for r in rows if r["model"] == m):
             xs, ys = [0] + [c["seconds"] for c in r["curve"]], [0] + [c["removal"] for c in r["curve"]]
             ax.plot(xs, ys, marker="o", ms=3, label=r["method"])
         ax.axhline(TARGET.get(m, 0.95), color="grey", ls=":", lw=1); ax.set_xscale("symlog", linthresh=10)
-        ax.set(title=m, xlabel="seconds of the method (referee excluded)", ylabel="removal", ylim=(-0.02, 1.02))
-    axes[0][-1].legend(fontsize=7, loc="lower right"); fig.tight_layout()
+        ax.set(title=m, xlabel="seconds of the method (referee excluded)", ylabel="removal", ylim=(-0.02, 1.02), xlim=(0, None))
+    axes[0][-1].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1)); fig.tight_layout()
     fig.savefig(Path(folder)/"race.png", dpi=110)
     print(md_table([{k: v for k, v in r.items() if k != "curve"} for r in rows]).data)
 
