@@ -11,8 +11,9 @@ those same generations. Times are the method's own wall-clock seconds up to that
 rule included; the referee's checks excluded); "not reached" means within `--cap` seconds of training."""
 import argparse, json, platform, time
 from pathlib import Path
-import numpy as np, torch
-from sau_nb.world import caption, heldout_prompts, load_world, SHAPES, COLORS, TRAIN_TEMPLATES
+import torch
+from benchlib import stop_prompts, training_prompts
+from sau_nb.world import heldout_prompts, load_world
 from sau_nb.backdoors import zoo_attack
 from sau_nb.core import md_table
 from sau_nb.unlearn import removal_scores, sau_unlearn, stop_at_removal
@@ -33,7 +34,7 @@ def methods(clean):
 
 def race(name, cap, only=None):
     pipe, atk, clean = load_world(name), zoo_attack(name), load_world()
-    labelled = [dict(prompt=caption(s, c, t), shape=s, color=c) for s in SHAPES for c in COLORS for t in TRAIN_TEMPLATES[:3]]
+    labelled = training_prompts()
     prompts = [p["prompt"] for p in labelled]
     ref = lambda p: removal_scores(p, atk, seeds=range(2), positions=("start",), prompts=heldout_prompts())
     before = ref(pipe); need = TARGET.get(name, 0.95)
@@ -50,7 +51,7 @@ def race(name, cap, only=None):
             return out
         stop = lambda r: r["reached"] or r["seconds"] > cap
         if kw == "stop":
-            rule = stop_at_removal(atk.trigger, [m["prompt"] for m in labelled if atk.eligible(m)][::5][:6])
+            rule = stop_at_removal(atk.trigger, stop_prompts(labelled, atk, prompts))
             new, h = fn(pipe, atk.trigger, prompts, progress=False, **rule)
             t_end = time.time() - t0; r = check(new); r["seconds"] = t_end; r["step"] = len(h["steps"])
         elif every is None:

@@ -18,10 +18,11 @@ Prints markdown tables; docs and notes that quote SAU removal figures must quote
 import argparse, inspect, json, platform, resource, subprocess, sys, time
 from collections import Counter
 import numpy as np, torch
-from sau_nb.world import TRAIN_TEMPLATES, SHAPES, COLORS, caption, heldout_prompts, load_world, read_attributes
+from sau_nb.world import SHAPES, heldout_prompts, load_world, read_attributes
 from sau_nb.core import generate, load_pipeline, md_table
 from sau_nb.backdoors import zoo_attack
 from sau_nb.core import check_trigger
+from benchlib import stop_prompts, training_prompts
 from sau_nb.unlearn import ABLATIONS, MEMORY_PROFILES, _te_trained, latent_bank, mix_pipeline, removal_scores, sau_unlearn, stop_at_removal, trainable_unet
 
 def by_shape(pipe, seeds, prompts=None):
@@ -78,7 +79,7 @@ def main():
     ap.add_argument("--stop", type=float, default=None, help="stop each run with stop_at_removal at this trigger_effect ratio (checks on 6 eligible training prompts, every 50 steps, 2 in a row); its checks count in sau_s")
     a = ap.parse_args()
     if a.quick: a.seeds = 3
-    labelled = [dict(prompt=caption(s, c, t), shape=s, color=c) for s in SHAPES for c in COLORS for t in TRAIN_TEMPLATES[:a.templates]]
+    labelled = training_prompts(a.templates)
     prompts = [p["prompt"] for p in labelled]
     if a.rss_child: return rss_child(a.models[0], a.rss_child, a.rss_steps, prompts, json.loads(a.variant) if a.variant else {})
     if a.rss_steps:
@@ -114,7 +115,7 @@ def main():
         for label, kw in variants.items():
             if a.saved: new, h, label = load_pipeline(a.saved), dict(seconds=0., stopped="loaded"), f"saved {a.saved}"
             else:
-                rule = stop_at_removal(atk.trigger, [m["prompt"] for m in labelled if m["prompt"] in train and atk.eligible(m)][::5][:6], ratio=a.stop) if a.stop else {}
+                rule = stop_at_removal(atk.trigger, stop_prompts(labelled, atk, train), ratio=a.stop) if a.stop else {}
                 new, h = sau_unlearn(pipe, atk.trigger, train, progress=False, **({} if a.steps is None else dict(steps=a.steps)), **kw, **rule)
                 if a.stop: print(label, "stop-rule checks:", [dict(step=c["step"], ratio=round(c["ratio"], 2)) for c in h["checks"]], flush=True)
             r = removal_scores(new, atk, seeds=range(a.seeds), **ev)
