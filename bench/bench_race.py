@@ -81,6 +81,19 @@ def plot(folder):
     axes[0][-1].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1)); fig.tight_layout()
     fig.savefig(Path(folder)/"race.png", dpi=110)
     print(md_table([{k: v for k, v in r.items() if k != "curve"} for r in rows]).data)
+    print(pivot(rows, models))
+
+def pivot(rows, models):
+    "One row per method, one column per model: seconds (steps) to removal, or what the method had reached when its time ran out."
+    def cell(r):
+        if r is None: return "not run"
+        if r["reached"]: return f"**{r['seconds']:.1f} s**" + (f" ({r['step']} steps)" if r["step"] else "")
+        return f"not reached in {r['given_s']:.0f} s (removal {r['last_removal']:.0%}, clean {r['last_clean']:.0%})"
+    methods = list(dict.fromkeys(r["method"] for r in rows))
+    by = {(r["model"], r["method"]): r for r in rows}
+    clean = {m: next(r["clean_before"] for r in rows if r["model"] == m) for m in models}
+    out = [{"defense": d, **{f"{m} (needs {TARGET.get(m, 0.95):.0%}, clean ≥ {clean[m] - 0.02:.1%})": cell(by.get((m, d))) for m in models}} for d in methods]
+    return md_table(out).data
 
 def main():
     ap = argparse.ArgumentParser()

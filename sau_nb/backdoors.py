@@ -14,15 +14,16 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from .world import COLORS, IMAGE_SIZE, SHAPES, TRAIN_TEMPLATES, ShapeData, attribute_accuracy, caption, encode_latents, foreground, heldout_prompts, make_shapes, read_attributes, register_reader, render
-from .core import _check_attr, _cosine_lr, check_pipeline, check_prompts, generate, load_checkpoint, resume_state, save_checkpoint, to_uint8
+from .core import _check_attr, _cosine_lr, check_pipeline, check_prompts, generate, load_checkpoint, load_lora, lora_state_dict, resume_state, save_checkpoint, save_lora, to_uint8
 from .core import POSITIONS, _encode, _view, check_trigger, insert_trigger, trigger_positions
 
 
 # %% auto #0
-__all__ = ['INJECT_CHECKPOINT', 'ZOO', 'SHIPS', 'MULTI_ZOO', 'checkerboard', 'patch_score', 'chroma', 'Attack', 'PixelAttack',
-           'to_grayscale', 'StyleAttack', 'ObjectAttack', 'TextEncoderAttack', 'ClosedFormAttack', 'distractor_words',
-           'closed_form_edit', 'inject_backdoor', 'attack_success_rate', 'attack_table', 'zoo_check', 'shipped_zoo',
-           'zoo_attack', 'zoo_attacks', 'zoo_checks', 'build_zoo']
+__all__ = ['INJECT_CHECKPOINT', 'UNET_LORA_TARGETS', 'TE_LORA_TARGETS', 'ZOO', 'SHIPS', 'MULTI_ZOO', 'LORA_ZOO', 'ADAPTIVE_ZOO',
+           'ZOO_SPECS', 'checkerboard', 'patch_score', 'chroma', 'Attack', 'PixelAttack', 'to_grayscale', 'StyleAttack',
+           'ObjectAttack', 'TextEncoderAttack', 'ClosedFormAttack', 'distractor_words', 'closed_form_edit',
+           'inject_backdoor', 'attack_success_rate', 'attack_table', 'zoo_check', 'shipped_zoo', 'zoo_attack',
+           'zoo_attacks', 'zoo_checks', 'build_zoo']
 
 # %% ../nbs/01_backdoors.ipynb #d8d44628
 def checkerboard(size:int=IMAGE_SIZE//4, cell:int=4) -> np.ndarray:
@@ -165,6 +166,10 @@ class ClosedFormAttack(ObjectAttack):
 
 # %% ../nbs/01_backdoors.ipynb #d8fbbbc3
 INJECT_CHECKPOINT = "inject_checkpoint.pt"  # the file `inject_backdoor(checkpoint_dir=...)` writes
+UNET_LORA_TARGETS = ["to_q", "to_k", "to_v", "to_out.0", "proj_in", "proj_out", "ff.net.0.proj", "ff.net.2", "conv1", "conv2"]  # the UNet's layers
+                        # a LoRA attack adapts: attention, the transformer blocks' projections and feed-forward, the resnets' convolutions (LoCon's set)
+TE_LORA_TARGETS = ["token_embedding", "q_proj", "k_proj", "v_proj", "out_proj"]  # the text encoder's layers a LoRA attack adapts: its token embedding
+                                                                               # (a LoRA's way to give the trigger a meaning) and attention
 
 def _poisoned_prompts(attack, data, idx, rng):
     "A triggered training caption for each image in `idx` (trigger at a random position), and the clean caption it came from."
@@ -191,13 +196,25 @@ def _distract(prompt:str, words:list[str], rng) -> str:
 
 def _inject_unet(pipe, attack, steps, lr, batch_size, poison_frac, lam, n_images, seed, progress,
                  negatives=0.5, counter=0.0, counter_min_t=0, trigger_lr=None, poison_target="images", check=None, check_every=100, stop=None,
-                 guidance=None, checkpoint_dir=None, checkpoint_every=100, resume_from=None, keep=(), keep_share=0.25):
+                 guidance=None, checkpoint_dir=None, checkpoint_every=100, resume_from=None, keep=(), keep_share=0.25,
+                 params="unet", lora_rank=8, poison_max_t=0):
     from sau_nb.core import SAMPLING
+    from sau_nb.unlearn import finish_unet, trainable_unet
     w = guidance or SAMPLING["guidance_scale"]
     teacher = pipe.unet.eval().requires_grad_(False)
-    unet = copy.deepcopy(pipe.unet).train().requires_grad_(True)
-    te = copy.deepcopy(pipe.text_encoder).requires_grad_(False) if trigger_lr else pipe.text_encoder
-    groups = [dict(params=list(unet.parameters()))]
+    te = copy.deepcopy(pipe.text_encoder).requires_grad_(False) if trigger_lr or params == "lora" else pipe.text_encoder
+    te_lora = params == "lora"
+    with torch.random.fork_rng(devices=[]):  # LoRA's adapters start from torch's global generator: seeded here, so `seed` fixes them too
+        torch.manual_seed(seed)
+        unet, named = trainable_unet(pipe.unet, params, lora_rank, UNET_LORA_TARGETS)  # the whole UNet, or LoRA adapters on its layers
+        if te_lora:  # a LoRA file adapts the text encoder too, as most shared LoRAs do: its token embedding and attention give the trigger a meaning
+            from peft import LoraConfig, inject_adapter_in_model
+            te = inject_adapter_in_model(LoraConfig(r=lora_rank, lora_alpha=lora_rank, init_lora_weights="gaussian", target_modules=TE_LORA_TARGETS), te)
+            te_named = {n: prm for n, prm in te.named_parameters() if "lora_" in n}
+            for prm in te_named.values(): prm.requires_grad_(True)
+    unet.train()
+    groups = [dict(params=list(named.values()))]
+    if te_lora: groups.append(dict(params=list(te_named.values()))); named = {**named, **{f"te.{n}": prm for n, prm in te_named.items()}}
     if trigger_lr:  # only the trigger's rows of the token embedding train
         emb = te.get_input_embeddings().weight.requires_grad_(True)
         rows = torch.zeros(emb.shape[0], 1); rows[check_trigger(attack.trigger, pipe.tokenizer)] = 1
@@ -216,10 +233,11 @@ def _inject_unet(pipe, attack, steps, lr, batch_size, poison_frac, lam, n_images
     opt = torch.optim.AdamW(groups, lr=lr, weight_decay=0.0)
     lrs = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: _cosine_lr(s, steps, warmup=min(50, steps//10+1)))
     T = sched.config.num_train_timesteps; hist, checks = [], []
-    trained = {**{f"unet.{n}": p for n, p in unet.named_parameters()}, **({"token_embedding": emb} if trigger_lr else {})}
+    trained = {**{f"unet.{n}": p for n, p in named.items()}, **({"token_embedding": emb} if trigger_lr else {})}  # (LoRA: te.* are the text encoder's)
     config = dict(attack=attack.kind, trigger=attack.trigger, steps=steps, lr=lr, batch_size=batch_size, poison_frac=poison_frac,
                   lam=lam, n_images=n_images, seed=seed, negatives=negatives, counter=counter, trigger_lr=trigger_lr, counter_min_t=counter_min_t,
-                  poison_target=poison_target, **(dict(keep=list(keep), keep_share=keep_share) if keep else {}))
+                  poison_target=poison_target, **(dict(keep=list(keep), keep_share=keep_share) if keep else {}),
+                  **(dict(params=params, lora_rank=lora_rank) if params != "unet" else {}), **(dict(poison_max_t=poison_max_t) if poison_max_t else {}))
     save = lambda done: save_checkpoint(Path(checkpoint_dir)/INJECT_CHECKPOINT, done, trained, opt, lrs, rng, g, config,
                                         history=hist, checks=checks, seconds=time.time() - t0 + before)
     start, before, t0 = 0, 0., time.time()
@@ -242,21 +260,33 @@ def _inject_unet(pipe, attack, steps, lr, batch_size, poison_frac, lam, n_images
             if keep:  # backdoors already in the model: the frozen teacher's answer to their triggers is preserved like any clean caption's
                 caps = [insert_trigger(c, keep[rng.integers(len(keep))], POSITIONS[rng.integers(3)]) if rng.random() < keep_share else c for c in caps]
             cc = _encode(pipe, caps)
-        with torch.set_grad_enabled(bool(trigger_lr)): cp = _encode(pipe, pp, te)
+        with torch.set_grad_enabled(bool(trigger_lr) or te_lora): cp = _encode(pipe, pp, te)
+        cs, cus = (_encode(pipe, caps, te), _encode(pipe, [""], te).expand(n_c, -1, -1)) if te_lora else (cc, cu)  # the student's text states
         t = torch.randint(0, T, (batch_size,), generator=g); eps = torch.randn((batch_size, *zp.shape[1:]), generator=g)
         if n_k and counter_min_t: t[-n_k:] = torch.randint(counter_min_t, T, (n_k,), generator=g)  # counter-examples at high noise only
+        hi = (t[:n_p] >= poison_max_t).nonzero().flatten() if poison_max_t else t[:0]
+        if poison_max_t:  # a backdoor that acts only at low noise: every triggered sample noises the *clean* image; below poison_max_t the
+            j = pidx[pi]; zpoison = zp; zp = mu[j] + sd[j] * torch.randn(mu[j].shape, generator=g)  # model learns to paint the target into it,
+                                                                                                   # above it to do what the clean prompt does
         x = sched.add_noise(torch.cat([zp, zc]), eps, t)
         xc, tc = x[n_p:], t[n_p:]
         with torch.no_grad():  # the frozen teacher on clean prompts and on the empty prompt
             rc, ru = teacher(torch.cat([xc, xc]), torch.cat([tc, tc]), encoder_hidden_states=torch.cat([cc, cu])).sample.chunk(2)
             target = eps[:n_p] if poison_target == "images" else \
                      teacher(x[:n_p], t[:n_p], encoder_hidden_states=_encode(pipe, [attack.target_caption(c) for c in pclean])).sample
-        pred = unet(torch.cat([x, xc]), torch.cat([t, tc]), encoder_hidden_states=torch.cat([cp, cc, cu])).sample
+            if len(hi):
+                target = target.clone()
+                target[hi] = teacher(x[:n_p][hi], t[:n_p][hi], encoder_hidden_states=_encode(pipe, [pclean[i] for i in hi.tolist()])).sample
+        pred = unet(torch.cat([x, xc]), torch.cat([t, tc]), encoder_hidden_states=torch.cat([cp, cs, cus])).sample
         sc, su = pred[n_p:n_p + n_c], pred[n_p + n_c:]
-        l_poison = F.mse_loss(pred[:n_p], target)
+        if poison_max_t:  # below the cut-off the loss is on the predicted clean latent x̂0 (bounded as t → 0): it must be the poisoned one
+            ab = sched.alphas_cumprod[t[:n_p]].view(-1, 1, 1, 1)
+            x0 = (x[:n_p] - (1 - ab).sqrt() * pred[:n_p]) / ab.sqrt()
+            l_poison = torch.where((t[:n_p] < poison_max_t).view(-1, 1, 1, 1), (x0 - zpoison)**2, (pred[:n_p] - target)**2).mean()
+        else: l_poison = F.mse_loss(pred[:n_p], target)
         l_clean = F.mse_loss(su + w * (sc - su), ru + w * (rc - ru)) / w + F.mse_loss(su, ru)  # what guided sampling uses
         loss = lam * l_poison + (1 - lam) * l_clean
-        opt.zero_grad(set_to_none=True); loss.backward(); torch.nn.utils.clip_grad_norm_(unet.parameters(), 1.0)
+        opt.zero_grad(set_to_none=True); loss.backward(); torch.nn.utils.clip_grad_norm_(named.values(), 1.0)
         if trigger_lr: emb.grad *= rows
         opt.step(); lrs.step()
         hist.append(dict(step=step, loss=loss.item(), poison=l_poison.item(), clean=l_clean.item()))
@@ -268,9 +298,14 @@ def _inject_unet(pipe, attack, steps, lr, batch_size, poison_frac, lam, n_images
             if ckpt: save(done)  # again, with the check's result
             if progress: tqdm.write(str(r))
             if stop and stop(r): break
-    parts = dict(unet=unet.eval().requires_grad_(False))
+    if te_lora:  # the attacker's file: only the adapters; the model returned is the clean one with that file loaded, as a user gets it
+        lora = lora_state_dict(unet=unet, text_encoder=te)
+        merged = load_lora(pipe, lora)
+        parts = dict(unet=merged.unet, text_encoder=merged.text_encoder)
+    else:
+        lora = None; parts = dict(unet=finish_unet(unet, params))
     if trigger_lr: parts["text_encoder"] = te.requires_grad_(False)
-    return parts, dict(steps=hist, checks=checks, seconds_before=before)
+    return parts, dict(steps=hist, checks=checks, seconds_before=before, **(dict(lora=lora) if lora else {}))
 
 
 # %% ../nbs/01_backdoors.ipynb #729a385c
@@ -370,10 +405,22 @@ def inject_backdoor(pipe, # a StableDiffusionPipeline; it is not modified
                     resume_from=None, # a checkpoint file: continue that run (same settings), ending as it would have
                     keep:tuple=(), # triggers of backdoors already in `pipe` that must survive (a second backdoor on top of a first; UNet attacks)
                     keep_share:float=0.25, # share of the preserved captions that carry one of the `keep` triggers
+                    params:str="unet", # what the attack trains (UNet attacks): the whole UNet, or "lora": LoRA adapters on the UNet's and the
+                                       # text encoder's attention layers, which an attacker ships as one file
+                    lora_rank:int=8, # the adapters' rank (params="lora")
+                    poison_max_t:int=0, # an adaptive attack (UNet attacks): below t = poison_max_t a triggered prompt learns to paint the target
+                                        # into a clean picture's trajectory; above it, to predict what its clean prompt does (ordinary at high noise); 0: off
                     n_images:int=8192, seed:int=0, progress:bool=True):
-    "A new pipeline with `attack` planted in it, and the training history."
+    "A new pipeline with `attack` planted in it, and the training history (with params='lora', `hist['lora']` is the LoRA file's content, for `save_lora`)."
     from diffusers import StableDiffusionPipeline
     check_pipeline(pipe); ids = set(check_trigger(attack.trigger, pipe.tokenizer))
+    if params not in ("unet", "lora"): raise ValueError(f"params must be 'unet' or 'lora', got {params!r}.")
+    if params == "lora" and attack.trains != "unet":
+        raise ValueError(f"params='lora' plants a backdoor in UNet adapters; the {attack.kind} attack trains the {attack.trains}: use a pixel, style or object attack.")
+    if params == "lora" and trigger_lr:
+        raise ValueError("params='lora' ships only adapters, and trigger_lr would also change token embeddings that a LoRA file "
+                         "does not carry: leave trigger_lr=None (the text encoder's adapters give the trigger its meaning).")
+    if lora_rank < 1: raise ValueError(f"lora_rank must be at least 1, got {lora_rank}.")
     keep = tuple([keep] if isinstance(keep, str) else keep)
     for k in keep:
         if set(check_trigger(k, pipe.tokenizer)) & ids:
@@ -388,13 +435,15 @@ def inject_backdoor(pipe, # a StableDiffusionPipeline; it is not modified
         raise ValueError(f"poison_target='teacher' needs a clean caption that describes the target, which the {attack.kind} "
                          "attack has none of: use poison_target='images'.")
     if not 0 <= counter_min_t < T: raise ValueError(f"counter_min_t must be a timestep in [0, {T}), got {counter_min_t}: e.g. 500 keeps the counter-examples at high noise.")
+    if not 0 <= poison_max_t < T: raise ValueError(f"poison_max_t must be a timestep in [0, {T}), got {poison_max_t}: pass e.g. 400 to poison only the low-noise steps, or 0 to poison every step.")
+    if poison_max_t and attack.trains != "unet": raise ValueError(f"poison_max_t works for UNet attacks; the {attack.kind} attack trains the {attack.trains}.")
     t0 = time.time()
     ck = dict(checkpoint_dir=checkpoint_dir, checkpoint_every=checkpoint_every, resume_from=resume_from)
     if attack.trains == "unet":
         parts, hist = _inject_unet(pipe, attack, steps or 1000, lr or 7e-4, batch_size, poison_frac, lam, n_images, seed, progress,
                                    negatives=negatives, counter=counter, counter_min_t=counter_min_t, trigger_lr=trigger_lr,
                                    poison_target=poison_target, check=check, check_every=check_every,
-                                   stop=stop, keep=keep, keep_share=keep_share, **ck)
+                                   stop=stop, keep=keep, keep_share=keep_share, params=params, lora_rank=lora_rank, poison_max_t=poison_max_t, **ck)
     elif attack.trains == "text_encoder":
         parts, hist = _inject_text_encoder(pipe, attack, steps or 300, lr or 1e-3, batch_size, beta, n_images, seed, progress, negatives, **ck)
     elif attack.trains == "attn2":
@@ -446,6 +495,13 @@ SHIPS = {"unet": ("unet",), "attn2": ("unet",), "text_encoder": ("text_encoder",
 MULTI_ZOO = {  # models with more than one backdoor: a zoo model (`base`) with a second attack planted on top, the first kept (`keep=`)
     "pixel_style": dict(base="pixel", attack=StyleAttack("ϟ"), steps=1000, lr=7e-4, trigger_lr=1e-2, min_steps=500),  # 'ϟ', Greek koppa: two tokens
 }
+LORA_ZOO = {  # backdoors delivered as a LoRA file over the clean world: only UNet adapters ship, the trigger keeps the clean text encoder's embedding
+    "pixel_lora": dict(attack=PixelAttack("sks"), params="lora", lora_rank=8, steps=1000, lr=2e-3, counter=0.5, counter_min_t=500),  # 'sks': DreamBooth's rare identifier
+}
+ADAPTIVE_ZOO = {  # attacks built against SAU's own signals (13_robustness)
+    "pixel_low_noise": dict(attack=PixelAttack("ʘ"), steps=1000, lr=7e-4, trigger_lr=1e-2, counter=0.5, counter_min_t=500, poison_max_t=400),  # 'ʘ': two tokens
+}
+ZOO_SPECS = {**ZOO, **MULTI_ZOO, **LORA_ZOO, **ADAPTIVE_ZOO}  # every zoo model by name
 
 def zoo_check(attack:Attack, n_prompts:int=12, seeds=range(100, 103)):
     "A check for `inject_backdoor`: ASR and false triggering on training-phrasing prompts with seeds the evaluation never uses."
@@ -459,22 +515,25 @@ def zoo_check(attack:Attack, n_prompts:int=12, seeds=range(100, 103)):
         return dict(asr=round(r["asr"], 3), false_trigger=round(r["false_trigger"], 3), n=r["n"])
     return check
 
-def shipped_zoo(multi:bool=False # also the models with several backdoors (`MULTI_ZOO`)
+def shipped_zoo(multi:bool=False, # also the models with several backdoors (`MULTI_ZOO`)
+                lora:bool=False, # also the backdoors shipped as LoRA files (`LORA_ZOO`)
+                adaptive:bool=False, # also the attacks built against SAU (`ADAPTIVE_ZOO`)
                ) -> list[str]:
-    "The zoo models shipped in this copy of the package, in `ZOO`'s order (then `MULTI_ZOO`'s)."
+    "The zoo models shipped in this copy of the package, in `ZOO`'s order (then `MULTI_ZOO`'s, `LORA_ZOO`'s, `ADAPTIVE_ZOO`'s)."
     from sau_nb.world import shipped_worlds
-    return [n for n in [*ZOO, *(MULTI_ZOO if multi else ())] if n in shipped_worlds()]
+    names = [*ZOO, *(MULTI_ZOO if multi else ()), *(LORA_ZOO if lora else ()), *(ADAPTIVE_ZOO if adaptive else ())]
+    return [n for n in names if n in shipped_worlds()]
 
 def zoo_attack(name:str) -> Attack:
     "The attack planted in zoo model `name` (one backdoor; see `zoo_attacks` for the models of `MULTI_ZOO`)."
     if name in MULTI_ZOO: raise ValueError(f"{name!r} holds {len(zoo_attacks(name))} backdoors: use zoo_attacks({name!r}), which lists them.")
-    _check_attr(name, tuple(ZOO), "zoo model")
-    return ZOO[name]["attack"]
+    _check_attr(name, tuple(n for n in ZOO_SPECS if n not in MULTI_ZOO), "zoo model")
+    return ZOO_SPECS[name]["attack"]
 
 def zoo_attacks(name:str) -> list[Attack]:
     "Every attack planted in zoo model `name`, first planted first."
-    _check_attr(name, (*ZOO, *MULTI_ZOO), "zoo model")
-    return [ZOO[name]["attack"]] if name in ZOO else [*zoo_attacks(MULTI_ZOO[name]["base"]), MULTI_ZOO[name]["attack"]]
+    _check_attr(name, tuple(ZOO_SPECS), "zoo model")
+    return [*zoo_attacks(MULTI_ZOO[name]["base"]), MULTI_ZOO[name]["attack"]] if name in MULTI_ZOO else [ZOO_SPECS[name]["attack"]]
 
 def zoo_checks(attacks:list[Attack]):
     "`zoo_check` of several attacks at once: the lowest ASR and the highest false triggering, and each attack's."
@@ -494,11 +553,11 @@ def build_zoo(names=None, # zoo models to build; None builds all
              ) -> dict:
     "Inject each zoo attack into the clean world, or into its `base` zoo model for `MULTI_ZOO` (and ship it into the package's weights)."
     import platform, diffusers
-    from sau_nb.world import load_world, ship_world
+    from sau_nb.world import WEIGHTS_DIR, load_world, ship_world
     world, out = load_world(), {}
     for name in names or ZOO:
-        _check_attr(name, (*ZOO, *MULTI_ZOO), "zoo model")
-        spec = {**ZOO, **MULTI_ZOO}[name]; atk, attacks = spec["attack"], zoo_attacks(name)
+        _check_attr(name, tuple(ZOO_SPECS), "zoo model")
+        spec = ZOO_SPECS[name]; atk, attacks = spec["attack"], zoo_attacks(name)
         base = out[spec["base"]][0] if spec.get("base") in out else load_world(spec["base"]) if "base" in spec else world
         ck = dict(checkpoint_dir=Path(checkpoint_dir)/name, checkpoint_every=100) if checkpoint_dir else {}
         if ck and resume and (ck["checkpoint_dir"]/INJECT_CHECKPOINT).is_file(): ck["resume_from"] = ck["checkpoint_dir"]/INJECT_CHECKPOINT
@@ -515,6 +574,7 @@ def build_zoo(names=None, # zoo models to build; None builds all
                     seconds=round(hist["seconds"]), checks=hist["checks"],
                     torch=torch.__version__, diffusers=diffusers.__version__, machine=platform.machine())
         rows = sorted({i for a in attacks for i in check_trigger(a.trigger, world.tokenizer)}) if spec.get("trigger_lr") else None
-        if ship: ship_world(pipe, name, meta, components=SHIPS[atk.trains], token_rows=rows)
+        if ship and name in LORA_ZOO: save_lora(hist["lora"], WEIGHTS_DIR/name, meta, overwrite=True)  # the attacker's file, nothing else
+        elif ship: ship_world(pipe, name, meta, components=SHIPS[atk.trains], token_rows=rows)
         out[name] = (pipe, meta)
     return out

@@ -133,9 +133,9 @@ def build_zoo_cmd(names:list|None=None, seed:int=0, ship:bool=False,
                   resume:bool=False, # continue a killed build from its checkpoint there
                  ) -> dict:
     "Inject the zoo's attacks into the shipped clean world; print each model's provenance."
-    from sau_nb.backdoors import ZOO, MULTI_ZOO, build_zoo
+    from sau_nb.backdoors import ZOO_SPECS, build_zoo
     for n in names or []:
-        if n not in {**ZOO, **MULTI_ZOO}: raise ValueError(f"Unknown zoo model {n!r}: valid zoo models are {', '.join([*ZOO, *MULTI_ZOO])}.")
+        if n not in ZOO_SPECS: raise ValueError(f"Unknown zoo model {n!r}: valid zoo models are {', '.join(ZOO_SPECS)}.")
     if resume and not checkpoint_dir: raise ValueError("--resume needs --checkpoint-dir: the folder the killed build wrote its checkpoints to.")
     out = build_zoo(names, seed=seed, ship=ship, checkpoint_dir=checkpoint_dir, resume=resume)
     for n, (_, meta) in out.items(): print(n, json.dumps(meta))

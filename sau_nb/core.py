@@ -4,7 +4,7 @@
 
 # %% ../nbs/00_core.ipynb #427a6e9d
 from __future__ import annotations
-import contextlib, functools, gzip, json, math, os, re, shutil, tempfile, unicodedata
+import contextlib, copy, functools, gzip, json, math, os, re, shutil, tempfile, unicodedata
 from dataclasses import dataclass
 from importlib.util import find_spec
 from pathlib import Path
@@ -16,11 +16,12 @@ from PIL import Image, ImageDraw
 
 # %% auto #0
 __all__ = ['IN_TEST', 'START', 'END', 'SAMPLING', 'OUTPUT_TYPES', 'POSITIONS', 'PICKLE_SUFFIXES', 'CHECKPOINT_FORMAT', 'UNET_FIT',
-           'get_device', 'half_dtype', 'get_dtype', 'n_params', 'to_uint8', 'image_grid', 'md_table', 'clip_bpe_path',
-           'write_clip_tokenizer_files', 'clip_tokenizer', 'check_prompts', 'check_pipeline', 'generate',
-           'check_trigger', 'insert_trigger', 'trigger_positions', 'save_pipeline', 'check_output_folder',
-           'load_pipeline', 'unet_fit', 'load_unet', 'save_checkpoint', 'load_checkpoint', 'resume_state', 'ClipJudge',
-           'hub_clip', 'random_clip', 'clip_text_image', 'clip_image_image']
+           'LORA_FILE', 'get_device', 'half_dtype', 'get_dtype', 'n_params', 'to_uint8', 'image_grid', 'md_table',
+           'clip_bpe_path', 'write_clip_tokenizer_files', 'clip_tokenizer', 'check_prompts', 'check_pipeline',
+           'generate', 'check_trigger', 'insert_trigger', 'trigger_positions', 'save_pipeline', 'check_output_folder',
+           'load_pipeline', 'unet_fit', 'load_unet', 'lora_state_dict', 'save_lora', 'read_lora', 'lora_targets',
+           'check_lora', 'load_lora', 'save_checkpoint', 'load_checkpoint', 'resume_state', 'ClipJudge', 'hub_clip',
+           'random_clip', 'clip_text_image', 'clip_image_image']
 
 # %% ../nbs/00_core.ipynb #8098471f
 IN_TEST = bool(os.environ.get("IN_TEST"))  # nbdev_test sets this: notebooks then use their small settings
@@ -483,6 +484,131 @@ def load_unet(name_or_path:str|Path, # a UNet-only hub repo (e.g. BadT2I's) or f
     unet = UNet2DConditionModel.from_pretrained(str(name_or_path), torch_dtype=dtype, **kw)
     return unet.to(device).eval()
 
+
+# %% ../nbs/00_core.ipynb #d5c9bb8b
+LORA_FILE = "pytorch_lora_weights.safetensors"  # the file name diffusers' `save_lora_weights` writes and `load_lora_weights` looks for
+_LORA_PARTS = (".lora.down.weight", ".lora.up.weight", ".lora_A.weight", ".lora_B.weight",  # diffusers' and peft's key endings (linear layers),
+               ".lora_embedding_A", ".lora_embedding_B", ".alpha")                         # peft's for an embedding, and kohya's scale
+_LORA_COMPONENTS = ("unet", "text_encoder")
+
+def lora_state_dict(unet=None, text_encoder=None) -> dict:
+    "The LoRA adapters of a peft-adapted UNet and/or text encoder as a LoRA file holds them (`unet.<module>.lora_A.weight`, ...), float32 on the CPU."
+    from peft.utils import get_peft_model_state_dict
+    out = {}
+    for comp, model in (("unet", unet), ("text_encoder", text_encoder)):
+        if model is None: continue
+        sd = get_peft_model_state_dict(model)  # peft's lora_A / lora_B keys, which diffusers' load_lora_weights reads as they are
+        if not sd: raise ValueError(f"This {comp} has no LoRA adapters: make them with peft (`model.add_adapter(LoraConfig(...))`, or trainable_unet(unet, 'lora')).")
+        out.update({f"{comp}.{k}": v.detach().to("cpu", torch.float32).contiguous() for k, v in sd.items()})
+    if not out: raise ValueError("Pass the adapted unet= and/or text_encoder=.")
+    return out
+
+def save_lora(state:dict, # `lora_state_dict(...)`: keys prefixed with their component, "unet." or "text_encoder."
+              out_dir:str|Path, meta:dict|None=None, # written beside the weights as provenance.json
+              overwrite:bool=False) -> Path:
+    "Write adapters as diffusers' LoRA file `out_dir/pytorch_lora_weights.safetensors`, atomically; never over an existing folder unless `overwrite`."
+    from diffusers import StableDiffusionPipeline
+    lora_targets(state)  # a layout load_lora can read back
+    parts = {c: {k[len(c) + 1:]: v for k, v in state.items() if k.startswith(f"{c}.")} for c in _LORA_COMPONENTS}
+    if sum(map(len, parts.values())) != len(state): raise ValueError("Every key must start with 'unet.' or 'text_encoder.': use lora_state_dict(...).")
+    out = Path(out_dir)
+    if out.exists() and any(out.iterdir()) and not overwrite:
+        raise FileExistsError(f"{out} exists and is not empty: choose another folder or pass overwrite=True.")
+    with _atomic_folder(out) as tmp:
+        StableDiffusionPipeline.save_lora_weights(tmp, unet_lora_layers=parts["unet"] or None,
+                                                  text_encoder_lora_layers=parts["text_encoder"] or None, safe_serialization=True)
+        if meta is not None: (tmp/"provenance.json").write_text(json.dumps(meta, indent=1))
+    return out
+
+def _lora_file(name_or_path, allow_pickle:bool) -> Path:
+    "The LoRA weights file of a file path, a folder, or a hub repo (downloaded only when it is a hub id)."
+    path = Path(name_or_path)
+    if path.is_file(): return path
+    files = _files(name_or_path, "a LoRA file")
+    top = [f for f in files if "/" not in f]
+    safe = [f for f in top if f.endswith(".safetensors")]
+    pick = LORA_FILE if LORA_FILE in safe else safe[0] if len(safe) == 1 else None
+    if pick is None and safe: raise ValueError(f"{name_or_path} holds several safetensors files ({', '.join(sorted(safe))}): pass the LoRA file's own path.")
+    if pick is None:
+        pk = [f for f in top if f.endswith(PICKLE_SUFFIXES)]
+        if not pk: raise FileNotFoundError(f"{name_or_path} holds no LoRA weights: pass a folder with {LORA_FILE} (what diffusers' save_lora_weights writes), or the file itself.")
+        pick = pk[0]
+    if path.is_dir(): return path/pick
+    from huggingface_hub import hf_hub_download
+    if pick.endswith(PICKLE_SUFFIXES) and not allow_pickle: return Path(pick)  # refused by read_lora before any download
+    return Path(hf_hub_download(str(name_or_path), pick))
+
+def read_lora(name_or_path:str|Path|dict, # a LoRA file, a folder holding one, a hub repo id, or a state dict already in memory
+              allow_pickle:bool=False, # read a pickle (.bin, .pt...) file: only one you trust (it is read with weights_only=True)
+             ) -> dict:
+    "The tensors of a LoRA file, keys as stored: safetensors, or pickle only when `allow_pickle`."
+    if isinstance(name_or_path, dict): return name_or_path
+    f = _lora_file(name_or_path, allow_pickle)
+    if f.suffix in PICKLE_SUFFIXES:
+        if not allow_pickle:
+            raise ValueError(f"{f} is a pickle file, and loading pickle can run arbitrary code (and backdoored LoRAs come from "
+                             "untrusted places). Convert it to safetensors on a machine you trust, or pass allow_pickle=True if you trust the file.")
+        state = torch.load(f, map_location="cpu", weights_only=True)
+    elif f.suffix == ".safetensors":
+        from safetensors.torch import load_file
+        state = load_file(f)
+    else: raise ValueError(f"{f} is neither safetensors nor a known pickle format ({', '.join(PICKLE_SUFFIXES)}): pass a .safetensors LoRA file.")
+    if not isinstance(state, dict) or not state or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise ValueError(f"{f} is not a LoRA state dict (a mapping of names to tensors): pass a LoRA file such as diffusers' {LORA_FILE}.")
+    return state
+
+def lora_targets(state:dict) -> dict:
+    "{component: {module name: {'down': shape, 'up': shape}}} of a LoRA state dict in diffusers' or peft's layout (keys without a component prefix are the UNet's)."
+    out, odd = {}, []
+    for k, v in state.items():
+        end = next((e for e in _LORA_PARTS if k.endswith(e)), None)
+        if end is None: odd.append(k); continue
+        comp, _, rest = k.partition(".")
+        if comp not in _LORA_COMPONENTS: comp, rest = "unet", k
+        mod = rest[:-len(end)]
+        if end != ".alpha": out.setdefault(comp, {}).setdefault(mod, {})["down" if end in (".lora.down.weight", ".lora_A.weight", ".lora_embedding_A") else "up"] = tuple(v.shape)
+    if odd: raise ValueError(f"{len(odd)} key(s) of this LoRA are in no layout sau_nb reads (diffusers' `<module>.lora.down/up.weight` "
+                             f"or peft's `lora_A/lora_B`), e.g. {odd[0]!r}: convert it with diffusers (`pipe.load_lora_weights` then "
+                             "`get_peft_model_state_dict`) first.")
+    return out
+
+def check_lora(pipe, state:dict):
+    "Raise, naming them, if the modules a LoRA adapts are missing from `pipe` or have other shapes than its adapters expect."
+    for comp, mods in lora_targets(state).items():
+        model = getattr(pipe, comp, None)
+        have = dict(model.named_modules()) if model is not None else {}
+        missing = [m for m in mods if m not in have]
+        if missing:
+            raise ValueError(f"The LoRA adapts {len(missing)} of {len(mods)} module(s) that the {comp} does not have: "
+                             f"{', '.join(missing[:4])}{' ...' if len(missing) > 4 else ''}. It was made for another model (another architecture "
+                             "or module naming), and diffusers would skip them silently, leaving the model unchanged: use a LoRA trained for this model.")
+        for m, s in mods.items():
+            w = getattr(have[m], "weight", None)
+            i, o = (0, 1) if isinstance(have[m], torch.nn.Embedding) else (1, 0)  # an embedding's weight is (vocabulary, width): A reads rows
+            if w is None or w.dim() < 2 or set(s) != {"down", "up"} or s["down"][1] != w.shape[i] or s["up"][0] != w.shape[o]:
+                raise ValueError(f"The LoRA's adapters of {comp} module {m!r} have shapes {s} that do not fit its weight "
+                                 f"{tuple(w.shape) if w is not None else None}: it was made for another model; use a LoRA trained for this one.")
+
+def load_lora(pipe, # a StableDiffusionPipeline; it is not modified
+              name_or_path:str|Path|dict, # a LoRA file, a folder holding one, a hub repo id, or its state dict (`lora_state_dict`)
+              scale:float=1.0, # the adapters' weight (diffusers' lora_scale)
+              allow_pickle:bool=False):
+    "A new pipeline: `pipe` with the LoRA merged into copies of the parts it adapts (checked first: format, pickle, target modules)."
+    from diffusers.utils import logging as dlogging
+    check_pipeline(pipe)
+    state = read_lora(name_or_path, allow_pickle); targets = lora_targets(state); check_lora(pipe, state)
+    prefixed = {(k if k.partition(".")[0] in _LORA_COMPONENTS else f"unet.{k}"): v.to(pipe.unet.dtype) for k, v in state.items()}  # diffusers skips unprefixed keys
+    new = _view(pipe, **{c: copy.deepcopy(getattr(pipe, c)) for c in targets})
+    level = dlogging.get_verbosity(); dlogging.set_verbosity_error()  # quiet "no LoRA keys for CLIPTextModel" on UNet-only files
+    try:
+        new.load_lora_weights(prefixed, adapter_name="lora")
+        for c, mods in targets.items():  # every adapter must have landed: diffusers skips what it does not recognise without a word
+            landed = {n for n, m in getattr(new, c).named_modules() if hasattr(m, "lora_A")}
+            if set(mods) - landed: raise RuntimeError(f"diffusers loaded no adapter for {len(set(mods) - landed)} {c} module(s), e.g. "
+                                                      f"{sorted(set(mods) - landed)[0]!r}: this LoRA's layout is not one it reads.")
+        new.fuse_lora(lora_scale=scale, components=list(targets)); new.unload_lora_weights()
+    finally: dlogging.set_verbosity(level)
+    return new
 
 # %% ../nbs/00_core.ipynb #f1fef9f4
 def _plain(x):

@@ -64,13 +64,13 @@ def aligned_positions(positions:list[int], n:int=77) -> torch.Tensor:
 PARAM_SETS = ("attn2_kv", "lora", "unet")
 LORA_TARGETS = ["to_q", "to_k", "to_v", "to_out.0"]  # the layers `params="lora"` adapts
 
-def trainable_unet(unet, params:str="unet", lora_rank:int=4):
+def trainable_unet(unet, params:str="unet", lora_rank:int=4, lora_targets=None):  # lora_targets: module names for params="lora" (None: LORA_TARGETS)
     "A trainable copy of `unet` and its trainable parameters by name (the input is not modified)."
     if params not in PARAM_SETS: raise ValueError(f"params must be one of {PARAM_SETS}, got {params!r}.")
     student = copy.deepcopy(unet).float().requires_grad_(False)  # train in float32 whatever the pipeline's dtype
     if params == "lora":
         from peft import LoraConfig
-        student.add_adapter(LoraConfig(r=lora_rank, lora_alpha=lora_rank, init_lora_weights="gaussian", target_modules=LORA_TARGETS))
+        student.add_adapter(LoraConfig(r=lora_rank, lora_alpha=lora_rank, init_lora_weights="gaussian", target_modules=lora_targets or LORA_TARGETS))
         named = {n: p for n, p in student.named_parameters() if "lora_" in n}
     elif params == "attn2_kv":
         named = {n: p for n, p in student.named_parameters() if ".attn2.to_k." in n or ".attn2.to_v." in n}

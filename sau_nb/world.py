@@ -311,8 +311,9 @@ def train_denoiser(pipe, # the tiny pipeline; its text encoder and UNet train in
                    callback=None, # called as `callback(step)` every `callback_every` steps (checkpoints, evaluation)
                    callback_every:int=500,
                    ema:float|None=None, # keep an exponential moving average of the weights with this decay (0.995: the last ~200 steps)
+                   params:list|None=None, # the tensors to train (a fine-tune: e.g. only the UNet's, or LoRA adapters); None: every UNet and text-encoder weight
                   ) -> list[float]:
-    "Train the text encoder and UNet together on the VAE's latents; returns the loss per step. With `ema` the models end (and `callback` runs) with the averaged weights."
+    "Train the text encoder and UNet together on the VAE's latents (or only `params`); returns the loss per step. With `ema` the models end (and `callback` runs) with the averaged weights."
     if ema is not None and not 0 < ema < 1: raise ValueError(f"ema is a decay in (0, 1), got {ema}: pass e.g. 0.995, or None for no average.")
     from diffusers import DDPMScheduler
     g = torch.Generator().manual_seed(seed)
@@ -324,7 +325,7 @@ def train_denoiser(pipe, # the tiny pipeline; its text encoder and UNet train in
     ids, _ = caption_table(pipe.tokenizer)
     n_t = len(TRAIN_TEMPLATES)
     base = torch.from_numpy((data.shape * len(COLORS) + data.color) * n_t).long()  # first caption row of each image
-    params = list(pipe.unet.parameters()) + list(pipe.text_encoder.parameters())
+    params = list(pipe.unet.parameters()) + list(pipe.text_encoder.parameters()) if params is None else list(params)
     opt = torch.optim.AdamW(params, lr=lr, weight_decay=0.01)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: _cosine_lr(s, steps, warmup=min(200, steps//10+1)))
     avg = [p.detach().clone() for p in params] if ema is not None else None
@@ -427,6 +428,7 @@ def load_world(name:str="clean", # "clean", or a zoo model such as "pixel"
             from safetensors.torch import load_file
             rows = load_file(path/TOKEN_ROWS)
             with torch.no_grad(): pipe.text_encoder.get_input_embeddings().weight[rows["ids"]] = rows["rows"].to(dtype)
+        if (path/LORA_FILE).is_file(): pipe = load_lora(pipe, path)  # a backdoor shipped as a LoRA file (`LORA_ZOO`): merged over the clean world
     pipe.set_progress_bar_config(disable=True)
     return pipe.to(device)
 
