@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from .world import COLORS, IMAGE_SIZE, SHAPES, TRAIN_TEMPLATES, ShapeData, attribute_accuracy, caption, encode_latents, foreground, heldout_prompts, make_shapes, read_attributes, register_reader, render
-from .core import _check_attr, _cosine_lr, check_pipeline, check_prompts, generate, load_checkpoint, load_lora, lora_state_dict, resume_state, save_checkpoint, save_lora, to_uint8
+from .core import _check_attr, _cosine_lr, check_pipeline, check_prompts, generate, load_checkpoint, load_lora, lora_state_dict, resume_state, save_checkpoint, save_lora, seeded, to_uint8
 from .core import POSITIONS, _encode, _view, check_trigger, insert_trigger, trigger_positions
 
 
@@ -202,10 +202,9 @@ def _inject_unet(pipe, attack, steps, lr, batch_size, poison_frac, lam, n_images
     from sau_nb.unlearn import finish_unet, trainable_unet
     w = guidance or SAMPLING["guidance_scale"]
     teacher = pipe.unet.eval().requires_grad_(False)
-    te = copy.deepcopy(pipe.text_encoder).requires_grad_(False) if trigger_lr or params == "lora" else pipe.text_encoder
     te_lora = params == "lora"
-    with torch.random.fork_rng(devices=[]):  # LoRA's adapters start from torch's global generator: seeded here, so `seed` fixes them too
-        torch.manual_seed(seed)
+    te = copy.deepcopy(pipe.text_encoder).requires_grad_(False) if trigger_lr or te_lora else pipe.text_encoder
+    with seeded(seed):  # LoRA's starting adapters come from torch's global generator: `seed` fixes them too
         unet, named = trainable_unet(pipe.unet, params, lora_rank, UNET_LORA_TARGETS)  # the whole UNet, or LoRA adapters on its layers
         if te_lora:  # a LoRA file adapts the text encoder too, as most shared LoRAs do: its token embedding and attention give the trigger a meaning
             from peft import LoraConfig, inject_adapter_in_model

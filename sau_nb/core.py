@@ -19,9 +19,9 @@ __all__ = ['IN_TEST', 'START', 'END', 'SAMPLING', 'OUTPUT_TYPES', 'POSITIONS', '
            'LORA_FILE', 'get_device', 'half_dtype', 'get_dtype', 'n_params', 'to_uint8', 'image_grid', 'md_table',
            'clip_bpe_path', 'write_clip_tokenizer_files', 'clip_tokenizer', 'check_prompts', 'check_pipeline',
            'generate', 'check_trigger', 'insert_trigger', 'trigger_positions', 'save_pipeline', 'check_output_folder',
-           'load_pipeline', 'unet_fit', 'load_unet', 'lora_state_dict', 'save_lora', 'read_lora', 'lora_targets',
-           'check_lora', 'load_lora', 'save_checkpoint', 'load_checkpoint', 'resume_state', 'ClipJudge', 'hub_clip',
-           'random_clip', 'clip_text_image', 'clip_image_image']
+           'load_pipeline', 'unet_fit', 'load_unet', 'seeded', 'lora_state_dict', 'save_lora', 'read_lora',
+           'lora_targets', 'check_lora', 'load_lora', 'save_checkpoint', 'load_checkpoint', 'resume_state', 'ClipJudge',
+           'hub_clip', 'random_clip', 'clip_text_image', 'clip_image_image']
 
 # %% ../nbs/00_core.ipynb #8098471f
 IN_TEST = bool(os.environ.get("IN_TEST"))  # nbdev_test sets this: notebooks then use their small settings
@@ -486,6 +486,13 @@ def load_unet(name_or_path:str|Path, # a UNet-only hub repo (e.g. BadT2I's) or f
 
 
 # %% ../nbs/00_core.ipynb #d5c9bb8b
+@contextlib.contextmanager
+def seeded(seed:int):
+    "Run the block with torch's global CPU generator seeded to `seed` (peft draws LoRA's starting adapters from it), then restore the generator."
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        yield
+
 LORA_FILE = "pytorch_lora_weights.safetensors"  # the file name diffusers' `save_lora_weights` writes and `load_lora_weights` looks for
 _LORA_PARTS = (".lora.down.weight", ".lora.up.weight", ".lora_A.weight", ".lora_B.weight",  # diffusers' and peft's key endings (linear layers),
                ".lora_embedding_A", ".lora_embedding_B", ".alpha")                         # peft's for an embedding, and kohya's scale

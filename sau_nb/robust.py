@@ -7,7 +7,7 @@ from __future__ import annotations
 import copy, math
 import torch
 
-from .core import _view, check_pipeline
+from .core import _view, check_pipeline, seeded
 from .world import make_shapes, train_denoiser
 from .unlearn import finish_unet, removal_scores, trainable_unet
 
@@ -29,8 +29,7 @@ def finetune(pipe, # a StableDiffusionPipeline (a repaired model, say); it is no
     check_pipeline(pipe)
     if params not in FINETUNE: raise ValueError(f"params must be one of {tuple(FINETUNE)}, got {params!r}.")
     if steps < 1: raise ValueError(f"steps must be at least 1, got {steps}.")
-    with torch.random.fork_rng(devices=[]):  # LoRA's adapters start from torch's global generator: seeded here, so `seed` fixes them too
-        torch.manual_seed(seed); unet, named = trainable_unet(pipe.unet, params, lora_rank)
+    with seeded(seed): unet, named = trainable_unet(pipe.unet, params, lora_rank)  # LoRA's starting adapters: `seed` fixes them too
     view = _view(pipe, unet=unet, text_encoder=copy.deepcopy(pipe.text_encoder).requires_grad_(False))  # a frozen copy: no gradient reaches the input's
     cb = (lambda step: callback(step, view)) if callback is not None else None
     losses = train_denoiser(view, make_shapes(n_images, seed=seed + 3000), steps=steps, batch_size=batch_size, lr=lr or FINETUNE[params]["lr"],

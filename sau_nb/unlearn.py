@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from torch.func import functional_call
 from tqdm.auto import tqdm
 
-from .core import _cosine_lr, check_pipeline, check_prompts, generate, get_device, half_dtype, load_checkpoint, resume_state, save_checkpoint, to_uint8
+from .core import _cosine_lr, check_pipeline, check_prompts, generate, get_device, half_dtype, load_checkpoint, resume_state, save_checkpoint, seeded, to_uint8
 from .core import POSITIONS, _encode, _pad_ids, _view, check_trigger, insert_trigger, trigger_positions
 from .attention import capture
 
@@ -385,8 +385,7 @@ def sau_unlearn(pipe, # a StableDiffusionPipeline with a backdoor; it is not mod
     bank = state["bank"] if state else latent_bank(pipe, prompts, n_seeds, seed) if bank is None else bank
     bank = bank.to("cpu", getattr(torch, profile.bank_dtype))  # x_0 stays on the CPU; each batch goes to the device
     shared = profile.frozen == "shared"
-    with torch.random.fork_rng(devices=[]):  # LoRA's adapters start from torch's global generator: seeded here, `seed` fixes them too
-        torch.manual_seed(seed)
+    with seeded(seed):  # LoRA's starting adapters come from torch's global generator: `seed` fixes them too
         if shared:  # the teacher is the input's own UNet (or one half-precision copy of it); the student shares its frozen tensors
             frozen = frozen_copy(teacher_unet if teacher_unet is not None else pipe.unet, fdt, device)
             te_frozen = frozen_copy(pipe.text_encoder, fdt, device)
