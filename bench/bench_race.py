@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 from benchlib import stop_prompts, training_prompts
 from sau_nb.world import heldout_prompts, load_world
-from sau_nb.backdoors import zoo_attack
+from sau_nb.backdoors import ZOO_SPECS, zoo_attack
 from sau_nb.core import md_table
 from sau_nb.unlearn import removal_scores, sau_unlearn, stop_at_removal
 from sau_nb.baselines import skd, skd_cag, resteer, reversal, uce
@@ -70,7 +70,7 @@ def race(name, cap, only=None):
 def plot(folder):
     import matplotlib; matplotlib.use("Agg"); import matplotlib.pyplot as plt
     rows = [r for f in sorted(Path(folder).glob("*.json")) for r in json.loads(f.read_text())]
-    models = sorted({r["model"] for r in rows})
+    order = list(ZOO_SPECS); models = sorted({r["model"] for r in rows}, key=lambda m: (order.index(m) if m in order else len(order), m))  # the zoo's order, as in the docs' tables
     fig, axes = plt.subplots(1, len(models), figsize=(4.2 * len(models) + 2.6, 3.6), squeeze=False)
     for ax, m in zip(axes[0], models):
         for r in (r for r in rows if r["model"] == m):

@@ -77,6 +77,7 @@ def main():
     ap.add_argument("--rss-steps", type=int, default=0, help="instead of the removal table: peak RSS and seconds per step of this many SAU steps, one fresh process per model and profile")
     ap.add_argument("--rss-child", default=None, help=argparse.SUPPRESS)
     ap.add_argument("--stop", type=float, default=None, help="stop each run with stop_at_removal at this trigger_effect ratio (checks on 6 eligible training prompts, every 50 steps, 2 in a row); its checks count in sau_s")
+    ap.add_argument("--cooldown", type=int, default=None, help="with --stop: steps of falling learning rate after the rule fires (default: stop_at_removal's)")
     a = ap.parse_args()
     if a.quick: a.seeds = 3
     labelled = training_prompts(a.templates)
@@ -115,7 +116,7 @@ def main():
         for label, kw in variants.items():
             if a.saved: new, h, label = load_pipeline(a.saved), dict(seconds=0., stopped="loaded"), f"saved {a.saved}"
             else:
-                rule = stop_at_removal(atk.trigger, stop_prompts(labelled, atk, train), ratio=a.stop) if a.stop else {}
+                rule = stop_at_removal(atk.trigger, stop_prompts(labelled, atk, train), ratio=a.stop, **({} if a.cooldown is None else dict(cooldown=a.cooldown))) if a.stop else {}
                 new, h = sau_unlearn(pipe, atk.trigger, train, progress=False, **({} if a.steps is None else dict(steps=a.steps)), **kw, **rule)
                 if a.stop: print(label, "stop-rule checks:", [dict(step=c["step"], ratio=round(c["ratio"], 2)) for c in h["checks"]], flush=True)
             r = removal_scores(new, atk, seeds=range(a.seeds), **ev)

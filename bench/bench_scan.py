@@ -14,7 +14,7 @@ import argparse, dataclasses, json, sys, time
 from pathlib import Path
 import numpy as np, torch
 from sau_nb.world import load_world, caption, TRAIN_TEMPLATES, SHAPES, COLORS, train_denoiser, make_shapes
-from sau_nb.backdoors import zoo_attacks, ZOO, MULTI_ZOO
+from sau_nb.backdoors import zoo_attacks, ZOO_SPECS
 from sau_nb.core import check_trigger, load_pipeline, save_pipeline
 from sau_nb.unlearn import removal_scores
 from sau_nb.defend import scan_tokens, scan_contexts, token_departure, TokenScan, domain_tokens, scan_model, defend
@@ -48,7 +48,7 @@ if a.finetune_seed is not None:  # a clean fine-tuned variant: the clean world t
         rec.update(model=name, finetune=dict(base=a.model, steps=a.finetune_steps, lr=7e-4, seed=a.finetune_seed, n_images=4096, data_seed=500 + a.finetune_seed,
                                              seconds=round(time.time() - t0), loss_last20=float(np.mean(losses[-20:]))))
         save_pipeline(pipe, vdir); (vdir/"finetune.json").write_text(json.dumps(rec["finetune"]))
-attacks = zoo_attacks(a.model) if a.model in {**ZOO, **MULTI_ZOO} else []
+attacks = zoo_attacks(a.model) if a.model in ZOO_SPECS else []
 tok = pipe.tokenizer
 scan = None
 if a.reuse:  # the single-token scores of an earlier scan with the same contexts (checked on a few tokens)

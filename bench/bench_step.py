@@ -5,6 +5,7 @@ achieved GFLOP/s and its share of the matmul rate. The latent bank is made befor
 Run by hand (never in the tests), on one thread:
   OMP_NUM_THREADS=1 .venv/bin/python bench/bench_step.py --label before   # one JSON line appended to runs/step/step.jsonl
   OMP_NUM_THREADS=1 .venv/bin/python bench/bench_step.py --steps 30 --prompts 24 --label after
+  OMP_NUM_THREADS=1 .venv/bin/python bench/bench_step.py --variants [--compile]   # the UNet's forward+backward alone, four ways
 Prints a markdown table of the run's stages; the notebook's table (11_benchmarks) quotes this output with its command."""
 import argparse, json, os, platform, statistics, time
 from pathlib import Path
@@ -40,6 +41,38 @@ def stage_seconds(run, steps:int) -> dict:
     s["other"] = s["step"] - sum(s[k] for k in ("sau.sample", "sau.encode_teacher", "sau.encode_student", "sau.loss", "sau.clip", "sau.optimizer"))
     return s
 
+def unet_variants(pipe, rows:int=32, repeats:int=7, compile:bool=False) -> list[dict]:
+    "Median seconds of the student UNet's forward + backward at a step's shape (`rows` latents, 77 text states), as SAU runs it (eager, float32) and three ways that could be faster."
+    import copy
+    unet0 = pipe.unet
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(rows, unet0.config.in_channels, unet0.config.sample_size, unet0.config.sample_size, generator=g)
+    c = torch.randn(rows, pipe.tokenizer.model_max_length, pipe.text_encoder.config.hidden_size, generator=g)
+    t = torch.randint(0, 1000, (rows,), generator=g)
+    def timed(unet, x, amp=None):
+        def once():
+            unet.zero_grad(set_to_none=True)
+            with (torch.autocast("cpu", dtype=amp) if amp else torch.autocast("cpu", enabled=False)):
+                out = unet(x, t, encoder_hidden_states=c).sample
+            out.float().pow(2).mean().backward()
+        t0 = time.perf_counter(); once(); first = time.perf_counter() - t0  # warm-up (compiles, for torch.compile)
+        ts = []
+        for _ in range(repeats):
+            t0 = time.perf_counter(); once(); ts.append(time.perf_counter() - t0)
+        return first, float(statistics.median(ts))
+    out = []
+    def add(name, unet, x, amp=None):
+        first, med = timed(unet, x, amp)
+        out.append(dict(variant=name, first_s=round(first, 2), median_s=round(med, 3)))
+        print(out[-1], flush=True)
+    add("eager float32 (SAU's)", copy.deepcopy(unet0).train(), x)
+    add("channels_last", copy.deepcopy(unet0).train().to(memory_format=torch.channels_last), x.contiguous(memory_format=torch.channels_last))
+    add("bfloat16 autocast", copy.deepcopy(unet0).train(), x, torch.bfloat16)
+    if compile: add("torch.compile", torch.compile(copy.deepcopy(unet0).train()), x)
+    base = out[0]["median_s"]
+    for r in out: r["vs_eager"] = f"{r['median_s'] / base - 1:+.0%}"
+    return out
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--model", default="pixel")
@@ -49,8 +82,15 @@ def main():
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--label", default="", help="a name for this run in the JSON line, e.g. before / after")
     ap.add_argument("--out", default="runs/step/step.jsonl")
+    ap.add_argument("--variants", action="store_true", help="instead: the UNet's forward + backward at a step's shape, eager / channels_last / bfloat16 autocast")
+    ap.add_argument("--rows", type=int, default=32, help="with --variants: latents per UNet call (the defaults' student: 16 triggered + 16 preservation rows)")
+    ap.add_argument("--compile", action="store_true", help="with --variants: torch.compile too (minutes to compile)")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
+    if a.variants:
+        print(f"matmul GFLOP/s: {({n: round(v, 1) for n, v in matmul_rate().items()})}; load {[round(x, 2) for x in os.getloadavg()]}")
+        rows = unet_variants(load_world(a.model), a.rows, compile=a.compile)
+        print(md_table(rows).data); return
     load = os.getloadavg()
     rate = matmul_rate()
     pipe = load_world(a.model)

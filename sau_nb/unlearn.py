@@ -342,6 +342,7 @@ def sau_unlearn(pipe, # a StableDiffusionPipeline with a backdoor; it is not mod
                 check=None, # optional: a function pipe -> dict of numbers, run every `check_every` steps
                 check_every:int=50,
                 stop=None, # optional: a function of the check's dict; True stops training
+                cooldown:int=0, # with `stop`: once it says stop, this many more steps with the learning rate falling linearly to 0 (a run stopped mid-schedule is left at a high rate)
                 checkpoint_dir=None, checkpoint_every:int=100, resume_from=None,
                 seed:int=0, device=None, progress:bool=True):
     "Remove `trigger`'s backdoor (or each of several triggers') from `pipe`: a new pipeline and the training history."
@@ -360,6 +361,7 @@ def sau_unlearn(pipe, # a StableDiffusionPipeline with a backdoor; it is not mod
     if attn_loss == "norm" and attn_scope != "trigger": raise ValueError("attn_loss='norm' drives the trigger's own tokens to 0: pass attn_scope='trigger'.")
     if latents == "noise" and (w_keep > 0 or focus > 0 or bank is not None): raise ValueError("latents='noise' has no clean latents for preservation or focus: pass w_keep=0, focus=0 and no bank.")
     if not 0 <= ema < 1: raise ValueError(f"ema must be in [0, 1) (0: off), got {ema}: e.g. ema=0.9999.")
+    if cooldown < 0: raise ValueError(f"cooldown must be at least 0 (0: stop at once), got {cooldown}: pass, e.g., cooldown=25.")
     if ema and (checkpoint_dir or resume_from): raise ValueError("ema runs are not checkpointed: drop checkpoint_dir and resume_from, or pass ema=0.")
     if not 0 <= keep_any <= 1 or focus < 0: raise ValueError(f"keep_any must be in [0, 1] and focus at least 0, got {keep_any}, {focus}: pass, e.g., keep_any=0.5, focus=1.")
     device = get_device(device) if device is not None else pipe.unet.device
@@ -376,7 +378,7 @@ def sau_unlearn(pipe, # a StableDiffusionPipeline with a backdoor; it is not mod
                   attn_scope=attn_scope, teacher=teacher_unet is not None, uncond_frac=uncond_frac, focus=float(focus), keep_any=float(keep_any),
                   n_seeds=n_seeds, trigger_lr=float(trigger_lr), w_orig=float(w_orig), seed=seed)
     if te_params is not None: config.update(te_params=te_params, te_lr=float(te_lr), w_te=float(w_te))  # absent: as before the term existed
-    config.update({k: v for k, v, d in (("attn_loss", attn_loss, "mse"), ("latents", latents, "bank"), ("ema", float(ema), 0.), ("schedule", schedule, "cosine")) if v != d})  # absent: the defaults
+    config.update({k: v for k, v, d in (("attn_loss", attn_loss, "mse"), ("latents", latents, "bank"), ("ema", float(ema), 0.), ("schedule", schedule, "cosine"), ("cooldown", cooldown, 0)) if v != d})  # absent: the defaults
     config["memory"] = None if profile == MEMORY_PROFILES["default"] else {k: v for k, v in dataclasses.asdict(profile).items() if k != "budget_gb"}  # None: as before profiles existed
     state = load_checkpoint(resume_from, expect=config) if resume_from else None
     if latents == "noise":  # no generated latents: zeros of the latents' shape, each batch replaced by pure noise
@@ -408,14 +410,18 @@ def sau_unlearn(pipe, # a StableDiffusionPipeline with a backdoor; it is not mod
     opt = _adamw8bit()(groups, lr=lr, weight_decay=0.) if profile.optimizer == "adamw8bit" else torch.optim.AdamW(groups, lr=lr, weight_decay=0., foreach=True)  # foreach: one kernel per update over all tensors, on a CPU too
     scaler = torch.amp.GradScaler(device.type) if amp == torch.float16 else None  # float16's gradients need scaling; bfloat16's do not
     backward = (lambda l: scaler.scale(l).backward()) if scaler else torch.Tensor.backward
-    lrs = torch.optim.lr_scheduler.LambdaLR(opt, (lambda s: _cosine_lr(s, steps, warmup=min(20, steps // 10 + 1))) if schedule == "cosine" else (lambda s: 1.))
+    history = dict(steps=[], checks=[], stopped="steps", seconds=0., step_seconds=[])
+    base_lr = (lambda s: _cosine_lr(s, steps, warmup=min(20, steps // 10 + 1))) if schedule == "cosine" else (lambda s: 1.)
+    def lr_at(s):  # after the stop rule fired at step m (`history["stop_met"]`), the rate falls linearly from m's to 0 over `cooldown` steps
+        m = history.get("stop_met")
+        return base_lr(s) if m is None else base_lr(m) * max(0., 1 - (s - m) / cooldown) if cooldown else 0.
+    lrs = torch.optim.lr_scheduler.LambdaLR(opt, lr_at)
     averaged = [p.detach().clone() for p in trained.values()] if ema else None  # the EMA of every trained tensor
     def swap_ema():  # exchange the trained tensors' values with their averages (twice: back again)
         if averaged:
             with torch.no_grad():
                 for p, a in zip(trained.values(), averaged): tmp = p.detach().clone(); p.copy_(a); a.copy_(tmp)
     rng = np.random.default_rng(seed); g = torch.Generator().manual_seed(seed)
-    history = dict(steps=[], checks=[], stopped="steps", seconds=0., step_seconds=[])
     start = 0
     if state: start = resume_state(state, trained, opt, lrs, rng, g); history = state["history"]; history.setdefault("step_seconds", [])
     else:  # where the trigger acts: the distillation and attention terms spend their batch there
@@ -490,10 +496,15 @@ def sau_unlearn(pipe, # a StableDiffusionPipeline with a backdoor; it is not mod
                 student.eval(); swap_ema(); r = dict(step=done, **check(view())); swap_ema(); student.train()  # the check sees what would be returned
                 history["checks"].append(r)
                 if ckpt: save()  # again, with the check's result
-                if stop and stop(r): history["stopped"] = f"stop condition met at step {done}"; break
+                if stop and "stop_met" not in history and stop(r): history["stop_met"] = done
+            if "stop_met" in history and done >= history["stop_met"] + cooldown:
+                m = history["stop_met"]
+                history["stopped"] = f"stop condition met at step {m}" + (f"; the learning rate fell to 0 over {cooldown} more steps" if cooldown else "")
+                break
         except KeyboardInterrupt:
             history["stopped"] = f"interrupted; returned the weights after {len(history['steps'])} complete steps"
             break
+    if history["stopped"] == "steps" and "stop_met" in history: history["stopped"] = f"stop condition met at step {history['stop_met']}; the run ended at its last step first"
     swap_ema()  # the result is the average
     history["seconds"] = history.get("seconds", 0.) + time.time() - t0
     if trigger_lr > 0: history["trigger_shift"] = shift.detach().norm(dim=1).tolist()  # how far each trigger token's embedding moved
@@ -518,15 +529,16 @@ def stop_at_removal(trigger:str, prompts:list[str], # a few clean prompts the at
                     ratio:float=2.5, # stop once the trigger's change is at most `ratio` times a neutral word's...
                     patience:int=2, # ...at this many checks in a row
                     every:int=50, # steps between checks
+                    cooldown:int=50, # then this many steps with the learning rate falling to 0 (`sau_unlearn`'s `cooldown`); 0 stops at once
                     seeds=(0,)) -> dict:
-    "`sau_unlearn` keywords (`check`, `stop`, `check_every`) that stop a run once `trigger_effect` says the trigger acts like an ordinary word."
-    if not ratio > 0 or patience < 1 or every < 1:
-        raise ValueError(f"ratio must be above 0 and patience and every at least 1, got {ratio}, {patience}, {every}: try ratio=2.5, patience=2, every=50.")
+    "`sau_unlearn` keywords (`check`, `stop`, `check_every`, `cooldown`) that stop a run once `trigger_effect` says the trigger acts like an ordinary word."
+    if not ratio > 0 or patience < 1 or every < 1 or cooldown < 0:
+        raise ValueError(f"ratio must be above 0, patience and every at least 1 and cooldown at least 0, got {ratio}, {patience}, {every}, {cooldown}: try ratio=2.5, patience=2, every=50, cooldown=50.")
     below = []  # one verdict per check of this run
     def stop(r:dict) -> bool:
         below.append(r["ratio"] <= ratio)
         return len(below) >= patience and all(below[-patience:])
-    return dict(check=lambda pipe: trigger_effect(pipe, trigger, prompts, seeds=seeds), stop=stop, check_every=every)
+    return dict(check=lambda pipe: trigger_effect(pipe, trigger, prompts, seeds=seeds), stop=stop, check_every=every, cooldown=cooldown)
 
 # %% ../nbs/04_unlearn.ipynb #d14aeb3c
 @dataclasses.dataclass(frozen=True)
