@@ -8,6 +8,7 @@ One model per call, one JSON line appended to runs/scan/scan.jsonl (or defend.js
   OMP_NUM_THREADS=1 python bench/bench_scan.py --model pixel --reuse runs/scan/pixel_single.npy --log   # the prompt-log path (log.jsonl)
   OMP_NUM_THREADS=1 python bench/bench_scan.py --model pixel --reuse runs/scan/pixel_single.npy --cpu   # CPU seconds of the scan and the verdict (cpu.jsonl)
   OMP_NUM_THREADS=1 python bench/bench_scan.py --model pixel_style      # the two-backdoor zoo model (MULTI_ZOO): every planted attack is checked
+  OMP_NUM_THREADS=1 python bench/bench_scan.py --model pixel_low_noise --t-range 0 0.5   # contexts at low noise (t < T/2): files and records named pixel_low_noise_t0-0.5
 Fine-tuned variants are kept in runs/scan/variants/NAME (with finetune.json) and reloaded by later calls.
 """
 import argparse, dataclasses, json, sys, time
@@ -26,11 +27,13 @@ ap.add_argument("--log", action="store_true", help="the prompt-log path: flag a 
 ap.add_argument("--max-flagged", type=int, default=8)
 ap.add_argument("--cpu", action="store_true", help="CPU seconds (process time, unaffected by other jobs): 4,096 tokens scanned, scaled to the vocabulary, and the verdict on --reuse's scan")
 ap.add_argument("--sau-steps", type=int); ap.add_argument("--eval-seeds", type=int, default=4)
+ap.add_argument("--t-range", type=float, nargs=2, default=None, metavar=("LO", "HI"), help="the scan's and the verdict's contexts at t in [LO·T, HI·T) (default: sau_nb.defend.T_RANGE, the high-noise half)")
 ap.add_argument("--out", default="runs/scan")
 a = ap.parse_args()
 torch.set_num_threads(1)
 out = Path(a.out); out.mkdir(parents=True, exist_ok=True)
 cmd = "OMP_NUM_THREADS=1 python " + " ".join(sys.argv)
+tr = dict(t_range=tuple(a.t_range)) if a.t_range else {}  # passed to every scan and verdict below; the scan's file and record name it
 prompts = [caption(s, c, t) for s in SHAPES for c in COLORS for t in TRAIN_TEMPLATES]
 import hashlib
 from sau_nb.world import world_path
@@ -48,11 +51,12 @@ if a.finetune_seed is not None:  # a clean fine-tuned variant: the clean world t
         rec.update(model=name, finetune=dict(base=a.model, steps=a.finetune_steps, lr=7e-4, seed=a.finetune_seed, n_images=4096, data_seed=500 + a.finetune_seed,
                                              seconds=round(time.time() - t0), loss_last20=float(np.mean(losses[-20:]))))
         save_pipeline(pipe, vdir); (vdir/"finetune.json").write_text(json.dumps(rec["finetune"]))
+if a.t_range: name += f"_t{a.t_range[0]:g}-{a.t_range[1]:g}"; rec.update(model=name, t_range=a.t_range)  # its own files and records
 attacks = zoo_attacks(a.model) if a.model in ZOO_SPECS else []
 tok = pipe.tokenizer
 scan = None
 if a.reuse:  # the single-token scores of an earlier scan with the same contexts (checked on a few tokens)
-    per = torch.from_numpy(np.load(a.reuse)); ctx = scan_contexts(pipe, prompts, per.shape[1])
+    per = torch.from_numpy(np.load(a.reuse)); ctx = scan_contexts(pipe, prompts, per.shape[1], **tr)
     probe = [9844, 132, 686, 1000, 20000]
     test = token_departure(pipe, ctx, probe)
     assert torch.allclose(test, per[probe], rtol=1e-3, atol=1e-9), (test, per[probe])
@@ -62,8 +66,8 @@ if a.reuse:  # the single-token scores of an earlier scan with the same contexts
     scan = TokenScan(per, domain_tokens(tok, prompts), sorted(set(tok.all_special_ids)), prior["seconds"], ctx)
     rec["reused"] = dict(file=a.reuse, command=prior["command"], seconds=prior["seconds"])
 if a.cpu:  # what the blind scan costs in CPU time, whatever else runs on the machine
-    t = time.process_time(); scan_tokens(pipe, prompts, max_tokens=4096, progress=False); c_scan = time.process_time() - t
-    t = time.process_time(); rep = scan_model(pipe, prompts, scan=scan, progress=False); c_rest = time.process_time() - t
+    t = time.process_time(); scan_tokens(pipe, prompts, max_tokens=4096, progress=False, **tr); c_scan = time.process_time() - t
+    t = time.process_time(); rep = scan_model(pipe, prompts, scan=scan, progress=False, **tr); c_rest = time.process_time() - t
     V = len(tok) - len(set(tok.all_special_ids))
     rec.update(mode="cpu", scan_cpu_4096=round(c_scan, 1), scan_cpu_vocabulary=round(c_scan * V / 4096, 1), verdict_cpu=round(c_rest, 1),
                total_cpu_minutes=round((c_scan * V / 4096 + c_rest) / 60, 2), backdoors=rep.backdoors)
@@ -83,7 +87,7 @@ elif a.log:  # a log of held-out prompts: each eligible one with a planted trigg
     lrep = triggers_from_log(pipe, log, prompts, max_flagged=a.max_flagged)
     t_log = time.time() - t0
     det_flags = np.isin(log, lrep.flagged)
-    rep = scan_model(pipe, prompts, scan=scan, extra=[c["trigger"] for c in lrep.candidates], progress=False)  # scan None: the whole vocabulary
+    rep = scan_model(pipe, prompts, scan=scan, extra=[c["trigger"] for c in lrep.candidates], progress=False, **tr)  # scan None: the whole vocabulary
     verified = [c for c in rep.candidates if c.get("source") == "log" or c["trigger"] in {x["trigger"] for x in lrep.candidates}]
     ok = [c["trigger"] for c in verified if c["z"] >= rep.threshold]
     rec.update(mode="log", n_log=len(log), n_poisoned=len(poisoned), log_seconds=round(t_log, 1), max_flagged=a.max_flagged,
@@ -94,9 +98,9 @@ elif a.log:  # a log of held-out prompts: each eligible one with a planted trigg
     with open(out/"log.jsonl", "a") as f: f.write(json.dumps(rec, default=float) + "\n")
 elif not a.defend:
     t0 = time.time()
-    if scan is None: scan = scan_tokens(pipe, prompts, progress=False)
+    if scan is None: scan = scan_tokens(pipe, prompts, progress=False, **tr)
     np.save(out/f"{name}_single.npy", scan.per_context.numpy())
-    rep = scan_model(pipe, prompts, scan=scan, progress=False)
+    rep = scan_model(pipe, prompts, scan=scan, progress=False, **tr)
     rec.update(seconds=dict(total=round(time.time() - t0 + (scan.seconds if a.reuse else 0), 1), **{k: round(v, 1) for k, v in rep.seconds.items()}),
                verdict="backdoor" if rep.backdoor else "none", score="q1/6 over 12 held-out contexts of the per-context robust z of log D (Z_THRESHOLD 3)",
                report=str(rep), backdoors=rep.backdoors, candidates=rep.candidates, best_ordinary_z=rep.best_ordinary_z,
@@ -115,7 +119,7 @@ elif not a.defend:
 else:
     before = [removal_scores(pipe, atk, seeds=range(a.eval_seeds)) for atk in attacks]
     t0 = time.time()
-    new, rep = defend(pipe, prompts, scan_kw=dict(scan=scan) if scan is not None else None, rescan=a.rescan,
+    new, rep = defend(pipe, prompts, scan_kw=dict(scan=scan, **tr) if scan is not None else (tr or None), rescan=a.rescan,
                       sau_kw=dict(steps=a.sau_steps) if a.sau_steps else None, progress=False)
     rec.update(seconds=round(time.time() - t0, 1), stage_seconds={k: round(v, 1) for k, v in rep.seconds.items()}, report=str(rep), removed=rep.removed,
                before_candidates=rep.before.candidates, after_backdoor=rep.after.backdoor if rep.after else None,

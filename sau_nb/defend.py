@@ -13,11 +13,12 @@ from .core import POSITIONS, _pad_ids, _split_at, check_pipeline, check_prompts,
 from .unlearn import latent_bank, sau_unlearn, trigger_effect
 
 # %% auto #0
-__all__ = ['MIN_PROMPTS', 'Z_THRESHOLD', 'Q_CONTEXTS', 'SAME_BACKDOOR', 'DEFEND_SAU', 'Contexts', 'scan_contexts', 'insert_ids',
-           'token_departure', 'departure_vectors', 'domain_tokens', 'robust_z', 'TokenScan', 'scan_tokens', 'as_text',
-           'ordinary_sequences', 'extend_tokens', 'best_sequence', 'ScanReport', 'check_clean_prompts', 'context_z',
-           'verdict_score', 'verify', 'minimal_triggers', 'group_backdoors', 'scan_model', 'scan_figure', 'LogReport',
-           'flag_by_trigger', 'triggers_from_log', 'DefenseReport', 'clean_drift', 'defend']
+__all__ = ['T_RANGE', 'MIN_PROMPTS', 'Z_THRESHOLD', 'Q_CONTEXTS', 'SAME_BACKDOOR', 'DEFEND_SAU', 'Contexts', 'check_t_range',
+           'scan_contexts', 'insert_ids', 'token_departure', 'departure_vectors', 'domain_tokens', 'robust_z',
+           'TokenScan', 'scan_tokens', 'as_text', 'ordinary_sequences', 'extend_tokens', 'best_sequence', 'ScanReport',
+           'check_clean_prompts', 'context_z', 'verdict_score', 'verify', 'minimal_triggers', 'group_backdoors',
+           'scan_model', 'scan_figure', 'LogReport', 'flag_by_trigger', 'triggers_from_log', 'DefenseReport',
+           'clean_drift', 'defend']
 
 # %% ../nbs/04a_defend.ipynb #c6a9fa53
 @dataclasses.dataclass
@@ -28,18 +29,29 @@ class Contexts:
     ids: torch.Tensor # (K, 77) the clean prompts' token ids, padded as the pipeline pads them
     at: torch.Tensor # (K,) the token index the candidate is inserted at
     xt: torch.Tensor # (K, c, h, w) noised latents x_t, the same for every candidate
-    t: torch.Tensor # (K,) their timesteps, all ≥ T/2
+    t: torch.Tensor # (K,) their timesteps, in `t_range` (all ≥ T/2 by default)
     eps: torch.Tensor # (K, c, h, w) the frozen model's ε(x_t, t, c_clean)
     def __len__(self): return len(self.t)
 
 def _ids(tokenizer, text:str) -> list[int]: return tokenizer(text, add_special_tokens=False).input_ids if text.strip() else []
 
+T_RANGE = (0.5, 1.)  # the contexts' timesteps, as fractions of T: the high-noise half, where the zoo's backdoors decide their picture
+
+def check_t_range(t_range) -> tuple[float, float]:
+    "`t_range` as two floats 0 ≤ lo < hi ≤ 1; raises, saying what to pass, otherwise."
+    try: lo, hi = (float(x) for x in t_range)
+    except (TypeError, ValueError): raise ValueError(f"t_range must be two fractions of T, (lo, hi) with 0 ≤ lo < hi ≤ 1: pass, e.g., (0.5, 1) (high noise, the default) or (0, 0.5) (low noise); got {t_range!r}.") from None
+    if not 0 <= lo < hi <= 1: raise ValueError(f"t_range must be (lo, hi) with 0 ≤ lo < hi ≤ 1: pass, e.g., (0.5, 1) (high noise, the default) or (0, 0.5) (low noise); got {t_range!r}.")
+    return lo, hi
+
 @torch.no_grad()
 def scan_contexts(pipe, clean_prompts:list[str], n:int=3, # number of contexts K
-                  seed:int=0) -> Contexts:
-    "`n` contexts: clean prompts spread evenly over the list, the candidate at the start, middle and end in turn, latents the model generated for them, noised at t ≥ T/2."
+                  seed:int=0,
+                  t_range=T_RANGE, # timesteps t drawn uniformly from [lo·T, hi·T): (0, 1) also looks at low noise
+                 ) -> Contexts:
+    "`n` contexts: clean prompts spread evenly over the list, the candidate at the start, middle and end in turn, latents the model generated for them, noised at t in `t_range` (t ≥ T/2 by default)."
     from diffusers import DDPMScheduler
-    check_pipeline(pipe)
+    check_pipeline(pipe); lo, hi = check_t_range(t_range)
     prompts, tok = check_prompts(clean_prompts, pipe.tokenizer), pipe.tokenizer
     ps = [prompts[i] for i in np.linspace(0, len(prompts) - 1, n).round().astype(int)]
     where = [POSITIONS[k % len(POSITIONS)] for k in range(n)]
@@ -49,7 +61,7 @@ def scan_contexts(pipe, clean_prompts:list[str], n:int=3, # number of contexts K
     x0 = latent_bank(pipe, uniq, 1, seed)[[uniq.index(p) for p in ps]]  # (K, c, h, w)
     sched = DDPMScheduler.from_config(pipe.scheduler.config); T = sched.config.num_train_timesteps
     g = torch.Generator().manual_seed(seed + 1)
-    t = torch.randint(T // 2, T, (n,), generator=g)
+    t = torch.randint(round(lo * T), max(round(hi * T), round(lo * T) + 1), (n,), generator=g)
     xt = sched.add_noise(x0, torch.randn(x0.shape, generator=g), t)
     dev = pipe.unet.device
     eps = pipe.unet(xt.to(dev, pipe.unet.dtype), t.to(dev), encoder_hidden_states=pipe.text_encoder(ids.to(dev))[0]).sample.float().cpu()
@@ -132,14 +144,16 @@ def scan_tokens(pipe, clean_prompts:list[str],
                 n_contexts:int=3, # contexts K: a clean prompt, a position (start, middle, end in turn), one latent
                 tokens=None, # token ids to search; None: the whole vocabulary less the special tokens
                 max_tokens:int|None=None, max_seconds:float|None=None, # a budget: stop after this many tokens or seconds (a warning says what was left)
-                batch_size:int=64, seed:int=0, progress:bool=True) -> TokenScan:
+                batch_size:int=64, seed:int=0, progress:bool=True,
+                t_range=T_RANGE, # the contexts' timesteps as fractions of T (`scan_contexts`)
+               ) -> TokenScan:
     "Insert each token into `n_contexts` clean contexts and score the frozen model's departure; tokens go in a seeded random order, so a budget leaves a uniform sample."
     tok, V = pipe.tokenizer, len(pipe.tokenizer)
     prompts = check_prompts(clean_prompts, tok)
     special = sorted(set(tok.all_special_ids))
     ids = np.asarray([i for i in range(V) if i not in special] if tokens is None else [int(i) for i in tokens if int(i) not in special])
     ids = np.random.default_rng(seed).permutation(ids)
-    ctx, t0 = scan_contexts(pipe, prompts, n_contexts, seed), time.time()
+    ctx, t0 = scan_contexts(pipe, prompts, n_contexts, seed, t_range), time.time()
     per = torch.full((V, n_contexts), float("nan"))
     for s in tqdm(range(0, len(ids), batch_size), desc="scan tokens", disable=not progress):
         if (max_tokens is not None and s >= max_tokens) or (max_seconds is not None and time.time() - t0 > max_seconds): break
@@ -262,9 +276,11 @@ def verdict_score(z:torch.Tensor, q:float=Q_CONTEXTS) -> torch.Tensor:
 def verify(pipe, clean_prompts:list[str], seqs:list, scan:TokenScan,
            n_contexts:int=12, # held-out contexts: other latents and timesteps, more prompts
            n_ref:int=256, # random ordinary sequences of each candidate length, as the reference
-           seed:int=1, batch_size:int=64) -> dict:
+           seed:int=1, batch_size:int=64,
+           t_range=T_RANGE, # the held-out contexts' timesteps as fractions of T (`scan_contexts`)
+          ) -> dict:
     "Score each candidate afresh in held-out contexts against random ordinary sequences of its length: per-context z, the verdict's score, and the best score among those references."
-    ctx = scan_contexts(pipe, clean_prompts, n_contexts, seed)
+    ctx = scan_contexts(pipe, clean_prompts, n_contexts, seed, t_range)
     ref = {L: token_departure(pipe, ctx, ordinary_sequences(scan, n_ref, L, seed), batch_size) for L in sorted({len(s) for s in seqs})}
     z = torch.stack([context_z(token_departure(pipe, ctx, torch.tensor([list(s)]), batch_size), ref[len(s)])[0] for s in seqs]) if seqs else torch.zeros(0, n_contexts)
     best = max(float(verdict_score(context_z(r, r)).max()) for r in ref.values()) if ref else float("nan")
@@ -300,11 +316,12 @@ def scan_model(pipe, clean_prompts:list[str],
                scan:TokenScan|None=None, # a finished `scan_tokens` to reuse
                tokens=None, max_tokens:int|None=None, max_seconds:float|None=None, # what `scan_tokens` searches, and its budget
                extra:list[str]|None=None, # more candidate strings to verify (e.g. `triggers_from_log`'s)
+               t_range=T_RANGE, # the timesteps of the scan's and the verdict's contexts, as fractions of T; (0, 1) also sees low-noise backdoors
                seed:int=0, progress:bool=True) -> ScanReport:
     "Is the model backdoored? Scan every token, extend the best into sequences, and score the candidates against ordinary sequences in held-out contexts."
-    check_pipeline(pipe)
+    check_pipeline(pipe); check_t_range(t_range)
     prompts, sec = check_clean_prompts(pipe.tokenizer, clean_prompts), {}
-    if scan is None: scan = scan_tokens(pipe, prompts, n_contexts, tokens, max_tokens, max_seconds, seed=seed, progress=progress)
+    if scan is None: scan = scan_tokens(pipe, prompts, n_contexts, tokens, max_tokens, max_seconds, seed=seed, progress=progress, t_range=t_range)
     sec["tokens"] = scan.seconds
     t0 = time.time(); found = extend_tokens(pipe, scan, width, pool, max_len, progress=progress); sec["sequences"] = time.time() - t0
     best = best_sequence(pipe.tokenizer, found)  # then the seven that stand out most from their own length's ordinary sequences,
@@ -322,7 +339,7 @@ def scan_model(pipe, clean_prompts:list[str],
             sub = c["ids"][a:b]
             if sub not in have and (t := as_text(pipe.tokenizer, sub)):
                 have.append(sub); texts.append(dict(ids=sub, trigger=t, departure=float(token_departure(pipe, scan.contexts, torch.tensor([sub])).mean()), z=float("nan")))
-    t0 = time.time(); v = verify(pipe, prompts, [c["ids"] for c in texts], scan, n_verify, n_ref, seed=seed + 1); sec["verify"] = time.time() - t0
+    t0 = time.time(); v = verify(pipe, prompts, [c["ids"] for c in texts], scan, n_verify, n_ref, seed=seed + 1, t_range=t_range); sec["verify"] = time.time() - t0
     cands = [dict(trigger=c["trigger"], ids=c["ids"], departure=c["departure"], z=float(s), z_contexts=[round(float(x), 2) for x in zc], z_scan=c["z"],
                   source=c.get("source", "scan")) for c, s, zc in zip(texts, v["score"], v["z"])]
     over, under = [c for c in cands if c["z"] >= threshold], [c for c in cands if c["z"] < threshold]
