@@ -11,6 +11,7 @@ import argparse, json, os, platform, statistics, time
 from pathlib import Path
 import numpy as np, torch
 from torch.utils.flop_counter import FlopCounterMode
+from benchlib import timeit
 from sau_nb.core import md_table
 from sau_nb.world import heldout_prompts, load_world
 from sau_nb.unlearn import latent_bank, sau_unlearn
@@ -24,10 +25,7 @@ def matmul_rate(sizes=(256, 512, 1024, 2048), repeats=5) -> dict:
     for n in sizes:
         a, b = torch.randn(n, n), torch.randn(n, n)
         a @ b  # warm up
-        ts = []
-        for _ in range(repeats):
-            t = time.perf_counter(); a @ b; ts.append(time.perf_counter() - t)
-        out[n] = 2 * n ** 3 / min(ts) / 1e9
+        out[n] = 2 * n ** 3 / timeit(lambda: a @ b, repeats)[1] / 1e9
     return out
 
 def stage_seconds(run, steps:int) -> dict:
@@ -55,11 +53,8 @@ def unet_variants(pipe, rows:int=32, repeats:int=7, compile:bool=False) -> list[
             with (torch.autocast("cpu", dtype=amp) if amp else torch.autocast("cpu", enabled=False)):
                 out = unet(x, t, encoder_hidden_states=c).sample
             out.float().pow(2).mean().backward()
-        t0 = time.perf_counter(); once(); first = time.perf_counter() - t0  # warm-up (compiles, for torch.compile)
-        ts = []
-        for _ in range(repeats):
-            t0 = time.perf_counter(); once(); ts.append(time.perf_counter() - t0)
-        return first, float(statistics.median(ts))
+        first = timeit(once, 1)[0]  # warm-up (compiles, for torch.compile)
+        return first, float(timeit(once, repeats)[0])
     out = []
     def add(name, unet, x, amp=None):
         first, med = timed(unet, x, amp)
