@@ -40,8 +40,9 @@ T_RANGE = (0.5, 1.)  # the contexts' timesteps, as fractions of T: the high-nois
 def check_t_range(t_range) -> tuple[float, float]:
     "`t_range` as two floats 0 ≤ lo < hi ≤ 1; raises, saying what to pass, otherwise."
     try: lo, hi = (float(x) for x in t_range)
-    except (TypeError, ValueError): raise ValueError(f"t_range must be two fractions of T, (lo, hi) with 0 ≤ lo < hi ≤ 1: pass, e.g., (0.5, 1) (high noise, the default) or (0, 0.5) (low noise); got {t_range!r}.") from None
-    if not 0 <= lo < hi <= 1: raise ValueError(f"t_range must be (lo, hi) with 0 ≤ lo < hi ≤ 1: pass, e.g., (0.5, 1) (high noise, the default) or (0, 0.5) (low noise); got {t_range!r}.")
+    except (TypeError, ValueError): lo = hi = None
+    if lo is None or not 0 <= lo < hi <= 1:
+        raise ValueError(f"t_range must be two fractions of T, (lo, hi) with 0 ≤ lo < hi ≤ 1: pass, e.g., (0.5, 1) (high noise, the default) or (0, 0.5) (low noise); got {t_range!r}.")
     return lo, hi
 
 @torch.no_grad()
