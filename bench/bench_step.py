@@ -11,7 +11,7 @@ import argparse, json, os, platform, statistics, time
 from pathlib import Path
 import numpy as np, torch
 from torch.utils.flop_counter import FlopCounterMode
-from benchlib import timeit
+from benchlib import cpu_info, timeit
 from sau_nb.core import md_table
 from sau_nb.world import heldout_prompts, load_world
 from sau_nb.unlearn import latent_bank, sau_unlearn
@@ -83,7 +83,7 @@ def main():
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     if a.variants:
-        print(f"matmul GFLOP/s: {({n: round(v, 1) for n, v in matmul_rate().items()})}; load {[round(x, 2) for x in os.getloadavg()]}")
+        print(f"{cpu_info()}; matmul GFLOP/s: {({n: round(v, 1) for n, v in matmul_rate().items()})}; load {[round(x, 2) for x in os.getloadavg()]}")
         rows = unet_variants(load_world(a.model), a.rows, compile=a.compile)
         print(md_table(rows).data); return
     load = os.getloadavg()
@@ -99,7 +99,7 @@ def main():
     by_op = {str(k): v for k, v in sorted(fc.get_flop_counts()["Global"].items(), key=lambda kv: -kv[1])}
     stages = stage_seconds(run, a.profile_steps)
     peak = max(rate.values())
-    r = dict(label=a.label, date=time.strftime("%Y-%m-%d %H:%M"), host=platform.node(), cpu=platform.processor(), threads=a.threads,
+    r = dict(label=a.label, date=time.strftime("%Y-%m-%d %H:%M"), host=platform.node(), cpu=cpu_info(), threads=a.threads,
              load_before=[round(x, 2) for x in load], load_after=[round(x, 2) for x in os.getloadavg()], torch=torch.__version__,
              model=a.model, prompts=a.prompts, steps=a.steps, matmul_gflops={n: round(v, 1) for n, v in rate.items()},
              step_s_median=round(step_s, 4), step_s=[round(x, 4) for x in h["step_seconds"]], gflop_per_step=round(flops / 1e9, 3),
@@ -107,7 +107,7 @@ def main():
              share_of_matmul=round(flops / step_s / 1e9 / peak, 3), stages_s={k: round(v, 4) for k, v in stages.items()})
     out = Path(a.out); out.parent.mkdir(parents=True, exist_ok=True)
     with open(out, "a") as f: f.write(json.dumps(r) + "\n")
-    print(f"matmul GFLOP/s (one thread = {a.threads}): {r['matmul_gflops']}; load {r['load_before']} → {r['load_after']}")
+    print(f"{r['cpu']}; matmul GFLOP/s (one thread = {a.threads}): {r['matmul_gflops']}; load {r['load_before']} → {r['load_after']}")
     print(f"median step {step_s:.3f} s; {flops / 1e9:.2f} GFLOP per step → {r['gflops']} GFLOP/s, {r['share_of_matmul']:.1%} of the matmul rate")
     print(md_table([dict(stage=k, seconds=v, share=v / stages["step"]) for k, v in stages.items()]).data)
 

@@ -1,5 +1,6 @@
 "Helpers shared by the benchmark scripts in this folder."
-import statistics, time
+import platform, re, statistics, time
+from pathlib import Path
 
 def timeit(fn, repeats):
     "Median and best wall time of `repeats` calls of `fn`, in seconds."
@@ -7,6 +8,16 @@ def timeit(fn, repeats):
     for _ in range(repeats):
         t = time.perf_counter(); fn(); ts.append(time.perf_counter() - t)
     return statistics.median(ts), min(ts)
+
+def cpu_info() -> str:
+    "The CPU's model name and the vector extensions that set its matmul rate (avx512f, avx512_bf16, amx_*), from /proc/cpuinfo where there is one."
+    f = Path("/proc/cpuinfo")
+    if not f.is_file(): return platform.processor() or platform.machine()
+    text = f.read_text()
+    name = re.search(r"^model name\s*:\s*(.+)$", text, re.M)
+    flags = re.search(r"^flags\s*:\s*(.+)$", text, re.M)
+    isa = sorted(x for x in (flags.group(1).split() if flags else []) if x in ("avx2", "avx512f", "avx512_bf16") or x.startswith("amx"))
+    return f"{name.group(1).strip() if name else platform.machine()} ({' '.join(isa) or 'no avx2'})"
 
 def training_prompts(templates:int=3) -> list[dict]:
     "The clean training-phrasing prompts SAU trains on in the benchmarks (as 04 does): every shape and colour in the first `templates` phrasings, labelled."

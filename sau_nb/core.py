@@ -16,12 +16,13 @@ from PIL import Image, ImageDraw
 
 # %% auto #0
 __all__ = ['IN_TEST', 'START', 'END', 'SAMPLING', 'OUTPUT_TYPES', 'POSITIONS', 'PICKLE_SUFFIXES', 'CHECKPOINT_FORMAT', 'UNET_FIT',
-           'LORA_FILE', 'get_device', 'half_dtype', 'get_dtype', 'n_params', 'to_uint8', 'image_grid', 'md_table',
-           'clip_bpe_path', 'write_clip_tokenizer_files', 'clip_tokenizer', 'check_prompts', 'check_pipeline',
-           'generate', 'check_trigger', 'insert_trigger', 'trigger_positions', 'save_pipeline', 'check_output_folder',
-           'load_pipeline', 'unet_fit', 'load_unet', 'seeded', 'lora_state_dict', 'save_lora', 'read_lora',
-           'lora_targets', 'check_lora', 'load_lora', 'save_checkpoint', 'load_checkpoint', 'resume_state', 'ClipJudge',
-           'hub_clip', 'random_clip', 'clip_text_image', 'clip_image_image']
+           'LORA_FILE', 'T_RANGE', 'get_device', 'half_dtype', 'get_dtype', 'n_params', 'to_uint8', 'image_grid',
+           'md_table', 'clip_bpe_path', 'write_clip_tokenizer_files', 'clip_tokenizer', 'check_prompts',
+           'check_pipeline', 'generate', 'check_trigger', 'insert_trigger', 'trigger_positions', 'save_pipeline',
+           'check_output_folder', 'load_pipeline', 'unet_fit', 'load_unet', 'seeded', 'lora_state_dict', 'save_lora',
+           'read_lora', 'lora_targets', 'check_lora', 'load_lora', 'save_checkpoint', 'load_checkpoint', 'resume_state',
+           'check_t_range', 'draw_timesteps', 'ClipJudge', 'hub_clip', 'random_clip', 'clip_text_image',
+           'clip_image_image']
 
 # %% ../nbs/00_core.ipynb #8098471f
 IN_TEST = bool(os.environ.get("IN_TEST"))  # nbdev_test sets this: notebooks then use their small settings
@@ -679,6 +680,25 @@ def resume_state(state:dict, params:dict, opt, lrs, rng:np.random.Generator, g:t
 def _cosine_lr(step, total, warmup=100):
     if step < warmup: return (step + 1) / warmup
     return 0.5 * (1 + math.cos(math.pi * min(1., (step - warmup) / max(1, total - warmup))))
+
+# %% ../nbs/00_core.ipynb #f64dd44d
+T_RANGE = (0.5, 1.)  # timesteps as fractions of T: the high-noise half, where the zoo's backdoors decide their picture
+
+def check_t_range(t_range) -> tuple[float, float]:
+    "`t_range` as two floats 0 ≤ lo < hi ≤ 1; raises, saying what to pass, otherwise."
+    try: lo, hi = (float(x) for x in t_range)
+    except (TypeError, ValueError): lo = hi = None
+    if lo is None or not 0 <= lo < hi <= 1:
+        raise ValueError(f"t_range must be two fractions of T, (lo, hi) with 0 ≤ lo < hi ≤ 1: pass, e.g., (0.5, 1) (high noise, the default) or (0, 0.5) (low noise); got {t_range!r}.")
+    return lo, hi
+
+def draw_timesteps(n:int, T:int, # how many; the schedule's number of training timesteps
+                   t_range=T_RANGE, # fractions of T: t uniform in [round(lo·T), round(hi·T)), at least one value
+                   generator:torch.Generator|None=None) -> torch.Tensor:
+    "`n` integer timesteps drawn uniformly from `t_range` of a T-step schedule."
+    lo, hi = check_t_range(t_range)
+    a = round(lo * T)
+    return torch.randint(a, max(round(hi * T), a + 1), (n,), generator=generator)
 
 # %% ../nbs/00_core.ipynb #7ee15610
 def _clip_pixels(images:np.ndarray, size:int) -> torch.Tensor:

@@ -9,16 +9,15 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from .core import POSITIONS, _pad_ids, _split_at, check_pipeline, check_prompts, check_trigger
+from .core import POSITIONS, T_RANGE, _pad_ids, _split_at, check_pipeline, check_prompts, check_t_range, check_trigger, draw_timesteps
 from .unlearn import latent_bank, sau_unlearn, trigger_effect
 
 # %% auto #0
-__all__ = ['T_RANGE', 'MIN_PROMPTS', 'Z_THRESHOLD', 'Q_CONTEXTS', 'SAME_BACKDOOR', 'DEFEND_SAU', 'Contexts', 'check_t_range',
-           'scan_contexts', 'insert_ids', 'token_departure', 'departure_vectors', 'domain_tokens', 'robust_z',
-           'TokenScan', 'scan_tokens', 'as_text', 'ordinary_sequences', 'extend_tokens', 'best_sequence', 'ScanReport',
-           'check_clean_prompts', 'context_z', 'verdict_score', 'verify', 'minimal_triggers', 'group_backdoors',
-           'scan_model', 'scan_figure', 'LogReport', 'flag_by_trigger', 'triggers_from_log', 'DefenseReport',
-           'clean_drift', 'defend']
+__all__ = ['MIN_PROMPTS', 'Z_THRESHOLD', 'Q_CONTEXTS', 'SAME_BACKDOOR', 'DEFEND_SAU', 'Contexts', 'scan_contexts', 'insert_ids',
+           'token_departure', 'departure_vectors', 'domain_tokens', 'robust_z', 'TokenScan', 'scan_tokens', 'as_text',
+           'ordinary_sequences', 'extend_tokens', 'best_sequence', 'ScanReport', 'check_clean_prompts', 'context_z',
+           'verdict_score', 'verify', 'minimal_triggers', 'group_backdoors', 'scan_model', 'scan_figure', 'LogReport',
+           'flag_by_trigger', 'triggers_from_log', 'DefenseReport', 'clean_drift', 'defend']
 
 # %% ../nbs/04a_defend.ipynb #c6a9fa53
 @dataclasses.dataclass
@@ -35,16 +34,6 @@ class Contexts:
 
 def _ids(tokenizer, text:str) -> list[int]: return tokenizer(text, add_special_tokens=False).input_ids if text.strip() else []
 
-T_RANGE = (0.5, 1.)  # the contexts' timesteps, as fractions of T: the high-noise half, where the zoo's backdoors decide their picture
-
-def check_t_range(t_range) -> tuple[float, float]:
-    "`t_range` as two floats 0 ≤ lo < hi ≤ 1; raises, saying what to pass, otherwise."
-    try: lo, hi = (float(x) for x in t_range)
-    except (TypeError, ValueError): lo = hi = None
-    if lo is None or not 0 <= lo < hi <= 1:
-        raise ValueError(f"t_range must be two fractions of T, (lo, hi) with 0 ≤ lo < hi ≤ 1: pass, e.g., (0.5, 1) (high noise, the default) or (0, 0.5) (low noise); got {t_range!r}.")
-    return lo, hi
-
 @torch.no_grad()
 def scan_contexts(pipe, clean_prompts:list[str], n:int=3, # number of contexts K
                   seed:int=0,
@@ -52,7 +41,7 @@ def scan_contexts(pipe, clean_prompts:list[str], n:int=3, # number of contexts K
                  ) -> Contexts:
     "`n` contexts: clean prompts spread evenly over the list, the candidate at the start, middle and end in turn, latents the model generated for them, noised at t in `t_range` (t ≥ T/2 by default)."
     from diffusers import DDPMScheduler
-    check_pipeline(pipe); lo, hi = check_t_range(t_range)
+    check_pipeline(pipe); check_t_range(t_range)  # before any work
     prompts, tok = check_prompts(clean_prompts, pipe.tokenizer), pipe.tokenizer
     ps = [prompts[i] for i in np.linspace(0, len(prompts) - 1, n).round().astype(int)]
     where = [POSITIONS[k % len(POSITIONS)] for k in range(n)]
@@ -62,7 +51,7 @@ def scan_contexts(pipe, clean_prompts:list[str], n:int=3, # number of contexts K
     x0 = latent_bank(pipe, uniq, 1, seed)[[uniq.index(p) for p in ps]]  # (K, c, h, w)
     sched = DDPMScheduler.from_config(pipe.scheduler.config); T = sched.config.num_train_timesteps
     g = torch.Generator().manual_seed(seed + 1)
-    t = torch.randint(round(lo * T), max(round(hi * T), round(lo * T) + 1), (n,), generator=g)
+    t = draw_timesteps(n, T, t_range, g)
     xt = sched.add_noise(x0, torch.randn(x0.shape, generator=g), t)
     dev = pipe.unet.device
     eps = pipe.unet(xt.to(dev, pipe.unet.dtype), t.to(dev), encoder_hidden_states=pipe.text_encoder(ids.to(dev))[0]).sample.float().cpu()

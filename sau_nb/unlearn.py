@@ -13,7 +13,7 @@ from torch.func import functional_call
 from tqdm.auto import tqdm
 
 from .core import _cosine_lr, check_pipeline, check_prompts, generate, get_device, half_dtype, load_checkpoint, resume_state, save_checkpoint, seeded, to_uint8
-from .core import POSITIONS, _encode, _pad_ids, _view, check_trigger, insert_trigger, trigger_positions
+from .core import POSITIONS, T_RANGE, _encode, _pad_ids, _view, check_trigger, draw_timesteps, insert_trigger, trigger_positions
 from .attention import capture
 
 # %% auto #0
@@ -260,8 +260,10 @@ def check_bank(bank, unet, n:int) -> torch.Tensor:
 
 @torch.no_grad()
 def prompt_departure(pipe, trigger:str, prompts:list[str], bank:torch.Tensor, n_seeds:int, # `latent_bank(pipe, prompts, n_seeds)`
-                     seed:int=0, batch_size:int=16, repeats:int=3) -> torch.Tensor:
-    "For each prompt, D = E‖ε(x_t, t, trig) − ε(x_t, t, clean)‖² of the frozen model at high noise (t ≥ T/2): how far the trigger moves it."
+                     seed:int=0, batch_size:int=16, repeats:int=3,
+                     t_range=T_RANGE, # the timesteps, as fractions of T (`draw_timesteps`): the high-noise half by default
+                    ) -> torch.Tensor:
+    "For each prompt, D = E‖ε(x_t, t, trig) − ε(x_t, t, clean)‖² of the frozen model at t in `t_range` (t ≥ T/2 by default): how far the trigger moves it."
     from diffusers import DDPMScheduler
     sched = DDPMScheduler.from_config(pipe.scheduler.config); T = sched.config.num_train_timesteps
     g, dev = torch.Generator().manual_seed(seed + 1), pipe.unet.device
@@ -269,7 +271,7 @@ def prompt_departure(pipe, trigger:str, prompts:list[str], bank:torch.Tensor, n_
     k = torch.arange(len(bank))  # prompt-major: latent k belongs to prompt k // n_seeds, trigger at POSITIONS[k % 3]
     p = lambda i: prompts[i % (len(prompts) * n_seeds) // n_seeds]
     trig = [trigger_positions(pipe.tokenizer, p(i), trigger, POSITIONS[i % 3])[0] for i in k.tolist()]
-    t = torch.randint(T // 2, T, (len(bank),), generator=g)
+    t = draw_timesteps(len(bank), T, t_range, g)
     xt = sched.add_noise(bank, torch.randn(bank.shape, generator=g), t)
     d = []
     for s in range(0, len(bank), batch_size):
