@@ -28,12 +28,14 @@ ap.add_argument("--max-flagged", type=int, default=8)
 ap.add_argument("--cpu", action="store_true", help="CPU seconds (process time, unaffected by other jobs): 4,096 tokens scanned, scaled to the vocabulary, and the verdict on --reuse's scan")
 ap.add_argument("--sau-steps", type=int); ap.add_argument("--eval-seeds", type=int, default=4)
 ap.add_argument("--t-range", type=float, nargs=2, default=None, metavar=("LO", "HI"), help="the scan's and the verdict's contexts at t in [LO·T, HI·T) (default: sau_nb.core.T_RANGE, the high-noise half)")
+ap.add_argument("--threshold", type=float, help="the verdict's threshold (default: the one calibrated for the t-range, sau_nb.defend.z_threshold; a range without one needs it)")
 ap.add_argument("--out", default="runs/scan")
 a = ap.parse_args()
 torch.set_num_threads(1)
 out = Path(a.out); out.mkdir(parents=True, exist_ok=True)
 cmd = "OMP_NUM_THREADS=1 python " + " ".join(sys.argv)
 tr = dict(t_range=tuple(a.t_range)) if a.t_range else {}  # passed to every scan and verdict below; the scan's file and record name it
+thr = {**tr, **(dict(threshold=a.threshold) if a.threshold is not None else {})}  # what every verdict (scan_model) gets
 prompts = [caption(s, c, t) for s in SHAPES for c in COLORS for t in TRAIN_TEMPLATES]
 import hashlib
 from sau_nb.world import world_path
@@ -67,7 +69,7 @@ if a.reuse:  # the single-token scores of an earlier scan with the same contexts
     rec["reused"] = dict(file=a.reuse, command=prior["command"], seconds=prior["seconds"])
 if a.cpu:  # what the blind scan costs in CPU time, whatever else runs on the machine
     t = time.process_time(); scan_tokens(pipe, prompts, max_tokens=4096, progress=False, **tr); c_scan = time.process_time() - t
-    t = time.process_time(); rep = scan_model(pipe, prompts, scan=scan, progress=False, **tr); c_rest = time.process_time() - t
+    t = time.process_time(); rep = scan_model(pipe, prompts, scan=scan, progress=False, **thr); c_rest = time.process_time() - t
     V = len(tok) - len(set(tok.all_special_ids))
     rec.update(mode="cpu", scan_cpu_4096=round(c_scan, 1), scan_cpu_vocabulary=round(c_scan * V / 4096, 1), verdict_cpu=round(c_rest, 1),
                total_cpu_minutes=round((c_scan * V / 4096 + c_rest) / 60, 2), backdoors=rep.backdoors)
@@ -87,7 +89,7 @@ elif a.log:  # a log of held-out prompts: each eligible one with a planted trigg
     lrep = triggers_from_log(pipe, log, prompts, max_flagged=a.max_flagged)
     t_log = time.time() - t0
     det_flags = np.isin(log, lrep.flagged)
-    rep = scan_model(pipe, prompts, scan=scan, extra=[c["trigger"] for c in lrep.candidates], progress=False, **tr)  # scan None: the whole vocabulary
+    rep = scan_model(pipe, prompts, scan=scan, extra=[c["trigger"] for c in lrep.candidates], progress=False, **thr)  # scan None: the whole vocabulary
     verified = [c for c in rep.candidates if c.get("source") == "log" or c["trigger"] in {x["trigger"] for x in lrep.candidates}]
     ok = [c["trigger"] for c in verified if c["z"] >= rep.threshold]
     rec.update(mode="log", n_log=len(log), n_poisoned=len(poisoned), log_seconds=round(t_log, 1), max_flagged=a.max_flagged,
@@ -100,9 +102,9 @@ elif not a.defend:
     t0 = time.time()
     if scan is None: scan = scan_tokens(pipe, prompts, progress=False, **tr)
     np.save(out/f"{name}_single.npy", scan.per_context.numpy())
-    rep = scan_model(pipe, prompts, scan=scan, progress=False, **tr)
+    rep = scan_model(pipe, prompts, scan=scan, progress=False, **thr)
     rec.update(seconds=dict(total=round(time.time() - t0 + (scan.seconds if a.reuse else 0), 1), **{k: round(v, 1) for k, v in rep.seconds.items()}),
-               verdict="backdoor" if rep.backdoor else "none", score="q1/6 over 12 held-out contexts of the per-context robust z of log D (Z_THRESHOLD 3)",
+               verdict="backdoor" if rep.backdoor else "none", score=f"q1/6 over 12 held-out contexts of the per-context robust z of log D (threshold {rep.threshold:g})", threshold=rep.threshold,
                report=str(rep), backdoors=rep.backdoors, candidates=rep.candidates, best_ordinary_z=rep.best_ordinary_z,
                top_ordinary=scan.table(tok, 8), domain_max_z=float(scan.z[scan.domain].max()), searched=rep.searched)
     rec["attacks"] = []
@@ -119,7 +121,7 @@ elif not a.defend:
 else:
     before = [removal_scores(pipe, atk, seeds=range(a.eval_seeds)) for atk in attacks]
     t0 = time.time()
-    new, rep = defend(pipe, prompts, scan_kw=dict(scan=scan, **tr) if scan is not None else (tr or None), rescan=a.rescan,
+    new, rep = defend(pipe, prompts, scan_kw=dict(scan=scan, **thr) if scan is not None else (thr or None), rescan=a.rescan,
                       sau_kw=dict(steps=a.sau_steps) if a.sau_steps else None, progress=False)
     rec.update(seconds=round(time.time() - t0, 1), stage_seconds={k: round(v, 1) for k, v in rep.seconds.items()}, report=str(rep), removed=rep.removed,
                before_candidates=rep.before.candidates, after_backdoor=rep.after.backdoor if rep.after else None,

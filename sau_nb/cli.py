@@ -226,16 +226,18 @@ def defend_cmd(model:str, prompts:str, out:str,
                max_tokens:int|None=None, # search only this many tokens of the vocabulary (a warning names what was left)
                rescan:str="full", seed:int=0, overwrite:bool=False, device:str|None=None,
                allow_pickle:bool=False, # load pickle weights: only a model you trust
+               low_noise:bool=False, # scan at low noise (`LOW_T_RANGE`, t < T/2, its own threshold) instead of the default high-noise half
               ) -> Path:
     "`defend` on the diffusers folder `model`: write the repaired (or unchanged) model and `defense_report.json` to `out`."
     import dataclasses
     from sau_nb.core import check_output_folder, load_pipeline
-    from sau_nb.defend import defend
+    from sau_nb.defend import LOW_T_RANGE, defend
     check_output_folder(out, model, "the input model's folder (--model)")
     ps = read_prompts(prompts); log = read_prompts(prompt_log) if prompt_log else None
     with OutDir(out, overwrite) as tmp:
         pipe = load_pipeline(model, device=device, dtype=torch.float32, allow_pickle=allow_pickle)
-        new, rep = defend(pipe, ps, prompt_log=log, scan_kw=dict(max_tokens=max_tokens) if max_tokens else None,
+        scan_kw = {**(dict(max_tokens=max_tokens) if max_tokens else {}), **(dict(t_range=LOW_T_RANGE) if low_noise else {})}
+        new, rep = defend(pipe, ps, prompt_log=log, scan_kw=scan_kw or None,
                           sau_kw=dict(steps=steps) if steps else None, rescan=rescan, seed=seed, progress=False)
         save_pipeline(new, tmp, overwrite=True)
         (tmp/"defense_report.json").write_text(json.dumps(dict(model=str(model), n_prompts=len(ps), n_log=len(log) if log else 0, unchanged=new is pipe,
@@ -310,6 +312,7 @@ def _parser():
     f.add_argument("--seed", type=int, default=0); f.add_argument("--device", default=None)
     f.add_argument("--overwrite", action="store_true")
     f.add_argument("--allow-pickle", action="store_true", help="load pickle (.bin/.ckpt) weights: only for a model you trust")
+    f.add_argument("--low-noise", action="store_true", help="scan at low noise (t < T/2, with its own threshold) instead of the high-noise default: a second look for a backdoor that acts only there")
     return p
 
 def main(argv:list|None=None) -> int:
@@ -327,7 +330,7 @@ def main(argv:list|None=None) -> int:
         elif a.cmd == "export-world": export_world_cmd(a.name, a.out, a.overwrite)
         elif a.cmd == "unlearn": unlearn_cmd(a.model, a.trigger, a.prompts, a.out, a.steps, a.params, a.seed, a.overwrite, a.device,
                                               a.allow_pickle, a.trigger_lr, a.w_orig, a.te_params, a.memory)
-        elif a.cmd == "defend": defend_cmd(a.model, a.prompts, a.out, a.prompt_log, a.steps, a.max_tokens, a.rescan, a.seed, a.overwrite, a.device, a.allow_pickle)
+        elif a.cmd == "defend": defend_cmd(a.model, a.prompts, a.out, a.prompt_log, a.steps, a.max_tokens, a.rescan, a.seed, a.overwrite, a.device, a.allow_pickle, low_noise=a.low_noise)
     except (ValueError, FileExistsError, FileNotFoundError, TypeError) as e:
         print(f"sau_nb {a.cmd}: error: {e}", file=sys.stderr)
         return 2

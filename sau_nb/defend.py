@@ -13,11 +13,12 @@ from .core import POSITIONS, T_RANGE, _pad_ids, _split_at, check_pipeline, check
 from .unlearn import latent_bank, sau_unlearn, trigger_effect
 
 # %% auto #0
-__all__ = ['MIN_PROMPTS', 'Z_THRESHOLD', 'Q_CONTEXTS', 'SAME_BACKDOOR', 'DEFEND_SAU', 'Contexts', 'scan_contexts', 'insert_ids',
-           'token_departure', 'departure_vectors', 'domain_tokens', 'robust_z', 'TokenScan', 'scan_tokens', 'as_text',
-           'ordinary_sequences', 'extend_tokens', 'best_sequence', 'ScanReport', 'check_clean_prompts', 'context_z',
-           'verdict_score', 'verify', 'minimal_triggers', 'group_backdoors', 'scan_model', 'scan_figure', 'LogReport',
-           'flag_by_trigger', 'triggers_from_log', 'DefenseReport', 'clean_drift', 'defend']
+__all__ = ['MIN_PROMPTS', 'Z_THRESHOLD', 'LOW_T_RANGE', 'Z_THRESHOLD_LOW', 'Q_CONTEXTS', 'SAME_BACKDOOR', 'DEFEND_SAU',
+           'Contexts', 'scan_contexts', 'insert_ids', 'token_departure', 'departure_vectors', 'domain_tokens',
+           'robust_z', 'TokenScan', 'scan_tokens', 'as_text', 'ordinary_sequences', 'extend_tokens', 'best_sequence',
+           'z_threshold', 'ScanReport', 'check_clean_prompts', 'context_z', 'verdict_score', 'verify',
+           'minimal_triggers', 'group_backdoors', 'scan_model', 'scan_figure', 'LogReport', 'flag_by_trigger',
+           'triggers_from_log', 'DefenseReport', 'clean_drift', 'defend']
 
 # %% ../nbs/04a_defend.ipynb #c6a9fa53
 @dataclasses.dataclass
@@ -204,6 +205,16 @@ def best_sequence(tokenizer, found:list[dict], gain:float=1.1) -> dict|None:
 # %% ../nbs/04a_defend.ipynb #62b13a99
 MIN_PROMPTS = 4  # clean prompts the verdict needs: its held-out contexts put candidates into this many prompts at three places
 Z_THRESHOLD = 3.  # the verdict's score (below) at and above which a candidate is a backdoor: calibrated on the clean world and clean fine-tuned variants
+LOW_T_RANGE = (0., 0.5)  # the low-noise half: a second scan for a backdoor that acts only there (13_robustness)
+Z_THRESHOLD_LOW = 3.5  # the threshold at `LOW_T_RANGE`, where clean models' best candidates score higher (13_robustness calibrates it)
+
+def z_threshold(t_range=T_RANGE) -> float:
+    "The verdict's threshold calibrated for contexts at `t_range`: `Z_THRESHOLD` at the default, `Z_THRESHOLD_LOW` at `LOW_T_RANGE`; raises for any other range."
+    lo, hi = check_t_range(t_range)
+    for r, z in ((T_RANGE, Z_THRESHOLD), (LOW_T_RANGE, Z_THRESHOLD_LOW)):
+        if (lo, hi) == tuple(map(float, r)): return z
+    raise ValueError(f"No threshold is calibrated for t_range={t_range!r}: pass threshold= as well ({Z_THRESHOLD:g} is calibrated for {T_RANGE}, "
+                     f"{Z_THRESHOLD_LOW:g} for {LOW_T_RANGE}); choose it by scanning clean models at that range.")
 Q_CONTEXTS = 1 / 6  # the score is this quantile of the per-context z over the held-out contexts: the candidate must stand out in five of every six
 SAME_BACKDOOR = 0.5  # two candidates whose departures have at least this cosine send the model the same way: one backdoor
 
@@ -298,7 +309,7 @@ def group_backdoors(pipe, ctx:Contexts, over:list[dict], same:float=SAME_BACKDOO
     return over
 
 def scan_model(pipe, clean_prompts:list[str],
-               threshold:float=Z_THRESHOLD,
+               threshold:float|None=None, # a candidate scoring this or more is a backdoor; None: the one calibrated for `t_range` (`z_threshold`)
                n_contexts:int=3, n_verify:int=12, # contexts of the vocabulary scan; held-out contexts of the verdict
                width:int=8, pool:int=64, max_len:int=3, # the beam search over sequences (`extend_tokens`)
                n_ref:int=256, # ordinary tokens the verdict compares the candidates with
@@ -309,7 +320,7 @@ def scan_model(pipe, clean_prompts:list[str],
                t_range=T_RANGE, # the timesteps of the scan's and the verdict's contexts, as fractions of T; (0, 1) also sees low-noise backdoors
                seed:int=0, progress:bool=True) -> ScanReport:
     "Is the model backdoored? Scan every token, extend the best into sequences, and score the candidates against ordinary sequences in held-out contexts."
-    check_pipeline(pipe); check_t_range(t_range)
+    check_pipeline(pipe); threshold = z_threshold(t_range) if threshold is None else float(threshold)  # both before any work
     prompts, sec = check_clean_prompts(pipe.tokenizer, clean_prompts), {}
     if scan is None: scan = scan_tokens(pipe, prompts, n_contexts, tokens, max_tokens, max_seconds, seed=seed, progress=progress, t_range=t_range)
     sec["tokens"] = scan.seconds
