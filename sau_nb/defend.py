@@ -320,7 +320,7 @@ def scan_model(pipe, clean_prompts:list[str],
                t_range=T_RANGE, # the timesteps of the scan's and the verdict's contexts, as fractions of T; (0, 1) also sees low-noise backdoors
                seed:int=0, progress:bool=True) -> ScanReport:
     "Is the model backdoored? Scan every token, extend the best into sequences, and score the candidates against ordinary sequences in held-out contexts."
-    check_pipeline(pipe); threshold = z_threshold(t_range) if threshold is None else float(threshold)  # both before any work
+    check_pipeline(pipe); check_t_range(t_range); threshold = z_threshold(t_range) if threshold is None else float(threshold)  # before any work
     prompts, sec = check_clean_prompts(pipe.tokenizer, clean_prompts), {}
     if scan is None: scan = scan_tokens(pipe, prompts, n_contexts, tokens, max_tokens, max_seconds, seed=seed, progress=progress, t_range=t_range)
     sec["tokens"] = scan.seconds
