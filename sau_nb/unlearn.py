@@ -550,7 +550,7 @@ class MemoryProfile:
     frozen_dtype:str|None = None # with frozen="shared": the frozen parts' dtype, None as loaded, "half" (the device's: bfloat16, float16 below CUDA compute capability 8), "float16" or "bfloat16"
     checkpointing:bool = False # gradient checkpointing on the student: activations recomputed in backward
     autocast:bool = False # the student's forward in the device's half dtype (float16 with a gradient scaler, or bfloat16)
-    optimizer:str = "adamw" # "adamw" (two float32 states per trained number) or "adamw8bit" (bitsandbytes, CUDA only)
+    optimizer:str = "adamw" # "adamw" (two float32 states per trained number) or "adamw8bit" (bitsandbytes', else torchao's; CUDA only)
     bank_dtype:str = "float32" # how the latent bank is stored on the CPU: "float32" or "float16"
     lean_maps:bool = False # keep only the attention maps' batch rows the loss reads
     budget_gb:float|None = None # refuse a run whose estimate exceeds this many GB (on top of the device's own memory)
@@ -578,12 +578,15 @@ def memory_profile(memory) -> MemoryProfile:
 
 # %% ../nbs/04_unlearn.ipynb #e4b11283
 def _adamw8bit():
-    "bitsandbytes' 8-bit AdamW class, or an error that says how to install it."
+    "The 8-bit AdamW class: bitsandbytes', else torchao's (the same blocks of 256, from 4,096 numbers; compiled per tensor shape), else an error that says how to install one."
     try: import bitsandbytes as bnb
+    except ImportError: pass
+    else: return bnb.optim.AdamW8bit
+    try: from torchao.optim import AdamW8bit
     except ImportError:
         raise ImportError("8-bit AdamW (memory='t4', optimizer='adamw8bit') needs bitsandbytes: pip install 'sau_nb[gpu]' "
-                          "(bitsandbytes>=0.43), or use memory='lean' (float32 AdamW).") from None
-    return bnb.optim.AdamW8bit
+                          "(bitsandbytes>=0.43), or torchao (its AdamW8bit), or use memory='lean' (float32 AdamW).") from None
+    return AdamW8bit
 
 def _frozen_dtype(profile:MemoryProfile, device) -> torch.dtype|None:
     "The frozen parts' dtype `profile` asks for on `device` (None: as loaded)."
@@ -594,7 +597,7 @@ def memory_dtypes(profile:MemoryProfile, device) -> tuple:
     "(frozen dtype or None, autocast dtype or None) of `profile` on `device`; raises where the device cannot do what it asks."
     device = torch.device(device); half = half_dtype(device)  # bfloat16 on a CPU, float16 on a T4
     if profile.optimizer == "adamw8bit" and device.type != "cuda":
-        raise ValueError(f"8-bit AdamW (memory='t4', optimizer='adamw8bit') runs on CUDA only (bitsandbytes), not on {device}: "
+        raise ValueError(f"8-bit AdamW (memory='t4', optimizer='adamw8bit') runs on CUDA only here, not on {device}: "
                          "use memory='lean' there (float32 AdamW).")
     if profile.frozen_dtype == "float16" and device.type == "cpu":
         raise ValueError("float16 on a CPU is not supported here (slow or missing kernels): use frozen_dtype='half' "
