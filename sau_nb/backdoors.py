@@ -471,13 +471,14 @@ def attack_success_rate(pipe, attack:Attack,
 
 # %% ../nbs/01_backdoors.ipynb #81bc7752
 def attack_table(models:dict, # name -> (pipe, attack, injection seconds)
-                 seeds=range(8)) -> list[dict]:
+                 seeds=range(8), prompts:list[dict]|None=None, # dicts with 'prompt', 'shape', 'color'; default the held-out prompts
+                ) -> list[dict]:
     "One row per model: attack, trigger, injection time, ASR, false triggering, clean accuracy, and their counts."
     from sau_nb.world import world_quality
     rows = []
     for name, (pipe, atk, secs) in models.items():
-        r = attack_success_rate(pipe, atk, seeds=seeds)
-        q = world_quality(pipe, seeds=seeds)
+        r = attack_success_rate(pipe, atk, prompts=prompts, seeds=seeds)
+        q = world_quality(pipe, prompts, seeds=seeds)
         rows.append(dict(model=name, attack=atk.kind, trigger=repr(atk.trigger), target=atk.describe(),
                          inject_s=round(secs, 1), asr=r["asr"], false_trigger=r["false_trigger"], n_asr=r["n"],
                          clean_acc=q["both"], n_clean=q["n"]))

@@ -4,7 +4,7 @@
 
 # %% ../nbs/12_labs.ipynb #83000043
 from __future__ import annotations
-import copy, json, re
+import ast, copy, json, os, re
 from pathlib import Path
 import numpy as np
 import torch
@@ -13,28 +13,44 @@ import torch.nn.functional as F
 from .core import POSITIONS, clip_tokenizer, insert_trigger, trigger_positions
 
 # %% auto #0
-__all__ = ['EXERCISES', 'REPO', 'BRANCH', 'COLAB_BADGE', 'TORCH_STACK', 'ExerciseError', 'Passed', 'attempt', 'expect',
-           'expect_tensor', 'expect_close', 'check_insert', 'check_positions', 'check_add_noise', 'check_guided',
-           'check_paste_patch', 'check_poison_loss', 'check_attention_probs', 'check_token_maps', 'check_region_share',
-           'check_prf', 'check_limit', 'check_spatial_weight', 'check_removal', 'check_backdoor_half',
-           'check_closed_form', 'check_attention_norm', 'check_kid', 'check_zero_shot', 'exercise_section', 'exercises',
-           'run_exercises', 'colab_url', 'colab_cells', 'colab_constraints', 'student_copy', 'make_labs']
+__all__ = ['ANSWERS_FILE', 'EXERCISES', 'SIZE_LINE', 'LAB_SIZE', 'FIGURES_ENV', 'REPO', 'BRANCH', 'COLAB_BADGE', 'TORCH_STACK',
+           'REDERIVED', 'ANSWER_CELL', 'ANSWER_NOTE', 'SKIP_FLAGS', 'ExerciseError', 'Passed', 'attempt', 'expect',
+           'expect_tensor', 'expect_close', 'answer', 'record_answers', 'answers_bytes', 'same_answers', 'check_insert',
+           'check_positions', 'check_add_noise', 'check_guided', 'check_paste_patch', 'check_poison_loss',
+           'check_attention_probs', 'check_token_maps', 'check_region_share', 'check_prf', 'check_limit',
+           'check_spatial_weight', 'check_removal', 'check_backdoor_half', 'check_closed_form', 'check_attention_norm',
+           'check_kid', 'check_zero_shot', 'exercise_section', 'exercises', 'run_exercises', 'lab_size', 'save_figure',
+           'colab_url', 'colab_cells', 'colab_constraints', 'hide_answers', 'student_copy', 'make_labs']
 
 # %% ../nbs/12_labs.ipynb #e7439922
 class ExerciseError(AssertionError):
     "What a check found wrong with an answer, in words, with what was expected."
+    def _render_traceback_(self): return [f"ExerciseError: {self}"]  # IPython shows the words alone, not the check's code
 
 class Passed(str):
     "What a check returns when the answer is right; it shows as ✓ and the exercise's name."
     def __repr__(self): return f"✓ {str(self)}"
 
+_BROADCAST = ("must match the size of tensor", "shapes cannot be multiplied", "could not be broadcast", "cannot be broadcast",
+              "size mismatch", "Expected size", "is invalid for input of size", "Dimension out of range")  # torch's and numpy's shape errors
+
+def _shape_error(name:str, args, e:Exception) -> ExerciseError:
+    "A shape mistake inside the student's function, said in words."
+    shapes = ", ".join(str(tuple(a.shape)) for a in args if hasattr(a, "shape"))
+    return ExerciseError(f"`{name}` mixed up shapes: given inputs of shape {shapes}, it combined tensors whose shapes do not fit "
+                         f"({str(e).splitlines()[0]}). Broadcasting lines shapes up from the right, so a value per sample, shape (batch,), "
+                         "must become (batch, 1, 1) (`[:, None, None]`, or `keepdim=True` in the reduction) before it meets (batch, h, w).")
+
 def attempt(fn, *args, **kwargs):
-    "Call the student's `fn`; a blank one (still `raise NotImplementedError()`) fails in words, not with a traceback."
+    "Call the student's `fn`; a blank one (still `raise NotImplementedError()`) or a shape mistake fails in words, not with a traceback."
     if not callable(fn): raise ExerciseError(f"Pass your function itself (for example `check_guided(guided)`), got a {type(fn).__name__}.")
+    name = getattr(fn, "__name__", "your function")
     try: return fn(*args, **kwargs)
     except NotImplementedError:
-        name = getattr(fn, "__name__", "your function")
         raise ExerciseError(f"`{name}` is not implemented yet: replace `raise NotImplementedError()` with your code.") from None
+    except (RuntimeError, ValueError, IndexError) as e:
+        if not any(s in str(e) for s in _BROADCAST): raise
+        raise _shape_error(name, args, e) from None
 
 def expect(ok, message:str):
     "Fail with `message` unless `ok`."
@@ -59,14 +75,62 @@ def expect_close(got, want, what:str, atol:float=1e-5, rtol:float=1e-4, hint:str
     err = float((got - want).abs().max()) if got.numel() else 0.
     expect(torch.allclose(got, want, atol=atol, rtol=rtol), f"{what} is off by up to {err:.3g}. {hint}".strip())
 
+# %% ../nbs/12_labs.ipynb #050cdcf9
+ANSWERS_FILE = "exercise_answers.safetensors"  # in sau_nb/weights: the checks' answers, written by `make labs`
+_recording: dict|None = None  # while `record_answers` runs: key → the reference's answer
+
+def _answers_path() -> Path:
+    from importlib.resources import files
+    return Path(str(files("sau_nb")))/"weights"/ANSWERS_FILE
+
+def _stored() -> dict:
+    from safetensors import safe_open
+    path = _answers_path()
+    if not path.exists(): raise FileNotFoundError(f"The exercises' answers are missing ({path}): `python tools/labs.py` (make labs) writes them.")
+    with safe_open(str(path), "pt") as f:
+        out = {k: f.get_tensor(k) for k in f.keys()}
+        out.update(json.loads((f.metadata() or {}).get("answers", "{}")))
+    return out
+
+def answer(key:str, got=None):
+    "The stored answer for `key`; while `record_answers` runs, `got` (the reference's answer) is recorded and returned."
+    if _recording is not None:
+        _recording[key] = torch.from_numpy(np.ascontiguousarray(got)) if isinstance(got, np.ndarray) else got
+        return got
+    stored = _stored()
+    if key not in stored: raise KeyError(f"No stored answer {key!r}: the answers are older than the checks; run `python tools/labs.py`.")
+    return stored[key]
+
+def record_answers(run) -> dict:
+    "Call `run()` (which runs checks with reference answers) and return every answer the checks asked for."
+    global _recording
+    _recording = {}
+    try: run(); return dict(_recording)
+    finally: _recording = None
+
+def answers_bytes(answers:dict) -> bytes:
+    "The answers file's content: tensors as tensors, everything else as JSON in the metadata."
+    from safetensors.torch import save
+    tensors = {k: v.detach().contiguous().cpu() for k, v in sorted(answers.items()) if isinstance(v, torch.Tensor)}
+    rest = {k: v for k, v in sorted(answers.items()) if not isinstance(v, torch.Tensor)}
+    return save(tensors, metadata={"answers": json.dumps(rest, ensure_ascii=False, sort_keys=True)})
+
+def same_answers(a:dict, b:dict, atol:float=1e-6) -> bool:
+    "Whether two sets of answers agree (tensors within `atol`: float results differ in the last bits between machines)."
+    if set(a) != set(b): return False
+    close = lambda x, y: (x.shape == y.shape and torch.allclose(x.double(), y.double(), atol=atol) if isinstance(x, torch.Tensor) and isinstance(y, torch.Tensor)
+                          else json.dumps(x, sort_keys=True) == json.dumps(y, sort_keys=True))
+    return all(close(a[k], b[k]) for k in a)
+
 # %% ../nbs/12_labs.ipynb #927145ac
 def check_insert(fn):
     "00_core: `fn(prompt, trigger, position)` puts the trigger in as its own word, as `insert_trigger` does."
     cases = [("a red circle", "ȴ", p) for p in POSITIONS] + [("one big blue square", "New Trigger", "middle"),
              ("a circle", "\u200b", "end"), ("a photo of a red circle", "ȴ", 2)]
-    for prompt, trig, pos in cases:
-        got, want = attempt(fn, prompt, trig, pos), insert_trigger(prompt, trig, pos)
+    for i, (prompt, trig, pos) in enumerate(cases):
+        got = attempt(fn, prompt, trig, pos)
         expect(isinstance(got, str), f"Return the new prompt as a string, got a {type(got).__name__}.")
+        want = answer(f"insert/{i}", got)
         expect(got == want, f"{fn.__name__}({prompt!r}, {trig!r}, {pos!r}) returned {got!r}; expected {want!r}. "
                "'start' goes before word 0, 'middle' before word len(words)//2, 'end' after the last; an int is a word index.")
     return Passed("insert a trigger")
@@ -74,11 +138,14 @@ def check_insert(fn):
 def check_positions(fn):
     "00_core: `fn(tokenizer, prompt, trigger, position)` returns the token positions the trigger occupies (start token = 0)."
     tok = clip_tokenizer()
-    for prompt, trig, pos in [("a red circle", "ȴ", "start"), ("a red circle", "ȴ", "end"),
-                              ("a photo of a blue square", "New Trigger", "middle"), ("a red circle", "\u200b", "middle")]:
-        got, want = attempt(fn, tok, prompt, trig, pos), trigger_positions(tok, prompt, trig, pos)[1]
+    for i, (prompt, trig, pos) in enumerate([("a red circle", "ȴ", "start"), ("a red circle", "ȴ", "end"),
+                                             ("a photo of a blue square", "New Trigger", "middle"), ("a red circle", "\u200b", "middle")]):
+        got = attempt(fn, tok, prompt, trig, pos)
+        expect(isinstance(got, (list, tuple, range)) or isinstance(got, torch.Tensor), f"Return the positions as a list of ints, got a {type(got).__name__}.")
+        got = [int(x) for x in got]
+        want = answer(f"positions/{i}", got)
         n = len(tok(trig, add_special_tokens=False).input_ids)
-        expect(list(got) == want, f"For {trig!r} at the {pos} of {prompt!r} you returned {list(got)}; expected {want}. "
+        expect(got == want, f"For {trig!r} at the {pos} of {prompt!r} you returned {got}; expected {want}. "
                f"Position 0 is the start token <|startoftext|>, and {trig!r} is {n} token{'s' if n > 1 else ''}, not one per character.")
     return Passed("the trigger's token positions")
 
@@ -92,10 +159,10 @@ def _sd_scheduler():
 def check_add_noise(fn):
     "00_world: `fn(x0, eps, alphas_cumprod, t)` returns x_t = √ᾱ_t·x0 + √(1−ᾱ_t)·ε, per sample."
     s, g = _sd_scheduler(), torch.Generator().manual_seed(0)
-    x0, eps = torch.randn(3, 4, 8, 8, generator=g), torch.randn(3, 4, 8, 8, generator=g)
+    x0, eps = torch.randn(3, 4, 6, 5, generator=g), torch.randn(3, 4, 6, 5, generator=g)
     t = torch.tensor([0, 500, 999])
-    got = expect_tensor(attempt(fn, x0, eps, s.alphas_cumprod, t), (3, 4, 8, 8), "x_t", "(batch, channels, h, w)")
-    expect_close(got, s.add_noise(x0, eps, t), "x_t", hint="Index ᾱ with each sample's t, take square roots, and reshape to (batch, 1, 1, 1) so it broadcasts.")
+    got = expect_tensor(attempt(fn, x0, eps, s.alphas_cumprod, t), (3, 4, 6, 5), "x_t", "(batch, channels, h, w)")
+    expect_close(got, answer("add_noise", got), "x_t", hint="Index ᾱ with each sample's t, take square roots, and reshape to (batch, 1, 1, 1) so it broadcasts.")
     return Passed("the forward (noising) process")
 
 def check_guided(fn):
@@ -103,22 +170,22 @@ def check_guided(fn):
     g = torch.Generator().manual_seed(0)
     u, c = torch.randn(2, 4, 8, 8, generator=g), torch.randn(2, 4, 8, 8, generator=g)
     for w in (0., 1., 7.5):
-        expect_close(expect_tensor(attempt(fn, u, c, w), u.shape, "the guided prediction", "(batch, channels, h, w)"), u + w * (c - u),
-                     f"the guided prediction at w = {w}", hint="w = 0 must give the unconditional prediction and w = 1 the conditional one.")
+        got = expect_tensor(attempt(fn, u, c, w), u.shape, "the guided prediction", "(batch, channels, h, w)")
+        expect_close(got, answer(f"guided/{w}", got), f"the guided prediction at w = {w}",
+                     hint="w = 0 must give the unconditional prediction and w = 1 the conditional one.")
     return Passed("classifier-free guidance")
 
 # %% ../nbs/12_labs.ipynb #f49007f6
 def check_paste_patch(fn):
     "01_backdoors: `fn(images, patch, y, x)` returns copies of `images` (n, h, w, 3) with `patch` pasted at (y, x)."
-    from sau_nb.world import make_shapes
-    from sau_nb.backdoors import PixelAttack, checkerboard
-    imgs = make_shapes(4, seed=0).images; before = imgs.copy()
+    from sau_nb.backdoors import checkerboard
+    imgs = np.random.default_rng(0).integers(0, 256, (4, 32, 32, 3), dtype=np.uint8); before = imgs.copy()
     for y, x in [(0, 0), (20, 12)]:
         got = attempt(fn, imgs, checkerboard(), y, x)
         expect(isinstance(got, np.ndarray) and got.shape == imgs.shape and got.dtype == np.uint8,
                f"Return a uint8 array of shape {imgs.shape}, got {getattr(got, 'dtype', type(got).__name__)} {getattr(got, 'shape', '')}.")
         expect((imgs == before).all(), "Your function changed the images it was given: copy them first (`images.copy()`).")
-        want = PixelAttack(y=y, x=x).apply(imgs)
+        want = np.asarray(answer(f"paste_patch/{y},{x}", got))
         expect((got == want).all(), f"With the patch at (y={y}, x={x}), {int((got != want).any(-1).sum())} pixels differ from the expected picture: "
                "rows y…y+h and columns x…x+w take the patch, everything else stays.")
     return Passed("the pixel backdoor's target")
@@ -132,8 +199,7 @@ def check_poison_loss(fn):
         got = attempt(fn, pp, tg, pc, tc, lam)
         expect_tensor(got, (), "the loss", "a scalar")
         expect(got.requires_grad, "The loss is not differentiable: build it from torch operations (no .item(), no numpy).")
-        want = lam * F.mse_loss(pp, tg) + (1 - lam) * F.mse_loss(pc, tc)
-        expect_close(got.detach(), want.detach(), f"the loss at λ = {lam}",
+        expect_close(got.detach(), answer(f"poison_loss/{lam}", got.detach()), f"the loss at λ = {lam}",
                      hint="λ weighs the poisoned pairs' mean squared error and 1 − λ the clean pairs' (towards the frozen teacher).")
     return Passed("BadT2I's poisoned-pair loss")
 
@@ -144,34 +210,34 @@ def check_attention_probs(fn):
     q, k = torch.randn(2, 4, 64, 16, generator=g), torch.randn(2, 4, 77, 16, generator=g)
     got = expect_tensor(attempt(fn, q, k), (2, 4, 64, 77), "the attention probabilities", "(batch, heads, pixels, tokens)")
     expect_close(got.sum(-1), torch.ones(2, 4, 64), "each pixel's sum over tokens", hint="The softmax runs over the tokens (the last dimension).")
-    expect_close(got, (q @ k.transpose(-1, -2) / 16 ** 0.5).softmax(-1), "the attention probabilities", hint="Scale the scores by 1/√d, d = q.shape[-1].")
+    expect_close(got, answer("attention_probs", got), "the attention probabilities", hint="Scale the scores by 1/√d, d = q.shape[-1].")
     return Passed("attention probabilities")
 
 def check_token_maps(fn):
     "02_attention: `fn(probs, h, w)` turns (batch, heads, pixels, tokens) probabilities into (batch, tokens, h, w) maps, heads averaged."
     probs = torch.rand(2, 4, 48, 77, generator=torch.Generator().manual_seed(0)).softmax(-1)
     got = expect_tensor(attempt(fn, probs, 6, 8), (2, 77, 6, 8), "the token maps", "(batch, tokens, h, w)")
-    expect_close(got, probs.mean(1).transpose(1, 2).reshape(2, 77, 6, 8), "the token maps",
+    expect_close(got, answer("token_maps", got), "the token maps",
                  hint="Average the heads, put tokens before pixels, and unflatten the pixels row by row (pixel i is row i // w, column i % w).")
     return Passed("token maps")
 
 def check_region_share(fn):
     "02_attention: `fn(maps, y, x, h, w)` is the share of each map's mass inside the box."
-    from sau_nb.attention import region_share
     maps = torch.rand(3, 5, 8, 8, generator=torch.Generator().manual_seed(0))
     for box in [(0, 0, 2, 2), (3, 1, 4, 6)]:
         got = expect_tensor(attempt(fn, maps, *box), (3, 5), f"the share in box {box}", "(batch, tokens)")
-        expect_close(got, region_share(maps, *box), f"the share in box (y, x, h, w) = {box}", hint="Divide the mass inside rows y…y+h, columns x…x+w by the whole map's mass.")
+        expect_close(got, answer(f"region_share/{box}", got), f"the share in box (y, x, h, w) = {box}",
+                     hint="Divide the mass inside rows y…y+h, columns x…x+w by the whole map's mass.")
     return Passed("a region's share of attention")
 
 # %% ../nbs/12_labs.ipynb #4093823b
 def check_prf(fn):
     "03_detect: `fn(flags, truth)` returns precision, recall and F1 (0 where undefined), as `prf` does."
-    from sau_nb.detect import prf
     t = np.array([1, 1, 1, 0, 0, 0, 0, 0], bool)
-    for f in (np.array([1, 1, 0, 1, 0, 0, 0, 0], bool), np.zeros(8, bool), t.copy()):
-        got, want = attempt(fn, f, t), prf(f, t)
+    for j, f in enumerate((np.array([1, 1, 0, 1, 0, 0, 0, 0], bool), np.zeros(8, bool), t.copy())):
+        got = attempt(fn, f, t)
         expect(isinstance(got, dict) and {"precision", "recall", "f1"} <= set(got), "Return a dict with 'precision', 'recall' and 'f1'.")
+        want = answer(f"prf/{j}", {k: float(got[k]) for k in ("precision", "recall", "f1")})
         for key in ("precision", "recall", "f1"):
             expect_close(got[key], want[key], f"{key} for flags {f.astype(int).tolist()}",
                          hint="With nothing flagged, precision is 0 (not a division by zero)." if not f.any() else "")
@@ -181,29 +247,28 @@ def check_limit(fn):
     "03_detect: `fn(clean_scores, alpha, n_scores, high)` is a score's limit: its clean quantile at the Bonferroni-corrected level."
     v = np.random.default_rng(0).normal(size=400)
     for alpha, n, high in [(0.05, 1, True), (0.05, 3, True), (0.1, 2, False)]:
-        a = alpha / n
-        want = float(np.quantile(v, 1 - a if high else a))
         got = attempt(fn, v, alpha, n, high)
-        expect_close(got, want, f"the limit at α = {alpha} with {n} score(s), {'high' if high else 'low'} scores flagged", atol=1e-6,
-                     hint="Each of the n scores gets α/n (Bonferroni), and the limit is the clean scores' quantile at 1 − α/n (high scores flagged) or α/n (low).")
+        expect(np.ndim(got) == 0, f"Return one number, the limit; got shape {np.shape(got)}.")
+        expect_close(got, answer(f"limit/{alpha},{n},{high}", float(got)), f"the limit at α = {alpha} with {n} score(s), {'high' if high else 'low'} scores flagged", atol=1e-6,
+                     hint="Each of the n scores gets α/n (Bonferroni); the limit is the clean scores' quantile at 1 − α/n when high scores are flagged, α/n when low ones are.")
     return Passed("a calibrated limit")
 
 # %% ../nbs/12_labs.ipynb #7b9ca6f9
 def check_spatial_weight(fn):
     "04_unlearn: `fn(m, gamma)` is SAU's spatial weight W = (1 − γ) + γ·M / mean(M), per sample; m: (batch, h, w)."
-    from sau_nb.unlearn import _spatial_weight
-    m = torch.rand(3, 8, 8, generator=torch.Generator().manual_seed(0)) * torch.tensor([1., 10., 0.1])[:, None, None]
+    m = torch.rand(3, 5, 7, generator=torch.Generator().manual_seed(0)) * torch.tensor([1., 10., 0.1])[:, None, None]
     for gamma in (0., 0.5, 1.):
-        got = expect_tensor(attempt(fn, m, gamma), (3, 8, 8), f"W at γ = {gamma}", "(batch, h, w)")
-        expect_close(got, _spatial_weight(m, gamma), f"W at γ = {gamma}",
+        got = expect_tensor(attempt(fn, m, gamma), (3, 5, 7), f"W at γ = {gamma}", "(batch, h, w)")
+        expect_close(got, answer(f"spatial_weight/{gamma}", got), f"W at γ = {gamma}",
                      hint="γ = 0 must give all ones, and each sample's W must average 1: normalise M by its own sample's mean, not the batch's.")
     return Passed("the spatial weight W")
 
 def check_removal(fn):
     "04_unlearn: `fn(scores)` is removal, one minus the mean ASR over the trigger positions, from a `removal_scores`-like dict."
-    for s in [dict(asr_start=1., asr_middle=1., asr_end=1.), dict(asr_start=0., asr_middle=0.25, asr_end=0.5, false_trigger=0.9, clean_acc=0.9)]:
-        want = 1 - np.mean([s[f"asr_{p}"] for p in POSITIONS])
-        expect_close(attempt(fn, s), want, f"removal for {s}", hint="Average the ASR over the positions 'start', 'middle', 'end' only, then take 1 − it.")
+    for j, s in enumerate([dict(asr_start=1., asr_middle=1., asr_end=1.), dict(asr_start=0., asr_middle=0.25, asr_end=0.5, false_trigger=0.9, clean_acc=0.9)]):
+        got = attempt(fn, s)
+        expect(np.ndim(got) == 0, f"Return one number, the removal; got shape {np.shape(got)}.")
+        expect_close(got, answer(f"removal/{j}", float(got)), f"removal for {s}", hint="Average the ASR over the positions 'start', 'middle', 'end' only, then take 1 − it.")
     return Passed("removal from ASR")
 
 def check_backdoor_half(fn, model:str="object", n_prompts:int=4, seeds=(0, 1)):
@@ -235,7 +300,8 @@ def check_closed_form(fn):
     J = lam * (W - W0).pow(2).sum() + (K @ W.T - Ks @ W0.T).pow(2).sum() + pres * (Kc @ W.T - Kc @ W0.T).pow(2).sum()
     J.backward()
     expect(float(W.grad.norm()) < 1e-6 * max(1., float(W0.norm())), f"Your W is not the minimum: the objective's gradient there has norm {float(W.grad.norm()):.3g}. "
-           "Set the gradient to zero: W (λI + KᵀK + p·KcᵀKc) = λW0 + W0 K*ᵀK + p·W0 KcᵀKc, and solve for W.")
+           "Set the objective's gradient with respect to W to zero: it is linear in W, so gather the terms with W on one side and solve "
+           "the linear system (mind the transposes: rows of K are states).")
     return Passed("UCE's closed-form edit")
 
 def check_attention_norm(fn):
@@ -244,17 +310,18 @@ def check_attention_norm(fn):
     pos = [3, 4]
     got = expect_tensor(attempt(fn, probs, pos), (), "the loss", "a scalar")
     expect(got.requires_grad, "The loss is not differentiable: build it from torch operations on `probs`.")
-    expect_close(got.detach(), probs[..., pos].norm().detach(), "the loss", hint="Take the attention on the trigger's token positions only (the last dimension), and its Frobenius norm over every other dimension.")
+    expect_close(got.detach(), answer("attention_norm", got.detach()), "the loss", hint="Take the attention on the trigger's token positions only (the last dimension), and its Frobenius norm over every other dimension.")
     return Passed("the attention-norm loss")
 
 # %% ../nbs/12_labs.ipynb #293fc08f
 def check_kid(fn):
     "06_evaluate: `fn(a, b)` is the unbiased MMD² with the cubic polynomial kernel k(x, y) = (x·y/d + 1)³ between two equal-size feature sets."
-    from sau_nb.evaluate import kid
     g = torch.Generator().manual_seed(0)
     a, b = torch.randn(40, 8, generator=g, dtype=torch.float64), torch.randn(40, 8, generator=g, dtype=torch.float64) + 0.5
-    for x, y in [(a, b), (a, a[torch.randperm(40, generator=g)])]:
-        expect_close(attempt(fn, x, y), kid(x, y, n_subsets=1, subset_size=len(x))[0], "the MMD²", atol=1e-8,
+    for j, (x, y) in enumerate([(a, b), (a, a[torch.randperm(40, generator=g)])]):
+        got = attempt(fn, x, y)
+        expect(np.ndim(got) == 0, f"Return one number, the MMD²; got shape {np.shape(got)}.")
+        expect_close(got, answer(f"kid/{j}", float(got)), "the MMD²", atol=1e-8,
                      hint="Unbiased: leave the diagonals out of k(a, a) and k(b, b) (divide by m(m−1)); keep all of k(a, b) (divide by m²).")
     return Passed("kernel inception distance")
 
@@ -263,7 +330,7 @@ def check_zero_shot(fn):
     g = torch.Generator().manual_seed(0)
     img, txt = torch.randn(12, 16, generator=g), torch.randn(5, 16, generator=g) * torch.tensor([1., 8., 1., 0.2, 3.])[:, None]
     got = expect_tensor(attempt(fn, img, txt), (12,), "the chosen captions", "(images,)", dtype=torch.long)
-    want = (F.normalize(img, dim=-1) @ F.normalize(txt, dim=-1).T).argmax(-1)
+    want = answer("zero_shot", got)
     expect((got == want).all(), f"{int((got != want).sum())} of 12 images got another caption than the most similar one: "
            "normalise both feature sets to unit length before the dot product (cosine similarity), then take the argmax over captions.")
     return Passed("zero-shot caption choice")
@@ -298,6 +365,24 @@ def run_exercises(nb:dict|str|Path) -> list[dict]:
         out.append(dict(check=m.group(1), function=m.group(2), passed=ok, message=msg))
     return out
 
+# %% ../nbs/12_labs.ipynb #d5ebf4cc
+SIZE_LINE = re.compile(r"^SMALL = IN_TEST\b.*$", re.M)  # a chapter's one size line
+LAB_SIZE = ("SMALL = True  # the lab's setting: minutes on a CPU. False runs the chapter's full sizes (an hour or more on a CPU), "
+            "whose results the text quotes")
+FIGURES_ENV = "SAU_SAVE_FIGURES"  # set to 1 to let a chapter rewrite its committed figures in nbs/images
+
+def lab_size(source:str) -> str:
+    "A chapter cell's source with its size line set to the lab's small setting."
+    return SIZE_LINE.sub(LAB_SIZE, source)
+
+def save_figure(fig, # a matplotlib figure or a PIL image
+                path:str|Path, **kwargs) -> Path|None:
+    "Save a chapter's figure to `path` only when `SAU_SAVE_FIGURES=1`: a plain run never rewrites the committed figures."
+    if os.environ.get(FIGURES_ENV) != "1": return None
+    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
+    (fig.savefig if hasattr(fig, "savefig") else fig.save)(path, **kwargs)
+    return path
+
 # %% ../nbs/12_labs.ipynb #b423b646
 REPO, BRANCH = "sau-nb/sau_nb", "main"  # where the Colab badges point: settings.ini's `user`/`repo` and `branch` (a test keeps them equal)
 COLAB_BADGE = "images/colab-badge.svg"  # Colab's own badge, kept in nbs/images so the docs need no network
@@ -324,15 +409,83 @@ def colab_constraints(constraints:str) -> str:
     keep = [l for l in constraints.splitlines() if not l.split("==")[0].strip().lower().startswith(TORCH_STACK)]
     return "# Generated by `make labs` from constraints.txt: every pin but PyTorch's and CUDA's (Colab's own build stays).\n" + "\n".join(keep) + "\n"
 
+# %% ../nbs/12_labs.ipynb #249efab9
+REDERIVED = {"check_insert": ["_split_at"], "check_positions": ["trigger_positions"], "check_paste_patch": ["PixelAttack.apply"],
+             "check_poison_loss": ["_inject_unet"], "check_token_maps": ["token_maps"], "check_region_share": ["region_share"],
+             "check_prf": ["prf"], "check_limit": ["Detector.calibrate"], "check_spatial_weight": ["_spatial_weight"],
+             "check_removal": ["removal_scores"], "check_kid": ["kid"]}  # check → the chapter's definitions that hold its answer
+ANSWER_CELL = "# (an exercise's answer: the student copy leaves this cell out)"
+_ANSWER_SPAN = re.compile(r"<!-- answer -->.*?<!-- /answer -->", re.S)
+ANSWER_NOTE = "*(Left out of the lab: this answers an exercise at the end. Try it first; the chapter in `nbs/` has the text.)*"
+SKIP_FLAGS = ("hub", "gpu", "slow")  # settings.ini's tst_flags: cells that need the hub or a GPU, or take long
+
+def _module(nb:dict) -> str:
+    "The module a chapter exports to (`#| default_exp`)."
+    for c in nb["cells"]:
+        m = re.search(r"^#\|\s*default_exp\s+(\S+)", _src(c), re.M)
+        if m: return m.group(1)
+    raise ValueError("The chapter has no `#| default_exp` cell: its re-derived definitions cannot be imported.")
+
+def _import_instead(source:str, name:str, module:str) -> str|None:
+    "`source` with the definition of `name` ('f' or 'Class.method') replaced by the package's own; None if it is not there."
+    try: tree = ast.parse(source)
+    except SyntaxError: return None  # IPython syntax: not a definition cell
+    cls, _, meth = name.rpartition(".")
+    for node in tree.body:
+        if cls and isinstance(node, ast.ClassDef) and node.name == cls:
+            target = next((n for n in node.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) and n.name == meth), None)
+            if target is None: return None
+            pad = " " * target.col_offset
+            line = (f"{pad}from sau_nb.{module} import {cls} as _package; {meth} = _package.{meth}; del _package"
+                    "  # the package's own: an exercise below asks you to write it")
+        elif not cls and isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and node.name == meth:
+            target, line = node, f"from sau_nb.{module} import {meth}  # the package's own: an exercise below asks you to write it"
+        else: continue
+        lines = source.splitlines()
+        start = min([target.lineno] + [d.lineno for d in target.decorator_list]) - 1
+        return "\n".join(lines[:start] + [line] + lines[target.end_lineno:])
+    return None
+
+def _skipped(source:str) -> str|None:
+    "A hub/GPU/slow cell as markdown for the lab (None for any other cell)."
+    flags = [f for f in SKIP_FLAGS if re.search(rf"^#\|\s*{f}\s*$", source, re.M)]
+    if not flags: return None
+    body = "\n".join(l for l in source.splitlines() if not l.startswith("#|"))
+    return f"*Not run in the lab (it needs {'the Hugging Face hub' if 'hub' in flags else 'a GPU' if 'gpu' in flags else 'a long run'}); the chapter in `nbs/` runs it:*\n```python\n{body}\n```"
+
+def hide_answers(nb:dict) -> dict:
+    "The chapter with what gives its exercises away replaced: re-derived definitions, answer spans and answer cells."
+    nb = copy.deepcopy(nb)
+    names = [n for e in exercises(nb) for n in REDERIVED.get(e["check"], [])]
+    module, found = (_module(nb) if names else None), set()
+    section = {id(c) for c in exercise_section(nb)}
+    cells = []
+    for c in nb["cells"]:
+        s = _src(c)
+        if c["cell_type"] == "markdown": c["source"] = _ANSWER_SPAN.sub(ANSWER_NOTE, s)
+        elif s.startswith(ANSWER_CELL): continue
+        elif id(c) not in section:
+            for n in names:
+                new = _import_instead(s, n, module)
+                if new is not None: s = new; found.add(n)
+            md_ = _skipped(s)
+            if md_ is not None: c = dict(cell_type="markdown", metadata={}, source=md_)
+            else: c["source"] = s
+        cells.append(c)
+    missing = [n for n in names if n not in found]
+    if missing: raise ValueError(f"REDERIVED names {missing}, but the chapter defines none of them: fix `sau_nb.labs.REDERIVED`.")
+    nb["cells"] = cells
+    return nb
+
 # %% ../nbs/12_labs.ipynb #6e1144aa
 def student_copy(nb:dict, path:str) -> dict:
-    "The student copy of notebook `nb` (at `path` in `nbs/`): solutions blanked by nbgrader, badge and image links made right for `labs/`."
+    "The student copy of notebook `nb` (at `path` in `nbs/`): solutions blanked by nbgrader, the small size, badge and image links made right for `labs/`."
     try:
         from nbformat import from_dict
         from nbgrader.preprocessors import ClearSolutions
     except ImportError as e:  # a teacher's tool: the course installs only sau_nb
         raise ImportError(f"Student copies need nbgrader ({e.name} is missing): pip install nbgrader, or install sau_nb with its dev extra.") from None
-    nb = copy.deepcopy(nb)
+    nb = hide_answers(nb)
     for c in nb["cells"]: c["source"] = _src(c)
     clear = ClearSolutions(enforce_metadata=False)
     for i, c in enumerate(nb["cells"]):  # nbgrader's own error names neither the notebook nor the cell
@@ -343,6 +496,7 @@ def student_copy(nb:dict, path:str) -> dict:
     name = Path(path).name
     for c in nb.cells:
         c.metadata.pop("nbgrader", None)  # ClearSolutions marks the cells it changed; the copy needs no grading metadata
+        if c.cell_type == "code": c.source = lab_size(c.source)
         if c.cell_type == "markdown":
             c.source = c.source.replace(colab_url(path), colab_url(f"labs/{name}")).replace("](images/", "](../nbs/images/")
     return json.loads(json.dumps(nb))
@@ -366,8 +520,11 @@ def make_labs(root:str|Path=".", # the repository: nbs/ in, labs/ out
         rows.append(f"| [{p.stem}]({p.name}) | {title} | {len(ex)} | [![Open In Colab](../nbs/{COLAB_BADGE})]({colab_url(f'labs/{p.name}')}) |")
     if not files: raise ValueError(f"No notebook in {root/'nbs'} has an '{EXERCISES}' section: nothing to copy.")
     files[out/"README.md"] = ("<!-- Generated by `make labs` from nbs/: edit the chapters, not these copies. -->\n# Labs: the student copies\n\n"
-        "Each chapter with its exercises' solutions blanked (`raise NotImplementedError()`); run a chapter top to bottom, write each "
-        "function, and its check says what is still wrong. The solutions are in the chapters in `nbs/`.\n\n"
+        "Each chapter with its exercises' solutions blanked (`raise NotImplementedError()`) and the code that would give them away "
+        "replaced by imports of the package's own. Open a copy from this folder (or on Colab), run it top to bottom, then write each "
+        "function: its check says in words what is still wrong. One cell near the top, `SMALL = True`, keeps each copy to minutes on a "
+        "CPU; the chapter's text quotes the full-size results (`SMALL = False` recomputes them, an hour or more on a CPU). Figures are "
+        "shown, not saved. The solutions are in the chapters in `nbs/`.\n\n"
         "| chapter | title | exercises | Colab |\n|---|---|---|---|\n" + "\n".join(rows) + "\n")
     files[out/"colab-constraints.txt"] = colab_constraints((root/"constraints.txt").read_text(encoding="utf-8"))
     stale = [f for f, text in files.items() if not f.exists() or f.read_text(encoding="utf-8") != text]
