@@ -25,7 +25,7 @@ setuptools.setup(
                  'License :: ' + lic[1]] + ['Programming Language :: Python :: ' + o for o in py_versions[py_versions.index(min_python):]],
     url=cfg['git_url'], packages=setuptools.find_packages(include=['sau_nb', 'sau_nb.*']),
     include_package_data=True, install_requires=requirements,
-    extras_require={'dev': dev_requirements, 'notebooks': ['jupyterlab>=4'], 'gpu': gpu_requirements},
+    extras_require={'dev': dev_requirements, 'notebooks': ['jupyterlab>=4', 'ipywidgets>=7.7'], 'gpu': gpu_requirements},
     python_requires='>=' + min_python, long_description=open('README.md', encoding='utf-8').read(),
     long_description_content_type='text/markdown', zip_safe=False,
     entry_points={'console_scripts': console_scripts, 'nbdev': [f"{cfg['lib_path']}={cfg['lib_path']}._modidx:d"]},
