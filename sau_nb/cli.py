@@ -9,8 +9,9 @@ from pathlib import Path
 import torch
 
 # %% auto #0
-__all__ = ['DEMO_PROMPTS', 'DEMO_BASELINES', 'demo', 'train_world_cmd', 'build_zoo_cmd', 'train_clip_cmd', 'read_prompts',
-           'export_world_cmd', 'unlearn_cmd', 'evaluate_cmd', 'defend_cmd', 'main']
+__all__ = ['DEMO_PROMPTS', 'DEMO_BASELINES', 'HUB', 'ORDINARY_RATIO', 'demo', 'train_world_cmd', 'build_zoo_cmd',
+           'train_clip_cmd', 'read_prompts', 'export_world_cmd', 'model_source', 'load_model', 'effect_line',
+           'NotRemoved', 'unlearn_cmd', 'evaluate_cmd', 'defend_cmd', 'main']
 
 # %% ../nbs/08_cli.ipynb #cd82cdd9
 from .world import SHAPES, COLORS, attribute_accuracy, heldout_prompts, load_world, caption, TRAIN_TEMPLATES, read_attributes, train_world, ship_world
@@ -51,6 +52,20 @@ def _blind(fn, triggers:list[str], one:bool):
     def run(pipe, trigger, prompts, **kw): return fn(pipe, triggers[0] if one or len(triggers) == 1 else triggers, prompts, **kw)
     return run
 
+def _headline(rows:list[dict], found:list[str], planted:str, scan_s:float) -> str:
+    "The report's first lines: what the blind scan found, what SAU did with it, and what clean prompts paid."
+    import html
+    e = html.escape
+    none = next(r for r in rows if r["defense"] == "none")
+    if not found: return (f"<p><b>The scan found no trigger</b> in {scan_s:.0f} s, so nothing was removed; the backdoor (trigger {e(repr(planted))}) "
+                          f"still fires in {none['asr']:.0%} of triggered generations.</p>")
+    sau = next(r for r in rows if r["defense"] == "defend")
+    what = "exactly the planted trigger" if planted in found else f"not exactly the planted trigger {e(repr(planted))}"
+    return (f"<p><b>Found:</b> without being told, the scan found {e(', '.join(map(repr, found)))}, {what}, in {scan_s:.0f} s. "
+            f"<b>SAU</b> (Spatial Attention Unlearning) then removed it in {sau['train_s']:.0f} s: the backdoor fires in {sau['asr']:.0%} of "
+            f"{sau['n_trig']} triggered generations (before: {none['asr']:.0%}). <b>Cost to clean prompts:</b> clean accuracy "
+            f"{none['clean_acc']:.0%} → {sau['clean_acc']:.0%} ({sau['n_clean']} generations).</p>")
+
 def demo(out:str="demo_out", # folder for the report
          seeds:int=2, # seeds per evaluation prompt
          steps:int=100, # training steps of SAU and the trained baselines
@@ -63,7 +78,8 @@ def demo(out:str="demo_out", # folder for the report
     "Backdoor → detect, localize, scan the vocabulary → defend (trigger not given) and baselines → report, on the shipped tiny world; writes `out`/report.html."
     import html
     from sau_nb.backdoors import shipped_zoo, zoo_attack
-    from sau_nb.evaluate import compare, default_defenses, table_rows, write_report
+    import numpy as np
+    from sau_nb.evaluate import compare, default_defenses, method_name, write_report
     from sau_nb.defend import defend, scan_figure, scan_model, scan_tokens, triggers_from_log
     from sau_nb.unlearn import sau_unlearn
     t0 = time.time()
@@ -82,17 +98,19 @@ def demo(out:str="demo_out", # folder for the report
     rep = scan_model(pipe, DEMO_PROMPTS, scan=scan, extra=[c["trigger"] for c in lrep.candidates], progress=False)
     found, scan_s = rep.backdoors, time.time() - ts
     print(f"blind scan ({scan_s:.0f} s): {rep}")
-    fns = default_defenses()
+    fns, rescan_s = default_defenses(), []
     def blind_defend(pipe, trigger, prompts, steps, n_seeds, seed=0, progress=False):  # `trigger` is not used: defend acts on what the scan found
         new, r = defend(pipe, prompts, before=rep, scan_kw=dict(scan=scan), sau_kw=dict(steps=steps, n_seeds=n_seeds), rescan="candidates", seed=seed, progress=progress)
-        return new, dict(seconds=sum(r.seconds.values()) + scan_s, report=str(r))
+        rescan_s.append(r.seconds.get("rescan", 0.))
+        return new, dict(seconds=r.seconds.get("sau", 0.), report=str(r))  # the unlearning alone: the scan's time is its own column
     defenses = {"defend": blind_defend, **{b: _blind(fns[b], found, one=True) for b in baselines}} if found else {}
     res = compare([name], defenses, seeds=range(seeds), prompts=heldout_prompts()[:n_prompts], train_prompts=DEMO_PROMPTS,
                   steps=steps, n_seeds=1, device=device, progress=False)
     for r in res["rows"]:
-        print(f"  {r['defense']:>8}: ASR {r['asr']:.1%} ± {r['asr_sd']:.1%} ({r['n_trig']} triggered generations), false triggering "
-              f"{r['false_trigger']:.1%}, clean accuracy {r['clean_acc']:.1%}, CLIP text-image {r['clip_ti']:.1f}, "
-              f"KID×1e3 {r['kid_x1e3']:.2f}, trained {r['train_s']:.0f} s")
+        if r["defense"] == "defend": r["scan_s"] = round(scan_s + float(np.mean(rescan_s)), 1)  # the scan before and the re-scan after
+        print(f"  {method_name(r['defense']):>20}: ASR {r['asr']:.1%} ± {r['asr_sd']:.1%} ({r['n_trig']} triggered generations), false triggering "
+              f"{r['false_trigger']:.1%}, clean accuracy {r['clean_acc']:.1%}, CLIP text-image {r['clip_ti']:.1f}, KID×1e3 {r['kid_x1e3']:.2f}, "
+              + (f"scan {r['scan_s']:.0f} s + " if "scan_s" in r else "") + f"unlearning {r['train_s']:.0f} s")
     e = html.escape
     section = (f"<p>Model <b>{e(name)}</b>, trigger {e(repr(atk.trigger))}. Detector (CLIP prompt–image alignment) calibrated on 12 clean prompts: flags "
                f"{det['flagged_triggered']}/{det['n_each']} triggered and {det['flagged_clean']}/{det['n_each']} clean held-out prompts "
@@ -103,12 +121,13 @@ def demo(out:str="demo_out", # folder for the report
     blind = (f"<p>No defense is given the trigger. <code>defend</code> scanned {rep.searched:,} tokens of the vocabulary in three clean contexts, "
              f"verified the best candidates and the prompt log's ({e(str(lrep))}) in 12 held-out contexts against ordinary tokens, in {scan_s:.0f} s: "
              f"{e(str(rep))}. " + (f"It found {e(', '.join(map(repr, found)))}, {'exactly the planted trigger' if exact else 'not exactly the planted trigger ' + e(repr(atk.trigger))}; "
-             "the <b>defend</b> row removes what it found with one SAU run and re-scans, and the baselines are given the trigger it found.</p>" if found else
+             "the <b>SAU (blind)</b> row removes what it found with one SAU run and re-scans, and the baselines are given the trigger it found.</p>" if found else
              "Nothing was found, so nothing was removed.</p>")
              + _png_html(scan_figure(scan, pipe.tokenizer, found, title=f"the {name} model: every scanned token's departure"), "departure of every scanned token"))
     res["config"]["seconds"] = round(time.time() - t0, 1)
-    path = write_report(res, out, overwrite, sections=[("Detection and localization", section), ("The blind scan: finding the trigger", blind)])
-    print(f"wrote the report to {path/'report.html'} (with results.json, bars.png, grid_{name}.png) in {time.time() - t0:.0f} s")
+    path = write_report(res, out, overwrite, headline=_headline(res["rows"], found, atk.trigger, scan_s),
+                        sections=[("The blind scan: finding the trigger", blind), ("Detection and localization", section)])
+    print(f"wrote the report to {path/'report.html'} (one page, figures inside; every number in results.json) in {time.time() - t0:.0f} s")
     return path
 
 # %% ../nbs/08_cli.ipynb #18819bfd
@@ -170,6 +189,46 @@ def export_world_cmd(name:str, out:str, overwrite:bool=False) -> Path:
     print(f"wrote {name} to {out}")
     return Path(out)
 
+# %% ../nbs/08_cli.ipynb #c1a0ad02
+HUB = "hub:" # `--model hub:owner/name` loads from the Hugging Face hub; anything else is a local folder
+
+def model_source(model) -> str:
+    "What `load_pipeline` gets for a `--model` value: an existing local folder, or the hub id after `hub:`."
+    s = str(model)
+    if s.startswith(HUB):
+        rid = s[len(HUB):]
+        if rid.count("/") != 1 or rid.startswith(("/", ".", "~")) or rid.endswith("/"):
+            raise ValueError(f"{rid!r} is not a hub id: pass {HUB}owner/name, e.g. {HUB}CompVis/stable-diffusion-v1-4.")
+        return rid
+    if not Path(s).exists():
+        hub = f", or {HUB}{s} to load it from the Hugging Face hub" if s.count("/") == 1 and not s.startswith(("/", ".", "~")) else ""
+        raise FileNotFoundError(f"No model folder at {s}: pass an existing diffusers folder (`sau_nb export-world` writes one){hub}.")
+    return s
+
+def load_model(model, **kwargs) -> "StableDiffusionPipeline":
+    "`load_pipeline` on `model_source(model)`; a folder or hub id that cannot be loaded is one error line, not a loader's traceback."
+    from sau_nb.core import load_pipeline
+    src = model_source(model)
+    try: return load_pipeline(src, **kwargs)
+    except (FileNotFoundError, FileExistsError): raise  # the package's own messages
+    except OSError as e:
+        why = str(e).split("\n")[0][:300]
+        if src != str(model): raise FileNotFoundError(f"Could not load {src} from the Hugging Face hub ({why}): check the id and the network.") from None
+        raise ValueError(f"Could not load the model in {src} ({why}): copy or download it again.") from None
+
+# %% ../nbs/08_cli.ipynb #c1a0ad04
+ORDINARY_RATIO = 3. # a trigger that changes the picture at most this many times as much as a neutral word acts like an ordinary word
+
+def effect_line(trigger:str, r:dict) -> str:
+    "`trigger_effect`'s result in words."
+    kind = "like an ordinary word" if r["ratio"] <= ORDINARY_RATIO else "as a trigger"
+    return (f"{trigger!r} changes the picture {r['ratio']:.1f}× as much as a neutral word (mean pixel change {r['trigger_change']:.4f} "
+            f"against {r['neutral_change']:.4f}): it acts {kind}")
+
+class NotRemoved(RuntimeError):
+    "SAU ran and its model was written, but the trigger still changes the picture more than an ordinary word."
+
+# %% ../nbs/08_cli.ipynb #c1a0ad06
 def unlearn_cmd(model:str, trigger:str, prompts:str, out:str, steps:int|None=None, params:str="unet", seed:int=0,
                 overwrite:bool=False, device:str|None=None,
                 allow_pickle:bool=False, # load pickle weights: only a model you trust, loading pickle can run code
@@ -177,26 +236,42 @@ def unlearn_cmd(model:str, trigger:str, prompts:str, out:str, steps:int|None=Non
                 w_orig:float|None=None, # distillation on the attacker's original text states too, so the UNet itself unlearns (None: sau_unlearn's)
                 te_params:str|None=None, # text-encoder parameters that train too: "all", "last" or "none" (the trigger's rows only) (None: sau_unlearn's)
                 memory:str="default", # sau_unlearn's memory profile: "default", "lean" or "t4" (a CUDA GPU such as a T4)
+                force:bool=False, # run SAU even when the trigger acts like an ordinary word before it
+                check_prompts:int=12, # prompts of the file (evenly spread) that `trigger_effect` generates, with 2 seeds, before and after
                ) -> Path:
-    "SAU on the diffusers folder `model`: write the defended model and `sau_history.json` to `out`."
-    from sau_nb.core import check_output_folder, load_pipeline
-    from sau_nb.unlearn import sau_unlearn
+    "SAU on the diffusers folder `model`, checked by `trigger_effect` before and after: write the defended model and `sau_history.json` to `out`."
+    from sau_nb.core import check_output_folder
+    from sau_nb.unlearn import sau_unlearn, trigger_effect
     defaults = inspect.signature(sau_unlearn).parameters  # SAU's own defaults, written into the history
     if steps is None: steps = defaults["steps"].default
     if trigger_lr is None: trigger_lr = defaults["trigger_lr"].default
     if w_orig is None: w_orig = defaults["w_orig"].default
     te_params = defaults["te_params"].default if te_params is None else None if te_params == "none" else te_params
+    if check_prompts < 1: raise ValueError(f"--check-prompts must be at least 1, got {check_prompts}: the check is what says SAU worked.")
     check_output_folder(out, model, "the input model's folder (--model)")  # also catches --out being a parent of it, or inside it
     ps = read_prompts(prompts)
+    probe = ps[::max(1, len(ps) // check_prompts)][:check_prompts]
     with OutDir(out, overwrite) as tmp:
-        pipe = load_pipeline(model, device=device, dtype=None if memory == "t4" else torch.float32, allow_pickle=allow_pickle)  # t4: half precision, as the GPU loads it
+        pipe = load_model(model, device=device, dtype=None if memory == "t4" else torch.float32, allow_pickle=allow_pickle)  # t4: half precision, as the GPU loads it
+        before = trigger_effect(pipe, trigger, probe)
+        print(f"before SAU: {effect_line(trigger, before)}")
+        if before["ratio"] <= ORDINARY_RATIO and not force:
+            raise ValueError(f"{trigger!r} changes the picture like an ordinary word ({before['ratio']:.1f}×, a trigger is above "
+                             f"{ORDINARY_RATIO:g}×): is it the trigger? `sau_nb defend` finds triggers blind; pass --force to run SAU anyway.")
         new, hist = sau_unlearn(pipe, trigger, ps, steps=steps, params=params, seed=seed, trigger_lr=trigger_lr, w_orig=w_orig,
                                 te_params=te_params, memory=memory)
+        after = trigger_effect(new, trigger, probe)
         save_pipeline(new, tmp, overwrite=True)
         (tmp/"sau_history.json").write_text(json.dumps(dict(trigger=trigger, n_prompts=len(ps), params=params, seed=seed,
                                                             requested_steps=steps, trigger_lr=trigger_lr, w_orig=w_orig, te_params=te_params,
-                                                            memory_profile=memory, **hist), indent=1))
-    print(f"SAU removed {trigger!r} from {model} in {hist['seconds']:.0f} s ({hist['stopped']}); wrote {out}")
+                                                            memory_profile=memory, trigger_effect=dict(before=before, after=after, prompts=probe,
+                                                            seeds=[0, 1], ordinary_ratio=ORDINARY_RATIO), **hist), indent=1))
+    print(f"after SAU ({len(hist['steps'])} steps, {hist['seconds']:.0f} s, {hist['stopped']}): {effect_line(trigger, after)}; wrote {out}")
+    if before["ratio"] <= ORDINARY_RATIO: print(f"{trigger!r} acted like an ordinary word before SAU too: nothing shows that a backdoor was removed.")
+    elif after["ratio"] > ORDINARY_RATIO:
+        raise NotRemoved(f"{trigger!r} still acts as a trigger after SAU ({after['ratio']:.1f}×, an ordinary word is at most "
+                         f"{ORDINARY_RATIO:g}×): the backdoor is not removed; run more steps (--steps). The model was written to {out} all the same.")
+    else: print(f"SAU removed {trigger!r}: from {before['ratio']:.1f}× to {after['ratio']:.1f}× an ordinary word's change.")
     return Path(out)
 
 # %% ../nbs/08_cli.ipynb #38d8832f
@@ -230,12 +305,12 @@ def defend_cmd(model:str, prompts:str, out:str,
               ) -> Path:
     "`defend` on the diffusers folder `model`: write the repaired (or unchanged) model and `defense_report.json` to `out`."
     import dataclasses
-    from sau_nb.core import check_output_folder, load_pipeline
+    from sau_nb.core import check_output_folder
     from sau_nb.defend import LOW_T_RANGE, defend
     check_output_folder(out, model, "the input model's folder (--model)")
     ps = read_prompts(prompts); log = read_prompts(prompt_log) if prompt_log else None
     with OutDir(out, overwrite) as tmp:
-        pipe = load_pipeline(model, device=device, dtype=torch.float32, allow_pickle=allow_pickle)
+        pipe = load_model(model, device=device, dtype=torch.float32, allow_pickle=allow_pickle)
         scan_kw = {**(dict(max_tokens=max_tokens) if max_tokens else {}), **(dict(t_range=LOW_T_RANGE) if low_noise else {})}
         new, rep = defend(pipe, ps, prompt_log=log, scan_kw=scan_kw or None,
                           sau_kw=dict(steps=steps) if steps else None, rescan=rescan, seed=seed, progress=False)
@@ -289,7 +364,7 @@ def _parser():
     e = sub.add_parser("export-world", help="write a shipped model (clean or a zoo model) as a diffusers folder")
     e.add_argument("--name", default="clean"); e.add_argument("--out", required=True); e.add_argument("--overwrite", action="store_true")
     u = sub.add_parser("unlearn", help="remove a trigger's backdoor from a diffusers model folder with SAU")
-    u.add_argument("--model", required=True, help="a diffusers StableDiffusionPipeline folder (safetensors)")
+    u.add_argument("--model", required=True, help="a diffusers StableDiffusionPipeline folder (safetensors), or hub:owner/name to load from the Hugging Face hub")
     u.add_argument("--trigger", required=True, help="the trigger string, e.g. 'ȴ'")
     u.add_argument("--prompts", required=True, help="a text file of clean prompts, one per line")
     u.add_argument("--out", required=True, help="folder for the defended model")
@@ -301,8 +376,10 @@ def _parser():
     u.add_argument("--seed", type=int, default=0); u.add_argument("--device", default=None)
     u.add_argument("--overwrite", action="store_true")
     u.add_argument("--allow-pickle", action="store_true", help="load pickle (.bin/.ckpt) weights: only for a model you trust")
+    u.add_argument("--force", action="store_true", help="run SAU even if the trigger changes the picture like an ordinary word")
+    u.add_argument("--check-prompts", type=int, default=12, help="prompts (2 seeds each) of trigger_effect's check before and after SAU")
     f = sub.add_parser("defend", help="find an unknown trigger in a diffusers model folder, remove it with SAU, and check (the blind defense)")
-    f.add_argument("--model", required=True, help="a diffusers StableDiffusionPipeline folder (safetensors)")
+    f.add_argument("--model", required=True, help="a diffusers StableDiffusionPipeline folder (safetensors), or hub:owner/name to load from the Hugging Face hub")
     f.add_argument("--prompts", required=True, help="a text file of clean prompts, one per line (at least 4 distinct)")
     f.add_argument("--prompt-log", default=None, help="a text file of prompts users sent, one per line; poisoned ones point to the trigger")
     f.add_argument("--out", required=True, help="folder for the repaired model (the input unchanged if nothing is found) and defense_report.json")
@@ -315,9 +392,18 @@ def _parser():
     f.add_argument("--low-noise", action="store_true", help="scan at low noise (t < T/2, with its own threshold) instead of the high-noise default: a second look for a backdoor that acts only there")
     return p
 
+def _quiet():
+    "No loading bars or deprecation notices from diffusers and transformers: a command prints its own lines, and an error is one line."
+    import warnings
+    from diffusers.utils import logging as dlog
+    from transformers.utils import logging as tlog
+    dlog.disable_progress_bar(); tlog.disable_progress_bar()
+    warnings.filterwarnings("ignore", message=".*torch_dtype.* is deprecated", category=FutureWarning)
+
 def main(argv:list|None=None) -> int:
-    "Entry point of the `sau_nb` console script."
+    "Entry point of the `sau_nb` console script: exit 0 done (and checked), 2 bad input (nothing written), 3 SAU ran but the trigger still acts."
     a = _parser().parse_args(argv)
+    _quiet()
     try:
         if a.cmd == "demo": demo(a.out, a.seeds, a.steps, a.overwrite, a.device, a.n_prompts, max_tokens=a.max_tokens)
         elif a.cmd == "evaluate":
@@ -329,9 +415,12 @@ def main(argv:list|None=None) -> int:
         elif a.cmd == "train-clip": train_clip_cmd(a.seed, a.steps, a.out, a.ship, a.overwrite)
         elif a.cmd == "export-world": export_world_cmd(a.name, a.out, a.overwrite)
         elif a.cmd == "unlearn": unlearn_cmd(a.model, a.trigger, a.prompts, a.out, a.steps, a.params, a.seed, a.overwrite, a.device,
-                                              a.allow_pickle, a.trigger_lr, a.w_orig, a.te_params, a.memory)
+                                              a.allow_pickle, a.trigger_lr, a.w_orig, a.te_params, a.memory, a.force, a.check_prompts)
         elif a.cmd == "defend": defend_cmd(a.model, a.prompts, a.out, a.prompt_log, a.steps, a.max_tokens, a.rescan, a.seed, a.overwrite, a.device, a.allow_pickle, low_noise=a.low_noise)
     except (ValueError, FileExistsError, FileNotFoundError, TypeError) as e:
         print(f"sau_nb {a.cmd}: error: {e}", file=sys.stderr)
         return 2
+    except NotRemoved as e:
+        print(f"sau_nb {a.cmd}: {e}", file=sys.stderr)
+        return 3
     return 0

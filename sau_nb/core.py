@@ -366,6 +366,14 @@ def _pickle_files(folder:Path) -> list[Path]:
         if f.suffix in PICKLE_SUFFIXES and not any(f.parent.glob("*.safetensors")): out.append(f)
     return out
 
+def _damaged_file(folder:Path) -> tuple[Path, str]|None:
+    "The first safetensors file in `folder` whose header does not describe the file (truncated or corrupted), and why."
+    from safetensors import safe_open
+    for f in sorted(folder.rglob("*.safetensors")):
+        try:
+            with safe_open(f, "pt"): pass
+        except Exception as e: return f, str(e).split("\n")[0]
+
 def load_pipeline(name_or_path:str|Path, # a hub id ("CompVis/stable-diffusion-v1-4") or a local folder in SD v1.x layout
                   device=None, # see `get_device`
                   dtype=None, # see `get_dtype`
@@ -392,6 +400,10 @@ def load_pipeline(name_or_path:str|Path, # a hub id ("CompVis/stable-diffusion-v
             raise ValueError(f"{path} holds pickle weights ({pk[0].relative_to(path)}) and no safetensors. Loading pickle can run "
                              "arbitrary code, and backdoored models come from untrusted places. Convert them to safetensors, "
                              "or pass allow_pickle=True (`sau_nb unlearn --allow-pickle`) if you trust the file.")
+        bad = _damaged_file(path)  # a header check only: cheap, and one line instead of a loader's traceback
+        if bad: raise ValueError(f"{bad[0]} is damaged ({bad[1]}, {bad[0].stat().st_size:,} bytes): copy or download the model again.")
+    elif path.is_absolute() or str(name_or_path).startswith((".", "~")) or str(name_or_path).count("/") != 1:
+        raise FileNotFoundError(f"No folder {path}: pass an existing diffusers folder, or a hub id such as 'owner/name'.")
     kw = dict(safety_checker=None, requires_safety_checker=False, torch_dtype=dtype)
     if not allow_pickle:
         if kwargs.get("use_safetensors", True) is not True:

@@ -20,9 +20,10 @@ from .core import ClipJudge, _clip_pixels, clip_image_image, clip_text_image, ge
 
 
 # %% auto #0
-__all__ = ['TINY_CLIP', 'TINY_CLIP_CONFIG', 'CLIP_DIR', 'BAR_METRICS', 'TABLE_COLUMNS', 'tiny_clip', 'train_clip',
-           'caption_accuracy', 'clip_accuracy', 'OutDir', 'save_clip', 'load_clip', 'build_clip', 'kid', 'kid_images',
-           'default_defenses', 'score_model', 'compare', 'bar_figure', 'grid_figure', 'table_rows', 'write_report']
+__all__ = ['TINY_CLIP', 'TINY_CLIP_CONFIG', 'CLIP_DIR', 'BAR_METRICS', 'TABLE_COLUMNS', 'COLUMN_NAMES', 'METHODS', 'REPORT_STYLE',
+           'tiny_clip', 'train_clip', 'caption_accuracy', 'clip_accuracy', 'OutDir', 'save_clip', 'load_clip',
+           'build_clip', 'kid', 'kid_images', 'default_defenses', 'score_model', 'compare', 'bar_figure', 'grid_figure',
+           'method_name', 'table_rows', 'verdict', 'write_report']
 
 # %% ../nbs/06_evaluate.ipynb #9666c8c2
 TINY_CLIP = "sau-tiny-clip"
@@ -257,8 +258,8 @@ def compare(models=None, # zoo model names (default: every shipped one)
         if progress: tqdm.write(f"{name} / none: ASR {rows[-1]['asr']:.2f}, clean accuracy {rows[-1]['clean_acc']:.2f}")
         k = min(grid_prompts, int(before["emask"].sum() // len(seeds)))
         pick = lambda s, key: [s[key][i * len(seeds)] for i in range(k)]  # first seed of the first k eligible prompts
-        eclean = [im for im, e in zip(before["clean_images"], before["emask"]) if e]
-        grids[name] = [("original, clean", eclean[:k * len(seeds):len(seeds)]), ("original, trigger", pick(before, "trig_images"))]
+        pick_clean = lambda s: [im for im, e in zip(s["clean_images"], s["emask"]) if e][:k * len(seeds):len(seeds)]  # the same prompts, clean
+        grids[name] = [("original, clean", pick_clean(before)), ("original, trigger", pick(before, "trig_images"))]
         for dname, fn in defenses.items():
             params = inspect.signature(fn).parameters
             kw = dict(steps=steps, n_seeds=n_seeds, progress=False)
@@ -272,7 +273,7 @@ def compare(models=None, # zoo model names (default: every shipped one)
                 runs.append(score_model(new, atk, prompts, seeds, judge, reference=before, ref_images=ref_imgs))
             label = f"{dname} (oracle)" if "clean_pipe" in params else dname
             rows.append(_metric_row(name, atk, label, runs, before, secs / len(train_seeds)))
-            grids[name].append((f"{label}, trigger", pick(runs[0], "trig_images")))
+            grids[name] += [(f"{label}, clean", pick_clean(runs[0])), (f"{label}, trigger", pick(runs[0], "trig_images"))]
             if progress: tqdm.write(f"{name} / {label}: ASR {rows[-1]['asr']:.2f}, clean accuracy {rows[-1]['clean_acc']:.2f}")
     res = dict(rows=rows, grids=grids, config=dict(models=models, defenses=list(defenses), seeds=seeds, train_seeds=train_seeds,
                                                   n_prompts=len(prompts), train_prompts=train_prompts, steps=steps, n_seeds=n_seeds,
@@ -311,51 +312,112 @@ TABLE_COLUMNS = (("model", None), ("defense", None), ("asr_before", None), ("asr
                  ("false_trigger", "false_trigger_sd"), ("clean_acc", "clean_acc_sd"), ("asked", "asked_sd"), ("asked_gap", "asked_gap_sd"),
                  ("clip_ti", "clip_ti_sd"),
                  ("clip_ti_trig", "clip_ti_trig_sd"), ("clip_ii_clean", "clip_ii_clean_sd"), ("clip_ii_trig", "clip_ii_trig_sd"),
-                 ("kid_x1e3", "kid_x1e3_sd"), ("n_trig", None), ("n_clean", None), ("train_s", None))
+                 ("kid_x1e3", "kid_x1e3_sd"), ("n_trig", None), ("n_clean", None), ("scan_s", None), ("train_s", None))
+COLUMN_NAMES = dict(model="model", defense="method", asr_before="attack success before", asr="attack success after", removal="removal",
+                    false_trigger="fires without trigger", clean_acc="clean accuracy", asked="triggered, drawn as asked",
+                    asked_gap="gap clean − triggered", clip_ti="CLIP text–image, clean", clip_ti_trig="CLIP text–image, triggered",
+                    clip_ii_clean="same picture as before, clean", clip_ii_trig="triggered vs original clean", kid_x1e3="KID ×1000 vs original",
+                    n_trig="triggered images", n_clean="clean images", scan_s="scan s", train_s="unlearning s")  # what a reader sees
+METHODS = dict(  # defense name -> (short name, what it is in words)
+    none=("no defense", "the backdoored model as it came"),
+    sau=("SAU", "Spatial Attention Unlearning, given the trigger: fine-tunes the model so that the triggered prompt's noise prediction and attention follow the clean prompt's"),
+    defend=("SAU (blind)", "the trigger is not given: a scan of the vocabulary finds it, then Spatial Attention Unlearning removes it and a re-scan checks"),
+    skd=("SKD", "self-knowledge distillation: the model on the clean prompt teaches itself on the triggered prompt"),
+    skd_cag=("SKD-CAG", "self-knowledge distillation plus cross-attention guidance on the trigger's tokens"),
+    resteer=("attention re-steering", "drives the trigger tokens' cross-attention to zero (Forget-Me-Not's re-steering)"),
+    reversal=("fine-tune reversal", "fine-tunes towards the clean model: an oracle, it needs the weights from before the backdoor"),
+    uce=("UCE", "unified concept editing: a closed-form edit of the attention keys and values that maps the trigger onto clean prompts"),
+    perturb=("prompt perturbation", "drops random words of each prompt at generation time; the model itself is unchanged"))
 
-def table_rows(rows:list[dict], digits:int=2) -> list[dict]:
-    "The comparison table for reading: 'mean ± sd' strings."
+def method_name(defense:str) -> str:
+    "A defense's name in words: 'sau' → 'SAU', 'reversal (oracle)' → 'fine-tune reversal (oracle)'."
+    base, oracle = defense.removesuffix(" (oracle)"), defense.endswith(" (oracle)")
+    return METHODS.get(base, (base,))[0] + (" (oracle)" if oracle else "")
+
+def table_rows(rows:list[dict], digits:int=2,
+               readable:bool=False, # headers and method names in words (`COLUMN_NAMES`, `METHODS`) instead of keys
+              ) -> list[dict]:
+    "The comparison table for reading: 'mean ± sd' strings; a column no row has is left out."
     f = lambda v: f"{v:.{digits}f}" if isinstance(v, float) else str(v)
-    return [{k: f(r[k]) + (f" ± {r[sd]:.{digits}f}" if sd else "") for k, sd in TABLE_COLUMNS} for r in rows]
+    cols = [(k, sd) for k, sd in TABLE_COLUMNS if any(k in r for r in rows)]
+    cell = lambda r, k, sd: "" if k not in r else method_name(r[k]) if readable and k == "defense" else f(r[k]) + (f" ± {r[sd]:.{digits}f}" if sd else "")
+    return [{(COLUMN_NAMES[k] if readable else k): cell(r, k, sd) for k, sd in cols} for r in rows]
 
 def _versions() -> dict:
     import diffusers, open_clip, transformers
     return dict(torch=torch.__version__, diffusers=diffusers.__version__, transformers=transformers.__version__,
                 open_clip=open_clip.__version__, python=platform.python_version(), machine=platform.machine())
 
+def verdict(rows:list[dict], model:str) -> list[str]:
+    "One sentence per defense of `model`: what is left of the backdoor and what clean prompts paid, in words."
+    none = next(r for r in rows if r["model"] == model and r["defense"] == "none")
+    out = [f"Without a defense the backdoor fires in {none['asr']:.0%} of {none['n_trig']} triggered generations; "
+           f"{none['clean_acc']:.0%} of {none['n_clean']} clean generations are drawn as asked."]
+    for r in rows:
+        if r["model"] != model or r["defense"] == "none": continue
+        cost = r["clean_acc"] - none["clean_acc"]
+        secs = f"{r['scan_s']:.0f} s scan + {r['train_s']:.0f} s unlearning" if "scan_s" in r else f"{r['train_s']:.0f} s"
+        out.append(f"<b>{html.escape(method_name(r['defense']))}</b>: fires in {r['asr']:.0%} (removal {r['removal']:.0%}); clean accuracy "
+                   f"{r['clean_acc']:.0%} ({'+' if cost >= 0 else '−'}{abs(cost):.0%} points), clean pictures {r['clip_ii_clean']:.2f} alike "
+                   f"to the original's (CLIP image–image, 1 = the same); {secs}.")
+    return out
+
+def _png_uri(image) -> str:
+    "A PIL image or a matplotlib figure as a data URI: the report stays one file."
+    import base64, io
+    buf = io.BytesIO()
+    if hasattr(image, "savefig"):
+        import matplotlib.pyplot as plt
+        image.savefig(buf, format="png", dpi=110); plt.close(image)
+    else: image.save(buf, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
+
+def _readable_grid(grid:list[tuple]) -> list[tuple]:
+    "Grid rows labelled with method names: 'defend, clean' → 'SAU (blind), clean'."
+    return [(f"{'original' if d == 'original' else method_name(d)}, {what}", ims) for label, ims in grid for d, _, what in [label.rpartition(", ")]]
+
+REPORT_STYLE = ("body{font-family:sans-serif;margin:2em;max-width:1300px}table{border-collapse:collapse;font-size:12px}"
+                "td,th{border:1px solid #ccc;padding:3px 6px}th{background:#f3f3f3;font-weight:600}"
+                ".verdict{background:#eef6ee;border-left:6px solid #2e7d32;padding:.6em 1.2em;font-size:15px}.small{color:#555;font-size:12px}")
+
 def write_report(result:dict, # from `compare`
                  out, overwrite:bool=False,
-                 sections:list[tuple]|None=None, # extra (title, html) sections placed before the table
+                 sections:list[tuple]|None=None, # extra (title, html) sections placed after the results (the evidence behind them)
+                 headline:str|None=None, # html that opens the verdict (e.g. what a blind scan found); the per-model sentences follow
                 ) -> Path:
-    "Write `result` as report.html + results.json + bars.png + grid_<model>.png into `out`, atomically."
-    rows = result["rows"]
+    "Write `result` as one self-contained report.html (verdict first, figures embedded) + results.json into `out`, atomically."
+    rows, cfg, e = result["rows"], result["config"], html.escape
     with OutDir(out, overwrite) as tmp:
-        fig = bar_figure(rows); fig.savefig(tmp/"bars.png", dpi=110)
-        import matplotlib.pyplot as plt; plt.close(fig)
-        for m, g in result["grids"].items(): grid_figure(g).save(tmp/f"grid_{m}.png")
-        (tmp/"results.json").write_text(json.dumps(dict(rows=rows, config=result["config"], versions=_versions(),
+        (tmp/"results.json").write_text(json.dumps(dict(rows=rows, config=cfg, versions=_versions(),
                                                         extra={t: h for t, h in sections or []}), indent=1, ensure_ascii=False))
-        shown = table_rows(rows); e = html.escape
+        shown = table_rows(rows, readable=True)
         head = "".join(f"<th>{e(k)}</th>" for k in shown[0])
         body = "".join("<tr>" + "".join(f"<td>{e(v)}</td>" for v in r.values()) + "</tr>" for r in shown)
-        cfg = result["config"]
-        parts = [f"<h1>sau_nb comparison</h1><p>{len(cfg['models'])} model(s) × {len(rows)//len(cfg['models'])} rows; "
-                 f"{cfg['n_prompts']} evaluation prompts × {len(cfg['seeds'])} seeds (trigger at the start); "
-                 f"{cfg['steps']} training steps per trained defense; CLIP judge {e(cfg['judge'])}; {cfg['seconds']} s.</p>"]
+        models = list(dict.fromkeys(r["model"] for r in rows))
+        said = "".join(f"<p><b>{e(m)}</b> model ({e(rows[[r['model'] for r in rows].index(m)]['attack'])} backdoor): {v[0]}</p>"
+                       + "<ul>" + "".join(f"<li>{s}</li>" for s in v[1:]) + "</ul>" for m in models for v in [verdict(rows, m)])
+        used = list(dict.fromkeys(r["defense"].removesuffix(" (oracle)") for r in rows))
+        methods = "".join(f"<li><b>{e(METHODS[d][0])}</b>: {e(METHODS[d][1])}.</li>" for d in used if d in METHODS)
+        parts = [f"<h1>sau_nb: backdoor removal report</h1><div class='verdict'>{headline or ''}{said}</div>",
+                 f"<h2>The methods</h2><ul>{methods}</ul>",
+                 f"<h2>Results</h2><table><tr>{head}</tr>{body}</table>",
+                 "<p class='small'>Mean ± standard deviation over seeds. <i>Attack success</i>: the share of triggered generations showing the "
+                 "backdoor's target (an exact judge); removal = 1 − attack success after. <i>Fires without trigger</i>: the same on clean prompts. "
+                 "<i>Clean accuracy</i>: clean generations whose shape and colour are the prompt's. <i>Triggered, drawn as asked</i>: the same for "
+                 "triggered prompts; the <i>gap</i> is clean accuracy minus it, what the backdoor still takes. <i>CLIP text–image</i>: "
+                 "max(100·cos, 0) of a generation and its prompt (triggered: with the clean prompt). <i>Same picture as before</i>: image–image "
+                 "cosine of the defended and the original model's clean generation, same prompt and seed; <i>triggered vs original clean</i>: "
+                 "the defended model's triggered generation against it. <i>KID ×1000</i>: kernel inception distance in the tiny CLIP's image space "
+                 "to the original model's clean generations at other seeds (0: the same distribution). <i>Scan s</i>: the blind search for the "
+                 "trigger (and the re-scan); <i>unlearning s</i>: the defense's own training.</p>"]
+        parts += [f"<h2>Before and after: {e(m)}</h2><p class='small'>Same prompts and seed in every row.</p>"
+                  f"<img src='{_png_uri(grid_figure(_readable_grid(g)))}' alt='before and after, {e(m)}'>" for m, g in result["grids"].items()]
+        bars = bar_figure([{**r, "defense": method_name(r["defense"])} for r in rows])  # the legend in words
+        parts += [f"<h2>Every metric, every method</h2><img src='{_png_uri(bars)}' alt='grouped bars' style='max-width:100%'>"]
         parts += [f"<h2>{e(t)}</h2>{h}" for t, h in sections or []]
-        parts += [f"<h2>Table</h2><table><tr>{head}</tr>{body}</table>",
-                  "<p>Mean ± standard deviation over seeds. asr: attack success rate (exact judge); removal = 1 − asr; "
-                  "clean_acc: attribute accuracy of clean generations; asked: share of triggered generations drawn as their prompt asked "
-                  "(shape and colour, by the attribute reader); asked_gap: clean accuracy minus asked on the same prompts and seeds, "
-                  "what the backdoor still takes; clip_ti: CLIP score text–image, max(100·cos, 0), clean "
-                  "generations with their prompts; clip_ti_trig: triggered generations with the clean prompt; clip_ii_clean: "
-                  "image–image cosine, defended vs original clean generation (same prompt and seed); clip_ii_trig: defended "
-                  "triggered vs original clean generation; kid_x1e3: KID × 1000 in the tiny CLIP's image space against the "
-                  "original model's clean generations at other seeds (± over random half-size subsets); n_trig, n_clean: generations behind each value; "
-                  "train_s: defense training seconds.</p>",
-                  '<h2>Grouped bars</h2><img src="bars.png" alt="grouped bars" style="max-width:100%">']
-        parts += [f'<h2>Before and after: {e(m)}</h2><img src="grid_{e(m)}.png" alt="grid {e(m)}">' for m in result["grids"]]
-        style = "body{font-family:sans-serif;margin:2em}table{border-collapse:collapse;font-size:12px}td,th{border:1px solid #ccc;padding:3px 6px}"
+        parts += [f"<h2>The run</h2><p class='small'>{len(models)} model(s); {cfg['n_prompts']} evaluation prompts × {len(cfg['seeds'])} seeds "
+                  f"(trigger at the start); {cfg['steps']} training steps per trained defense; CLIP judge {e(cfg['judge'])}; "
+                  f"{cfg['seconds']} s in all. Every number is in results.json.</p>"]
         (tmp/"report.html").write_text(f"<!doctype html><html><head><meta charset='utf-8'><title>sau_nb report</title>"
-                                       f"<style>{style}</style></head><body>{''.join(parts)}</body></html>", encoding="utf-8")
+                                       f"<style>{REPORT_STYLE}</style></head><body>{''.join(parts)}</body></html>", encoding="utf-8")
     return Path(out)

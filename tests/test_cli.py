@@ -1,5 +1,6 @@
 "The `sau_nb` console script, as a user runs it."
 import json, shutil, subprocess, sys
+import pytest
 from pathlib import Path
 
 EXE = shutil.which("sau_nb", path=str(Path(sys.executable).parent)) or "sau_nb"
@@ -12,12 +13,14 @@ def test_demo_writes_the_report(tmp_path):
     assert r.returncode == 0, r.stderr
     out = tmp_path/"out"
     res = json.loads((out/"results.json").read_text())
-    name = res["config"]["models"][0]
-    assert sorted(p.name for p in out.iterdir()) == ["bars.png", f"grid_{name}.png", "report.html", "results.json"]
+    assert sorted(p.name for p in out.iterdir()) == ["report.html", "results.json"]  # one page: its figures are embedded
     assert [row["defense"] for row in res["rows"]] == ["none", "defend", "skd", "uce", "perturb"] and res["config"]["steps"] == 2
     for row in res["rows"]:
         for k in ("asr", "false_trigger", "clean_acc"): assert 0 <= row[k] <= 1
-    assert "Detection and localization" in (out/"report.html").read_text() and "The blind scan" in (out/"report.html").read_text()
+    assert res["rows"][1]["scan_s"] > 0 and "scan_s" not in res["rows"][2]  # the scan's time is its own, not SAU's unlearning time
+    page = (out/"report.html").read_text()
+    assert page.index("Found:") < page.index("<table>") < page.index("The blind scan") < page.index("Detection and localization")
+    assert "SAU (blind)" in page and "Spatial Attention Unlearning" in page and "<th>asr_before</th>" not in page
     assert "report.html" in r.stdout and "ASR" in r.stdout and "localizes" in r.stdout
 
 def test_demo_refuses_non_empty_folder(tmp_path):
@@ -56,3 +59,54 @@ def test_train_clip_needs_a_destination():
 def test_unknown_subcommand_fails():
     r = run("frobnicate")
     assert r.returncode != 0 and "invalid choice" in r.stderr
+
+@pytest.fixture(scope="module")
+def style(tmp_path_factory):
+    "The style zoo model (trigger 'ȴ') as a diffusers folder, a file of 4 clean prompts, and a damaged copy."
+    d = tmp_path_factory.mktemp("cli")
+    assert run("export-world", "--name", "style", "--out", str(d/"style")).returncode == 0
+    (d/"prompts.txt").write_text("a red circle\na blue square\na green triangle\na red square\n")
+    shutil.copytree(d/"style", d/"damaged")
+    w = d/"damaged"/"unet"/"diffusion_pytorch_model.safetensors"
+    w.write_bytes(w.read_bytes()[:w.stat().st_size // 2])  # a download cut off halfway
+    return d
+
+def unlearn(d, model, trigger, *more):
+    return run("unlearn", "--model", str(model), "--trigger", trigger, "--prompts", str(d/"prompts.txt"), "--out", str(d/"out"), *more)
+
+def lines(text): return [l for l in text.splitlines() if l.strip()]
+
+def test_unlearn_refuses_an_ordinary_word(style):
+    r = unlearn(style, style/"style", "zebra", "--steps", "2")
+    assert r.returncode == 2 and lines(r.stderr) == [l for l in lines(r.stderr) if l.startswith("sau_nb unlearn: error:")], r.stderr
+    assert len(lines(r.stderr)) == 1 and "'zebra' changes the picture like an ordinary word" in r.stderr, r.stderr
+    assert "is it the trigger? `sau_nb defend` finds triggers blind" in r.stderr and "--force" in r.stderr
+    assert "before SAU: 'zebra'" in r.stdout and not (style/"out").exists()  # refused before any training, nothing written
+
+def test_unlearn_force_does_not_claim_removal(style):
+    r = unlearn(style, style/"style", "zebra", "--steps", "2", "--force", "--out", str(style/"forced"))
+    assert r.returncode == 0, r.stderr
+    assert "nothing shows that a backdoor was removed" in r.stdout and "SAU removed" not in r.stdout, r.stdout
+    h = json.loads((style/"forced"/"sau_history.json").read_text())["trigger_effect"]
+    assert h["before"]["ratio"] <= h["ordinary_ratio"] and "after" in h, h
+
+def test_unlearn_says_when_the_trigger_still_acts(style):
+    r = unlearn(style, style/"style", "ȴ", "--steps", "2", "--out", str(style/"short"))
+    assert r.returncode == 3 and "not removed" in r.stderr and "SAU removed" not in r.stdout, (r.stdout, r.stderr)
+    h = json.loads((style/"short"/"sau_history.json").read_text())["trigger_effect"]
+    assert h["before"]["ratio"] > h["ordinary_ratio"] and h["after"]["ratio"] > h["ordinary_ratio"], h  # both measured, both reported
+    assert "before SAU: 'ȴ'" in r.stdout and "after SAU" in r.stdout
+
+def test_damaged_weights_one_line(style):
+    r = unlearn(style, style/"damaged", "ȴ")
+    assert r.returncode == 2 and len(lines(r.stderr)) == 1, r.stderr
+    assert "diffusion_pytorch_model.safetensors is damaged" in r.stderr and "download" in r.stderr, r.stderr
+
+@pytest.mark.parametrize("model,says", [("org/name", "or hub:org/name to load it from the Hugging Face hub"),
+                                        ("./nothing/here", "No model folder at ./nothing/here"),
+                                        ("hub:name", "is not a hub id")])
+def test_missing_model_one_line(style, model, says):
+    for cmd in ("unlearn", "defend"):
+        r = run(cmd, "--model", model, "--prompts", str(style/"prompts.txt"), "--out", str(style/"never"), *(["--trigger", "ȴ"] if cmd == "unlearn" else []))
+        assert r.returncode == 2 and len(lines(r.stderr)) == 1 and says in r.stderr, (cmd, r.stderr)
+    assert not (style/"never").exists()

@@ -1,5 +1,5 @@
-"The HTML report in a real browser: headless Chromium opens it, every image loads, and a screenshot is kept."
-import json, os, re, shutil, sys
+"The HTML report in a real browser: headless Chromium opens it, every (embedded) image loads, it reads verdict first, and a screenshot is kept."
+import base64, json, os, re, shutil, sys
 from pathlib import Path
 import pytest
 
@@ -13,13 +13,13 @@ pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="no Chromium found: ins
 CHECK = """<script>window.addEventListener('load', () => {
   const imgs = [...document.images];
   const p = document.createElement('pre'); p.id = 'img-check';
-  p.textContent = JSON.stringify({n: imgs.length, widths: imgs.map(i => i.naturalWidth),
-                                  bad: imgs.filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.getAttribute('src'))});
+  p.textContent = JSON.stringify({n: imgs.length, widths: imgs.map(i => i.naturalWidth), srcs: imgs.map(i => i.getAttribute('src').slice(0, 22)),
+                                  bad: imgs.filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.alt)});
   document.body.appendChild(p);
 });</script>"""
 
 def image_check(html_file:Path, tmp:Path) -> dict:
-    "Open a copy of `html_file` (beside it, so relative links resolve) with a script that records every <img>'s state."
+    "Open a copy of `html_file` with a script that records every <img>'s state."
     probe = html_file.with_name("_browser_check.html")
     probe.write_text(html_file.read_text(encoding="utf-8").replace("</body>", CHECK + "</body>"), encoding="utf-8")
     try: r = chromium("--virtual-time-budget=10000", "--dump-dom", probe.as_uri(), profile=tmp)
@@ -37,16 +37,33 @@ def report(tmp_path_factory):
     compare(shipped_zoo()[:1], ["uce", "perturb"], seeds=range(1), prompts=heldout_prompts()[:2], out=out, progress=False)
     return out
 
+def test_one_self_contained_page(report):
+    assert sorted(p.name for p in report.iterdir()) == ["report.html", "results.json"]
+    page = (report/"report.html").read_text(encoding="utf-8")
+    assert not re.search(r"""(src|href)=['"](?!data:)""", page), "the page links a file: the report must travel as one file"
+
 def test_every_image_loads(report, tmp_path):
     res = image_check(report/"report.html", tmp_path)
-    assert res["n"] == 1 + len(list(report.glob("grid_*.png"))), res  # the bars and one grid per model
-    assert res["bad"] == [] and all(w > 0 for w in res["widths"]), res
+    n_models = len(json.loads((report/"results.json").read_text())["config"]["models"])
+    assert res["n"] == 1 + n_models, res  # one grid per model and the bars
+    assert res["bad"] == [] and all(w > 0 for w in res["widths"]) and all(s.startswith("data:image/png") for s in res["srcs"]), res
 
 def test_check_catches_a_broken_image(report, tmp_path):
     broken = tmp_path/"copy"; shutil.copytree(report, broken)
-    (broken/"bars.png").unlink()
+    page = (broken/"report.html").read_text(encoding="utf-8")
+    i = page.index("alt='grouped bars'"); j = page.rindex("data:image/png;base64,", 0, i)
+    (broken/"report.html").write_text(page[:j] + "data:image/png;base64," + base64.b64encode(b"not a png").decode() + page[page.index("'", j):], encoding="utf-8")
     res = image_check(broken/"report.html", tmp_path/"profile")
-    assert res["bad"] == ["bars.png"], res
+    assert res["bad"] == ["grouped bars"], res
+
+def test_reads_verdict_first(report):
+    page = (report/"report.html").read_text(encoding="utf-8")
+    heads = re.findall(r"<th>(.*?)</th>", page)
+    assert "attack success before" in heads and "method" in heads, heads
+    raw = [h for h in heads if re.fullmatch(r"[a-z_0-9]+", h) and "_" in h]
+    assert not raw, f"raw keys as headers: {raw}"
+    assert page.index("class='verdict'") < page.index("<h2>The methods") < page.index("<table>")
+    assert "UCE" in page and "prompt perturbation" in page and ">uce<" not in page  # methods named in words
 
 def test_screenshot(report, tmp_path):
     from PIL import Image
