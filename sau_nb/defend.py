@@ -492,22 +492,22 @@ def scan_model(pipe, clean_prompts:list[str],
 # %% ../nbs/04a_defend.ipynb #a099ebe7
 def scan_figure(scan:TokenScan, tokenizer, triggers=(), # the found triggers: their tokens are circled and labelled
                 title:str|None=None):
-    "The scan as a scatter: each searched token's departure (log scale) against its id; ordinary tokens grey, the clean prompts' own blue, the triggers' red."
+    "The scan as a scatter: each exactly scored token's departure (log scale) against its id; ordinary tokens grey, the clean prompts' own blue, the triggers' red."
     import matplotlib.pyplot as plt
-    s, ok = scan.scores.numpy(), scan.ordinary.numpy()
+    s, ok = scan.scores.numpy(), (scan.ordinary & ~torch.isnan(scan.scores)).numpy()  # a staged scan scores a few hundred exactly
     ids = np.arange(len(s))
     fig, ax = plt.subplots(figsize=(8, 3.2))
-    ax.scatter(ids[ok], s[ok], s=1, c="0.6", rasterized=True, label=f"ordinary tokens ({int(ok.sum()):,})")
+    ax.scatter(ids[ok], s[ok], s=1, c="0.6", rasterized=True, label=f"ordinary tokens scored exactly ({int(ok.sum()):,})")
     dom = [i for i in scan.domain if not np.isnan(s[i])]
     ax.scatter(dom, s[dom], s=8, c="tab:blue", label="the clean prompts' own tokens")
-    q = float(np.quantile(s[ok], 0.999)); ax.axhline(q, ls="--", lw=0.8, c="k", label="99.9% of ordinary tokens")
+    q = float(scan.reference_scores.quantile(0.999)); ax.axhline(q, ls="--", lw=0.8, c="k", label="99.9% of ordinary tokens")
     for t in triggers:
         tid = [i for i in check_trigger(t, tokenizer) if not np.isnan(s[i])]
         ax.scatter(tid, s[tid], s=60, facecolors="none", edgecolors="tab:red", linewidths=1.5)
         if tid: ax.annotate(f"found: {t!r}", (tid[0], s[tid].max()), xytext=(6, 4), textcoords="offset points", color="tab:red", fontsize=9)
     ax.set_yscale("log"); ax.set_ylim(top=float(np.nanmax(s)) * 5)  # room above the highest point for the labels
     ax.set_xlabel("token id"); ax.set_ylabel("departure D (mean over contexts)")
-    ax.set_title(title or f"{int((~np.isnan(s)).sum()):,} tokens scanned", fontsize=10); ax.legend(fontsize=7, loc="lower right", markerscale=3)
+    ax.set_title(title or f"{int(scan.searched.sum()):,} tokens scanned", fontsize=10); ax.legend(fontsize=7, loc="lower right", markerscale=3)
     fig.tight_layout()
     return fig
 
