@@ -106,7 +106,7 @@ if a.stages:  # the staged scan against the one-stage scan: recall, UNet rows, F
     with open(out/"stages.jsonl", "a") as f: f.write(json.dumps(rec, default=float) + "\n")
 el
 if a.cpu:  # what the blind scan costs in CPU time, whatever else runs on the machine
-    t = time.process_time(); scan_tokens(pipe, prompts, max_tokens=4096, progress=False, **tr); c_scan = time.process_time() - t
+    t = time.process_time(); scan_tokens(pipe, prompts, max_tokens=4096, n_exact=None, progress=False, **tr); c_scan = time.process_time() - t  # the one-stage scan (--stages measures the staged one)
     t = time.process_time(); rep = scan_model(pipe, prompts, scan=scan, progress=False, **thr); c_rest = time.process_time() - t
     V = len(tok) - len(set(tok.all_special_ids))
     rec.update(mode="cpu", scan_cpu_4096=round(c_scan, 1), scan_cpu_vocabulary=round(c_scan * V / 4096, 1), verdict_cpu=round(c_rest, 1),
