@@ -104,8 +104,7 @@ if a.stages:  # the staged scan against the one-stage scan: recall, UNet rows, F
                                 best_other=next(({"trigger": x["trigger"], "z": x["z"]} for x in rep.candidates if x["trigger"] not in rep.backdoors
                                                  and not any(set(x["ids"]) & set(check_trigger(b, tok)) for b in rep.backdoors)), None)))
     with open(out/"stages.jsonl", "a") as f: f.write(json.dumps(rec, default=float) + "\n")
-el
-if a.cpu:  # what the blind scan costs in CPU time, whatever else runs on the machine
+elif a.cpu:  # what the blind scan costs in CPU time, whatever else runs on the machine
     t = time.process_time(); scan_tokens(pipe, prompts, max_tokens=4096, n_exact=None, progress=False, **tr); c_scan = time.process_time() - t  # the one-stage scan (--stages measures the staged one)
     t = time.process_time(); rep = scan_model(pipe, prompts, scan=scan, progress=False, **thr); c_rest = time.process_time() - t
     V = len(tok) - len(set(tok.all_special_ids))
