@@ -9,6 +9,7 @@ One model per call, one JSON line appended to runs/scan/scan.jsonl (or defend.js
   OMP_NUM_THREADS=1 python bench/bench_scan.py --model pixel --reuse runs/scan/pixel_single.npy --cpu   # CPU seconds of the scan and the verdict (cpu.jsonl)
   OMP_NUM_THREADS=1 python bench/bench_scan.py --model pixel_style      # the two-backdoor zoo model (MULTI_ZOO): every planted attack is checked
   OMP_NUM_THREADS=1 python bench/bench_scan.py --model pixel_low_noise --t-range 0 0.5   # contexts at low noise (t < T/2): files and records named pixel_low_noise_t0-0.5
+  OMP_NUM_THREADS=1 python bench/bench_scan.py --model object --stages --verdict   # staged vs one-stage scan: first-stage rank of each planted token, rows, FLOPs, seconds (stages.jsonl)
 Fine-tuned variants are kept in runs/scan/variants/NAME (with finetune.json) and reloaded by later calls.
 """
 import argparse, dataclasses, json, sys, time
@@ -29,6 +30,9 @@ ap.add_argument("--cpu", action="store_true", help="CPU seconds (process time, u
 ap.add_argument("--sau-steps", type=int); ap.add_argument("--eval-seeds", type=int, default=4)
 ap.add_argument("--t-range", type=float, nargs=2, default=None, metavar=("LO", "HI"), help="the scan's and the verdict's contexts at t in [LO·T, HI·T) (default: sau_nb.core.T_RANGE, the high-noise half)")
 ap.add_argument("--threshold", type=float, help="the verdict's threshold (default: the one calibrated for the t-range, sau_nb.defend.z_threshold; a range without one needs it)")
+ap.add_argument("--stages", action="store_true", help="the staged scan against the one-stage scan in one run: each planted token's first-stage rank, UNet rows, FLOPs and seconds per stage (stages.jsonl)")
+ap.add_argument("--old-tokens", type=int, default=2048, help="with --stages: the one-stage scan is timed on this many random tokens and scaled to the vocabulary")
+ap.add_argument("--verdict", action="store_true", help="with --stages: also the verdict (scan_model) on the staged scan, and its seconds")
 ap.add_argument("--out", default="runs/scan")
 a = ap.parse_args()
 torch.set_num_threads(1)
@@ -67,8 +71,41 @@ if a.reuse:  # the single-token scores of an earlier scan with the same contexts
     prior["seconds"] = prior["seconds"]["tokens"] if isinstance(prior["seconds"], dict) else prior["seconds"]
     scan = TokenScan(per, domain_tokens(tok, prompts), sorted(set(tok.all_special_ids)), prior["seconds"], ctx)
     rec["reused"] = dict(file=a.reuse, command=prior["command"], seconds=prior["seconds"])
-if a.cpu:  # what the blind scan costs in CPU time, whatever else runs on the machine
-    t = time.process_time(); scan_tokens(pipe, prompts, max_tokens=4096, progress=False, **tr); c_scan = time.process_time() - t
+if a.stages:  # the staged scan against the one-stage scan: recall, UNet rows, FLOPs and seconds per stage, in one run
+    from torch.utils.flop_counter import FlopCounterMode
+    from sau_nb.defend import attention_departure, cross_queries
+    def flops(fn):  # FLOPs of one call
+        with FlopCounterMode(display=False) as fc: fn()
+        return fc.get_total_flops()
+    ctx = scan_contexts(pipe, prompts, 3, **tr); cq = cross_queries(pipe, ctx); probe = torch.arange(1000, 1064)
+    per_tok = dict(first=flops(lambda: attention_departure(pipe, ctx, cq, probe)) / len(probe), exact=flops(lambda: token_departure(pipe, ctx, probe)) / len(probe))
+    t, c = time.time(), time.process_time()
+    new = scan_tokens(pipe, prompts, progress=False, **tr)
+    new_s, new_cpu = time.time() - t, time.process_time() - c
+    old_n = min(a.old_tokens, len(tok))  # the one-stage scan on a random sample, scaled to the vocabulary
+    sample = np.random.default_rng(1).choice(len(tok) - 2, old_n, replace=False)
+    t, c = time.time(), time.process_time()
+    scan_tokens(pipe, prompts, tokens=sample, n_exact=None, progress=False, **tr)
+    V = int(new.searched.sum()); scale = V / old_n
+    old = dict(seconds=round((time.time() - t) * scale, 1), cpu_seconds=round((time.process_time() - c) * scale, 1), tokens=V, unet_rows=3 * V,
+               gflops=round(per_tok["exact"] * V / 1e9, 1), measured_on=old_n)
+    st = {k: dict(v, seconds=round(v["seconds"], 1), gflops=round(per_tok[k] * v["tokens"] / 1e9, 1)) for k, v in new.stages.items()}
+    recall = [dict(planted=x.trigger, tokens=[dict(id=i, token=repr(tok.decode([i])), first_rank=new.first_rank(i), exact_rank=r["rank"], z=round(r["z"], 1))
+                                              for i, r in zip(check_trigger(x.trigger, tok), new.table(tok, ids=check_trigger(x.trigger, tok)))])
+              for x in attacks]
+    rec.update(mode="stages", old=old, new=dict(stages=st, seconds=round(new_s, 1), cpu_seconds=round(new_cpu, 1), unet_rows=sum(v["unet_rows"] for v in st.values()),
+                                               gflops=round(sum(v["gflops"] for v in st.values()), 1)),
+               flops_per_token=per_tok, recall=recall, rescored=len(new.top(10**6)))
+    if a.verdict:
+        t, c = time.time(), time.process_time()
+        rep = scan_model(pipe, prompts, scan=new, progress=False, **thr)
+        rec.update(verdict=dict(report=str(rep), backdoors=rep.backdoors, best_ordinary_z=rep.best_ordinary_z, seconds={k: round(v, 1) for k, v in rep.seconds.items()},
+                                total_seconds=round(time.time() - t + new_s, 1), total_cpu=round(time.process_time() - c + new_cpu, 1),
+                                best_other=next(({"trigger": x["trigger"], "z": x["z"]} for x in rep.candidates if x["trigger"] not in rep.backdoors
+                                                 and not any(set(x["ids"]) & set(check_trigger(b, tok)) for b in rep.backdoors)), None)))
+    with open(out/"stages.jsonl", "a") as f: f.write(json.dumps(rec, default=float) + "\n")
+elif a.cpu:  # what the blind scan costs in CPU time, whatever else runs on the machine
+    t = time.process_time(); scan_tokens(pipe, prompts, max_tokens=4096, n_exact=None, progress=False, **tr); c_scan = time.process_time() - t  # the one-stage scan (--stages measures the staged one)
     t = time.process_time(); rep = scan_model(pipe, prompts, scan=scan, progress=False, **thr); c_rest = time.process_time() - t
     V = len(tok) - len(set(tok.all_special_ids))
     rec.update(mode="cpu", scan_cpu_4096=round(c_scan, 1), scan_cpu_vocabulary=round(c_scan * V / 4096, 1), verdict_cpu=round(c_rest, 1),

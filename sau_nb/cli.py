@@ -74,6 +74,7 @@ def demo(out:str="demo_out", # folder for the report
          n_prompts:int=12, # held-out evaluation prompts (12: every shape × colour in one phrasing)
          baselines=DEMO_BASELINES,
          max_tokens:int|None=None, # scan only this many tokens of the vocabulary (None: all of it; a warning names what was left)
+         progress:bool=True, # progress bars with an ETA for every long stage
         ) -> Path:
     "Backdoor → detect, localize, scan the vocabulary → defend (trigger not given) and baselines → report, on the shipped tiny world; writes `out`/report.html."
     import html
@@ -88,24 +89,30 @@ def demo(out:str="demo_out", # folder for the report
     if not zoo: raise FileNotFoundError("No zoo model is shipped: build one with `sau_nb build-zoo --names pixel --ship`.")
     name = "pixel" if "pixel" in zoo else zoo[0]
     pipe, atk = load_world(name, device=device), zoo_attack(name)
-    det = _detection(pipe, atk, n=6)  # a log of 12 held-out prompts, 6 of them triggered
+    took = {}  # seconds of each stage, printed at the end
+    ts = time.time(); det = _detection(pipe, atk, n=6); took["detection"] = time.time() - ts  # a log of 12 held-out prompts, 6 of them triggered
     print(f"{name} model, trigger {atk.trigger!r}: the detector flags {det['flagged_triggered']}/{det['n_each']} triggered and "
           f"{det['flagged_clean']}/{det['n_each']} clean prompts (F1 {det['f1']:.2f}); find_trigger localizes {det['localized']!r} "
           f"in {det['probe']!r} ({'the true trigger' if det['match'] else 'not the true trigger'})")
     ts = time.time()  # the blind scan: the clean prompts, the log's candidates, and every token of the vocabulary (or `max_tokens` of them)
-    lrep = triggers_from_log(pipe, det["log"], DEMO_PROMPTS, detector=det["detector"], max_flagged=4)
-    scan = scan_tokens(pipe, DEMO_PROMPTS, max_tokens=max_tokens, progress=False)
-    rep = scan_model(pipe, DEMO_PROMPTS, scan=scan, extra=[c["trigger"] for c in lrep.candidates], progress=False)
+    lrep = triggers_from_log(pipe, det["log"], DEMO_PROMPTS, detector=det["detector"], max_flagged=4); took["prompt log"] = time.time() - ts
+    scan = scan_tokens(pipe, DEMO_PROMPTS, max_tokens=max_tokens, progress=progress)
+    rep = scan_model(pipe, DEMO_PROMPTS, scan=scan, extra=[c["trigger"] for c in lrep.candidates], progress=progress)
     found, scan_s = rep.backdoors, time.time() - ts
+    took.update({f"scan: {k}": v["seconds"] for k, v in scan.stages.items()}, **{f"scan: {k}": v for k, v in rep.seconds.items() if k != "tokens"})
     print(f"blind scan ({scan_s:.0f} s): {rep}")
     fns, rescan_s = default_defenses(), []
+    show = progress  # `compare` asks its defenses for no bars: the blind defense's SAU run and re-scan show theirs
     def blind_defend(pipe, trigger, prompts, steps, n_seeds, seed=0, progress=False):  # `trigger` is not used: defend acts on what the scan found
-        new, r = defend(pipe, prompts, before=rep, scan_kw=dict(scan=scan), sau_kw=dict(steps=steps, n_seeds=n_seeds), rescan="candidates", seed=seed, progress=progress)
+        new, r = defend(pipe, prompts, before=rep, scan_kw=dict(scan=scan), sau_kw=dict(steps=steps, n_seeds=n_seeds), rescan="candidates", seed=seed, progress=show)
         rescan_s.append(r.seconds.get("rescan", 0.))
+        took.update({f"defend: {k}": v for k, v in r.seconds.items() if k != "scan"})
         return new, dict(seconds=r.seconds.get("sau", 0.), report=str(r))  # the unlearning alone: the scan's time is its own column
     defenses = {"defend": blind_defend, **{b: _blind(fns[b], found, one=True) for b in baselines}} if found else {}
+    ts = time.time()
     res = compare([name], defenses, seeds=range(seeds), prompts=heldout_prompts()[:n_prompts], train_prompts=DEMO_PROMPTS,
-                  steps=steps, n_seeds=1, device=device, progress=False)
+                  steps=steps, n_seeds=1, device=device, progress=progress)
+    took["defenses and evaluation"] = time.time() - ts
     for r in res["rows"]:
         if r["defense"] == "defend": r["scan_s"] = round(scan_s + float(np.mean(rescan_s)), 1)  # the scan before and the re-scan after
         print(f"  {method_name(r['defense']):>20}: ASR {r['asr']:.1%} ± {r['asr_sd']:.1%} ({r['n_trig']} triggered generations), false triggering "
@@ -128,6 +135,7 @@ def demo(out:str="demo_out", # folder for the report
     path = write_report(res, out, overwrite, headline=_headline(res["rows"], found, atk.trigger, scan_s),
                         sections=[("The blind scan: finding the trigger", blind), ("Detection and localization", section)])
     print(f"wrote the report to {path/'report.html'} (one page, figures inside; every number in results.json) in {time.time() - t0:.0f} s")
+    print("what each stage took: " + ", ".join(f"{k} {v:.0f} s" for k, v in took.items()))
     return path
 
 # %% ../nbs/08_cli.ipynb #18819bfd
@@ -313,11 +321,12 @@ def defend_cmd(model:str, prompts:str, out:str,
         pipe = load_model(model, device=device, dtype=torch.float32, allow_pickle=allow_pickle)
         scan_kw = {**(dict(max_tokens=max_tokens) if max_tokens else {}), **(dict(t_range=LOW_T_RANGE) if low_noise else {})}
         new, rep = defend(pipe, ps, prompt_log=log, scan_kw=scan_kw or None,
-                          sau_kw=dict(steps=steps) if steps else None, rescan=rescan, seed=seed, progress=False)
+                          sau_kw=dict(steps=steps) if steps else None, rescan=rescan, seed=seed, progress=True)
         save_pipeline(new, tmp, overwrite=True)
         (tmp/"defense_report.json").write_text(json.dumps(dict(model=str(model), n_prompts=len(ps), n_log=len(log) if log else 0, unchanged=new is pipe,
                                                                summary=str(rep), **dataclasses.asdict(rep)), indent=1, default=float))
     print(str(rep)); print(f"wrote {out}")
+    print("what each stage took: " + ", ".join(f"{k} {v:.0f} s" for k, v in rep.seconds.items()))
     return Path(out)
 
 # %% ../nbs/08_cli.ipynb #8e766bb1
@@ -423,4 +432,7 @@ def main(argv:list|None=None) -> int:
     except NotRemoved as e:
         print(f"sau_nb {a.cmd}: {e}", file=sys.stderr)
         return 3
+    except KeyboardInterrupt:  # Ctrl-C: the output folder is only ever swapped in whole, so nothing half-made is left
+        print(f"sau_nb {a.cmd}: interrupted: nothing was written (no report, no model); run it again to start over", file=sys.stderr)
+        return 130
     return 0

@@ -4,7 +4,7 @@
 
 # %% ../nbs/04a_defend.ipynb #131bb2f3
 from __future__ import annotations
-import dataclasses, itertools, time, warnings
+import contextlib, dataclasses, itertools, time, warnings
 import numpy as np
 import torch
 from tqdm.auto import tqdm
@@ -14,8 +14,9 @@ from .unlearn import latent_bank, sau_unlearn, trigger_effect
 
 # %% auto #0
 __all__ = ['MIN_PROMPTS', 'Z_THRESHOLD', 'LOW_T_RANGE', 'Z_THRESHOLD_LOW', 'Q_CONTEXTS', 'SAME_BACKDOOR', 'DEFEND_SAU',
-           'Contexts', 'scan_contexts', 'insert_ids', 'token_departure', 'departure_vectors', 'domain_tokens',
-           'robust_z', 'TokenScan', 'scan_tokens', 'as_text', 'ordinary_sequences', 'extend_tokens', 'best_sequence',
+           'Contexts', 'scan_contexts', 'insert_ids', 'token_departure', 'departure_vectors', 'keep_queries',
+           'CrossQueries', 'cross_queries', 'attention_departure', 'domain_tokens', 'robust_z', 'TokenScan',
+           'check_vocabulary', 'scan_tokens', 'as_text', 'ordinary_sequences', 'extend_tokens', 'best_sequence',
            'z_threshold', 'ScanReport', 'check_clean_prompts', 'context_z', 'verdict_score', 'verify',
            'minimal_triggers', 'group_backdoors', 'scan_model', 'scan_figure', 'LogReport', 'flag_by_trigger',
            'triggers_from_log', 'DefenseReport', 'clean_drift', 'defend']
@@ -66,27 +67,90 @@ def insert_ids(ctx:Contexts, seqs:torch.Tensor) -> torch.Tensor:
     return torch.stack(rows, 1).reshape(N * K, L)
 
 @torch.no_grad()
-def _departures(pipe, ctx:Contexts, seqs, batch_size:int):
+def _departures(pipe, ctx:Contexts, seqs, batch_size:int, desc:str|None=None):
     "Batches of ε(x_t, t, c_k ⊕ v) − ε(x_t, t, c_k), each (n, K, c·h·w)."
     seqs = torch.as_tensor(seqs, dtype=torch.long)
     seqs = seqs[:, None] if seqs.ndim == 1 else seqs
     dev, K = pipe.unet.device, len(ctx)
+    bar = tqdm(total=len(seqs), desc=desc, disable=desc is None, unit="seq")
     for s in range(0, len(seqs), batch_size):
-        b = seqs[s:s + batch_size]; n = len(b)
+        b = seqs[s:s + batch_size]; n = len(b); bar.update(n)
         c = pipe.text_encoder(insert_ids(ctx, b).to(dev))[0]  # (n·K, 77, d)
         e = pipe.unet(ctx.xt.repeat(n, 1, 1, 1).to(dev, pipe.unet.dtype), ctx.t.repeat(n).to(dev), encoder_hidden_states=c).sample.float().cpu()
         yield (e - ctx.eps.repeat(n, 1, 1, 1)).flatten(1).view(n, K, -1)
+    bar.close()
 
 def token_departure(pipe, ctx:Contexts, seqs, # token sequences (N, m), or N single token ids
-                    batch_size:int=64) -> torch.Tensor:
+                    batch_size:int=64, desc:str|None=None) -> torch.Tensor: # desc: show a progress bar with this title
     "D = ‖ε(x_t, t, c_trig) − ε(x_t, t, c_clean)‖² of the frozen pipeline (text encoder and UNet) for each sequence in each context: (N, K)."
-    out = [d.pow(2).mean(2) for d in _departures(pipe, ctx, seqs, batch_size)]
+    out = [d.pow(2).mean(2) for d in _departures(pipe, ctx, seqs, batch_size, desc)]
     return torch.cat(out) if out else torch.zeros(0, len(ctx))
 
 def departure_vectors(pipe, ctx:Contexts, seqs, batch_size:int=64) -> torch.Tensor:
     "The departures themselves, ε(x_t, t, c_k ⊕ v) − ε(x_t, t, c_k): (N, K, c·h·w), where each sequence sends the model."
     out = list(_departures(pipe, ctx, seqs, batch_size))
     return torch.cat(out) if out else torch.zeros(0, len(ctx), ctx.eps[0].numel())
+
+# %% ../nbs/04a_defend.ipynb #cda1b2a2
+class _KeepQueries:
+    "An attention processor for a cross-attention layer: attends as `inner` does and keeps the hidden states its queries were made from."
+    def __init__(self, inner): self.inner, self.hidden = inner, None
+    def __call__(self, attn, hidden_states, encoder_hidden_states=None, **kw):
+        self.hidden = hidden_states.detach()
+        return self.inner(attn, hidden_states, encoder_hidden_states, **kw)
+
+@contextlib.contextmanager
+def keep_queries(unet):
+    "Within the block every cross-attention layer (`attn2`) keeps its last call's hidden states: yields {processor name: `_KeepQueries`}."
+    old = unet.attn_processors
+    keep = {n: _KeepQueries(p) for n, p in old.items() if ".attn2." in n}
+    unet.set_attn_processor({**old, **keep})
+    try: yield keep
+    finally: unet.set_attn_processor(old)
+
+def _attend(attn, hidden:torch.Tensor, c:torch.Tensor) -> torch.Tensor:
+    "`attn`'s output for queries made from `hidden` (pixels, dim) and keys and values from text states `c` (B, L, d): (B, pixels, dim)."
+    split = lambda x: x.view(x.shape[0], -1, attn.heads, x.shape[-1] // attn.heads).transpose(1, 2)  # (B, heads, n, d / heads)
+    q, k, v = split(attn.to_q(hidden[None])), split(attn.to_k(c)), split(attn.to_v(c))
+    o = torch.nn.functional.scaled_dot_product_attention(q.expand(len(c), -1, -1, -1), k, v)
+    return attn.to_out[0](o.transpose(1, 2).flatten(2))
+
+@dataclasses.dataclass
+class CrossQueries:
+    "The first stage's fixed part: each cross-attention layer with the clean contexts' queries and its output for the clean text, cut to `n_text` states."
+    layers: list # the UNet's `attn2` modules
+    hidden: list # per layer (K, pixels, dim): the hidden states its queries come from, in each clean context
+    clean: list # per layer (K, pixels, dim): its output for the clean prompt's text states
+    n_text: int # text states kept: the prompt, the candidate, the end token and a few paddings
+
+@torch.no_grad()
+def cross_queries(pipe, ctx:Contexts, n_text:int=24) -> CrossQueries:
+    "Run the UNet once on the clean contexts and keep, for every `attn2`, the hidden states its queries come from and its output."
+    dev, n_text = pipe.unet.device, max(n_text, int(ctx.at.max()) + 8)  # room for the candidate and the end token
+    with keep_queries(pipe.unet) as keep:
+        pipe.unet(ctx.xt.to(dev, pipe.unet.dtype), ctx.t.to(dev), encoder_hidden_states=pipe.text_encoder(ctx.ids.to(dev))[0])
+    layers = [pipe.unet.get_submodule(n.removesuffix(".processor")) for n in keep]
+    hidden = [p.hidden for p in keep.values()]
+    c = pipe.text_encoder(ctx.ids[:, :n_text].to(dev))[0]  # (K, n_text, d)
+    clean = [torch.stack([_attend(a, h[k], c[k:k + 1])[0] for k in range(len(ctx))]) for a, h in zip(layers, hidden)]
+    return CrossQueries(layers, hidden, clean, n_text)
+
+@torch.no_grad()
+def attention_departure(pipe, ctx:Contexts, cq:CrossQueries, seqs, # token sequences (N, m), or N single token ids
+                        contexts=(0,), # the contexts it is measured in
+                        batch_size:int=256) -> torch.Tensor:
+    "The first stage's score: Σ over `attn2` layers of ‖attn2(q_clean, E(c_k ⊕ v)) − attn2(q_clean, E(c_k))‖², text cut to `n_text` states: (N,)."
+    seqs = torch.as_tensor(seqs, dtype=torch.long); seqs = seqs[:, None] if seqs.ndim == 1 else seqs
+    dev, K, out = pipe.unet.device, len(ctx), []
+    for s in range(0, len(seqs), batch_size):
+        b = seqs[s:s + batch_size]; d = torch.zeros(len(b))
+        ids = insert_ids(ctx, b).view(len(b), K, -1)  # (n, K, 77)
+        for k in contexts:
+            c = pipe.text_encoder(ids[:, k, :cq.n_text].to(dev))[0]  # (n, n_text, d)
+            d += sum((_attend(a, h[k], c) - o[k]).pow(2).mean((1, 2)).float().cpu() for a, h, o in zip(cq.layers, cq.hidden, cq.clean))
+        out.append(d / len(contexts))
+    return torch.cat(out) if out else torch.zeros(0)
+
 
 # %% ../nbs/04a_defend.ipynb #c1c8826f
 def domain_tokens(tokenizer, prompts:list[str]) -> list[int]:
@@ -100,36 +164,74 @@ def robust_z(s:torch.Tensor, ref:torch.Tensor) -> torch.Tensor:
 
 @dataclasses.dataclass
 class TokenScan:
-    "Every searched token's departure in each context; NaN rows were not searched."
-    per_context: torch.Tensor # (vocab, K)
+    "Every searched token's departure in each context (NaN: not scored exactly), and in a staged scan every searched token's first-stage score."
+    per_context: torch.Tensor # (vocab, K) the exact departure D_k
     domain: list[int] # the clean prompts' own tokens
     special: list[int] # start, end and padding tokens: never searched
     seconds: float
     contexts: Contexts
+    first: torch.Tensor|None = None # (vocab,) the first stage's score (`attention_departure`), NaN where not searched; None: every searched token was scored exactly
+    reference: list[int]|None = None # the random ordinary tokens scored exactly, that z and ratio compare with; None: every ordinary token
+    stages: dict|None = None # seconds, tokens and UNet rows of each stage
     @property
-    def scores(self) -> torch.Tensor: return self.per_context.mean(1)  # (vocab,) mean over contexts; NaN where not searched
+    def scores(self) -> torch.Tensor: return self.per_context.mean(1)  # (vocab,) mean over contexts; NaN where not scored exactly
+    @property
+    def searched(self) -> torch.Tensor:
+        "Mask of the tokens the scan looked at (in its first stage, if it has one)."
+        return ~torch.isnan(self.scores if self.first is None else self.first)
     @property
     def ordinary(self) -> torch.Tensor:
         "Mask of the searched tokens that are candidates (not special, not the clean prompts' own)."
-        m = ~torch.isnan(self.scores); m[self.domain + self.special] = False
+        m = self.searched.clone(); m[self.domain + self.special] = False
         return m
     @property
     def unsearched(self) -> list[int]:
-        m = torch.isnan(self.scores); m[self.special] = False
+        m = ~self.searched; m[self.special] = False
         return torch.nonzero(m).flatten().tolist()
     @property
-    def z(self) -> torch.Tensor: return robust_z(self.scores, self.scores[self.ordinary])
+    def reference_scores(self) -> torch.Tensor:
+        "The departures of the ordinary tokens that z compares with: every one in a one-stage scan, the random `reference` in a staged one."
+        return self.scores[self.ordinary] if self.reference is None else self.scores[self.reference]
     @property
-    def ratio(self) -> torch.Tensor: return self.scores / self.scores[self.ordinary].quantile(0.999)  # to the 99.9% quantile of ordinary tokens
+    def z(self) -> torch.Tensor: return robust_z(self.scores, self.reference_scores)
+    @property
+    def ratio(self) -> torch.Tensor: return self.scores / self.reference_scores.quantile(0.999)  # to the 99.9% quantile of ordinary tokens
     def top(self, k:int=10) -> list[int]:
-        "The `k` candidate tokens that move the model most."
-        s = torch.where(self.ordinary, self.scores, torch.tensor(-float("inf")))
-        return s.topk(min(k, int(self.ordinary.sum()))).indices.tolist()
+        "The `k` candidate tokens that move the model most (among those scored exactly)."
+        ok = self.ordinary & ~torch.isnan(self.scores)
+        s = torch.where(ok, self.scores, torch.tensor(-float("inf")))
+        return s.topk(min(k, int(ok.sum()))).indices.tolist()
+    def first_rank(self, i:int) -> int|None:
+        "Token `i`'s rank among the searched candidates by the first stage's score (by the exact one in a one-stage scan)."
+        s = self.scores if self.first is None else self.first
+        return int((s[self.ordinary] > s[i]).sum()) + 1 if self.ordinary[i] else None
     def table(self, tokenizer, k:int=10, ids=None) -> list[dict]:
-        "Rank, token, departure, robust z and ratio to the 99.9% quantile, for the top `k` (or the given `ids`)."
+        "Rank (first stage's, and exact), token, departure, robust z and ratio to the 99.9% quantile, for the top `k` (or the given `ids`)."
         ids, z, r, s = ids if ids is not None else self.top(k), self.z, self.ratio, self.scores
-        rank = lambda i: int((s[self.ordinary] > s[i]).sum()) + 1 if self.ordinary[i] else None
-        return [dict(rank=rank(i), id=i, token=repr(tokenizer.decode([i])), departure=float(s[i]), z=float(z[i]), ratio=float(r[i])) for i in ids]
+        ok = self.ordinary & ~torch.isnan(s)
+        rank = lambda i: int((s[ok] > s[i]).sum()) + 1 if ok[i] else None
+        return [dict(rank=rank(i), **({} if self.first is None else dict(first_rank=self.first_rank(i))), id=i, token=repr(tokenizer.decode([i])),
+                     departure=float(s[i]), z=float(z[i]), ratio=float(r[i])) for i in ids]
+
+def check_vocabulary(pipe):
+    "Raise, before any work, if the tokenizer's vocabulary and the text encoder's embedding table differ in size (a scan would miss or misread tokens)."
+    V, rows = len(pipe.tokenizer), pipe.text_encoder.get_input_embeddings().num_embeddings
+    if V != rows: raise ValueError(f"The tokenizer has {V:,} tokens but the text encoder's embedding table has {rows:,} rows: they belong to different models. "
+                                   "Load the tokenizer saved with this text encoder (the same model folder), or resize the embeddings "
+                                   "(text_encoder.resize_token_embeddings(len(tokenizer))) if tokens were added on purpose.")
+
+def _budget(ids, max_tokens, max_seconds, batch_size:int, desc:str, progress:bool):
+    "Batches of `ids` until the budget is spent."
+    t0, n = time.time(), len(ids) if max_tokens is None else min(len(ids), max_tokens)
+    with tqdm(total=n, desc=desc, disable=not progress, unit="tok") as bar:
+        for s in range(0, n, batch_size):
+            if max_seconds is not None and time.time() - t0 > max_seconds: return
+            yield ids[s:min(s + batch_size, n)]; bar.update(min(batch_size, n - s))
+
+def _warn_left(left:list[int], n:int, max_tokens, max_seconds):
+    how = " and ".join(f"{k}={v}" for k, v in (("max_tokens", max_tokens), ("max_seconds", max_seconds)) if v is not None)
+    warnings.warn(f"The scan's budget ({how}) stopped it after {n - len(left)} of {n} tokens: {len(left)} tokens were not searched "
+                  f"(ids {', '.join(map(str, sorted(left)[:5]))}, ...; all in `TokenScan.unsearched`), and a trigger among them would be missed.")
 
 def scan_tokens(pipe, clean_prompts:list[str],
                 n_contexts:int=3, # contexts K: a clean prompt, a position (start, middle, end in turn), one latent
@@ -137,24 +239,40 @@ def scan_tokens(pipe, clean_prompts:list[str],
                 max_tokens:int|None=None, max_seconds:float|None=None, # a budget: stop after this many tokens or seconds (a warning says what was left)
                 batch_size:int=64, seed:int=0, progress:bool=True,
                 t_range=T_RANGE, # the contexts' timesteps as fractions of T (`scan_contexts`)
+                n_exact:int|None=512, # the first stage's best tokens scored exactly; None: one stage, every token scored exactly
+                n_null:int=256, # random ordinary tokens scored exactly too: the reference that z compares with
                ) -> TokenScan:
-    "Insert each token into `n_contexts` clean contexts and score the frozen model's departure; tokens go in a seeded random order, so a budget leaves a uniform sample."
+    "Score every token cheaply (`attention_departure`) and the `n_exact` best exactly (`token_departure`); tokens go in a seeded random order, so a budget leaves a uniform sample."
+    check_pipeline(pipe); check_vocabulary(pipe)  # before any work
     tok, V = pipe.tokenizer, len(pipe.tokenizer)
     prompts = check_prompts(clean_prompts, tok)
     special = sorted(set(tok.all_special_ids))
     ids = np.asarray([i for i in range(V) if i not in special] if tokens is None else [int(i) for i in tokens if int(i) not in special])
     ids = np.random.default_rng(seed).permutation(ids)
     ctx, t0 = scan_contexts(pipe, prompts, n_contexts, seed, t_range), time.time()
-    per = torch.full((V, n_contexts), float("nan"))
-    for s in tqdm(range(0, len(ids), batch_size), desc="scan tokens", disable=not progress):
-        if (max_tokens is not None and s >= max_tokens) or (max_seconds is not None and time.time() - t0 > max_seconds): break
-        b = ids[s:min(s + batch_size, len(ids) if max_tokens is None else max_tokens)]
-        per[b] = token_departure(pipe, ctx, b, batch_size)
-    scan = TokenScan(per, domain_tokens(tok, prompts), special, time.time() - t0, ctx)
-    left = [i for i in ids.tolist() if torch.isnan(per[i, 0])]
-    if left: warnings.warn(f"The scan's budget stopped it after {len(ids) - len(left)} of {len(ids)} tokens: {len(left)} tokens were not searched "
-                           f"(ids {', '.join(map(str, sorted(left)[:5]))}, ...; all in `TokenScan.unsearched`), and a trigger among them would be missed.")
+    per, dom = torch.full((V, n_contexts), float("nan")), domain_tokens(tok, prompts)
+    if n_exact is None:  # one stage: every token through the text encoder and the UNet in every context
+        for b in _budget(ids, max_tokens, max_seconds, batch_size, "scan tokens", progress): per[b] = token_departure(pipe, ctx, b, batch_size)
+        scan = TokenScan(per, dom, special, time.time() - t0, ctx, stages=dict(exact=dict(seconds=time.time() - t0, tokens=int((~torch.isnan(per[:, 0])).sum()),
+                                                                                              unet_rows=int((~torch.isnan(per[:, 0])).sum()) * n_contexts)))
+        if left := [i for i in ids.tolist() if torch.isnan(per[i, 0])]: _warn_left(left, len(ids), max_tokens, max_seconds)
+        return scan
+    cq, first = cross_queries(pipe, ctx), torch.full((V,), float("nan"))
+    for b in _budget(ids, max_tokens, max_seconds, 256, "scan tokens (first stage)", progress): first[b] = attention_departure(pipe, ctx, cq, b)
+    t1 = time.time()
+    scan = TokenScan(per, dom, special, 0., ctx, first)
+    cand = torch.where(scan.ordinary, first, torch.tensor(-float("inf")))
+    best = cand.topk(min(n_exact, int(scan.ordinary.sum()))).indices.tolist()
+    ords = torch.nonzero(scan.ordinary).flatten()
+    scan.reference = ords[torch.randperm(len(ords), generator=torch.Generator().manual_seed(seed))[:n_null]].tolist()
+    exact = list(dict.fromkeys(best + scan.reference + [i for i in dom if scan.searched[i]]))
+    per[exact] = token_departure(pipe, ctx, exact, batch_size, desc="scan tokens (exact)" if progress else None)
+    n1 = int(scan.searched.sum())
+    scan.seconds, scan.stages = time.time() - t0, dict(first=dict(seconds=t1 - t0, tokens=n1, unet_rows=len(ctx), contexts=1, text_states=cq.n_text),
+                                                       exact=dict(seconds=time.time() - t1, tokens=len(exact), unet_rows=len(exact) * n_contexts))
+    if left := [i for i in ids.tolist() if torch.isnan(first[i])]: _warn_left(left, len(ids), max_tokens, max_seconds)
     return scan
+
 
 # %% ../nbs/04a_defend.ipynb #64dc4162
 def as_text(tokenizer, seq) -> str|None:
@@ -168,27 +286,41 @@ def ordinary_sequences(scan:TokenScan, n:int, length:int, seed:int=0) -> torch.T
     ords = torch.nonzero(scan.ordinary).flatten()
     return ords[torch.randint(len(ords), (n, length), generator=torch.Generator().manual_seed(seed + length))]
 
+def _round_departures(pipe, scan:TokenScan, cands:list, must:list, n_exact:int|None, width:int, tok, desc):
+    "Each candidate's exact departure; in a staged scan only the `n_exact` best by `attention_departure` (and the best texts, and `must`) get one, the rest -inf."
+    if n_exact is None or scan.first is None or len(cands) <= n_exact: return token_departure(pipe, scan.contexts, torch.tensor(cands), desc=desc).mean(1)
+    f = attention_departure(pipe, scan.contexts, cross_queries(pipe, scan.contexts), torch.tensor(cands))
+    text = torch.tensor([as_text(tok, s) is not None for s in cands])
+    pick = set(f.topk(n_exact).indices.tolist()) | set(torch.where(text, f, torch.tensor(-float("inf"))).topk(width).indices.tolist())
+    pick = sorted(pick | {cands.index(s) for s in must})
+    d = torch.full((len(cands),), -float("inf"))
+    d[pick] = token_departure(pipe, scan.contexts, torch.tensor([cands[i] for i in pick]), desc=desc).mean(1)
+    return d
+
 def extend_tokens(pipe, scan:TokenScan,
                   width:int=8, # sequences kept after each round, and as many again among those that are text
                   pool:int=64, # the scan's best tokens that sequences are built from
                   max_len:int=3,
                   n_pieces:int=8, # the best tokens that are no text alone (bytes of one character): every text they spell together is tried too
                   n_ref:int=128, # random ordinary sequences of each length: each sequence's z is against its own length's
+                  n_exact:int|None=64, # in a staged scan, each round scores exactly only this many of its sequences, the best by `attention_departure`
                   batch_size:int=64, progress:bool=True) -> list[dict]:
     "Beam search: each round puts every pool token before and after each kept sequence, scored in the scan's own contexts; the best sequences of each length, with their z."
     tok, ctx, pool_ids = pipe.tokenizer, scan.contexts, scan.top(pool)
     pieces = [i for i in pool_ids if as_text(tok, [i]) is None][:n_pieces]
     beams = [((i,), float(scan.scores[i])) for i in scan.top(width)]
-    ref = scan.scores[scan.ordinary]
+    ref = scan.reference_scores
     out = [dict(ids=list(b), departure=d, length=1, z=float(robust_z(torch.tensor(d), ref))) for b, d in beams]
-    for L in tqdm(range(2, max_len + 1), desc="extend", disable=not progress):
+    for L in range(2, max_len + 1):
+        desc = f"extend to {L} tokens" if progress else None
         spelled = [s for s in itertools.product(pieces, repeat=L) if as_text(tok, s)]  # e.g. the three bytes of 'ꓳ'
         cands = list(dict.fromkeys([s for b, _ in beams for x in pool_ids for s in (b + (x,), (x,) + b)] + spelled))
-        d = token_departure(pipe, ctx, torch.tensor(cands), batch_size).mean(1)
+        d = _round_departures(pipe, scan, cands, spelled, n_exact, width, tok, desc)
         ref = token_departure(pipe, ctx, ordinary_sequences(scan, n_ref, L), batch_size).mean(1)
         text = torch.tensor([as_text(tok, s) is not None for s in cands])
         keep = d.topk(min(width, len(cands))).indices.tolist()  # a backdoor that saturates makes many sequences equal: keep the best text too
         keep += [i for i in torch.where(text, d, torch.tensor(-1.)).topk(min(width, len(cands))).indices.tolist() if text[i] and i not in keep]
+        keep = [i for i in keep if d[i] > -float("inf")]
         beams = [(cands[i], float(d[i])) for i in keep]
         spelt = [(s, float(d[cands.index(s)])) for s in spelled if s not in [b for b, _ in beams]]  # every spelled text stays a candidate (a second backdoor's)
         out += [dict(ids=list(b), departure=v, length=L, z=float(robust_z(torch.tensor(v), ref))) for b, v in beams + spelt]
@@ -201,6 +333,7 @@ def best_sequence(tokenizer, found:list[dict], gain:float=1.1) -> dict|None:
         top = max((f for f in found if f["length"] == L and as_text(tokenizer, f["ids"])), key=lambda f: f["departure"], default=None)
         if top and (best is None or top["departure"] >= gain * best["departure"]): best = top
     return dict(best, trigger=as_text(tokenizer, best["ids"])) if best else None
+
 
 # %% ../nbs/04a_defend.ipynb #62b13a99
 MIN_PROMPTS = 4  # clean prompts the verdict needs: its held-out contexts put candidates into this many prompts at three places
@@ -279,11 +412,13 @@ def verify(pipe, clean_prompts:list[str], seqs:list, scan:TokenScan,
            n_ref:int=256, # random ordinary sequences of each candidate length, as the reference
            seed:int=1, batch_size:int=64,
            t_range=T_RANGE, # the held-out contexts' timesteps as fractions of T (`scan_contexts`)
-          ) -> dict:
+           progress:bool=False) -> dict:
     "Score each candidate afresh in held-out contexts against random ordinary sequences of its length: per-context z, the verdict's score, and the best score among those references."
     ctx = scan_contexts(pipe, clean_prompts, n_contexts, seed, t_range)
-    ref = {L: token_departure(pipe, ctx, ordinary_sequences(scan, n_ref, L, seed), batch_size) for L in sorted({len(s) for s in seqs})}
-    z = torch.stack([context_z(token_departure(pipe, ctx, torch.tensor([list(s)]), batch_size), ref[len(s)])[0] for s in seqs]) if seqs else torch.zeros(0, n_contexts)
+    ref = {L: token_departure(pipe, ctx, ordinary_sequences(scan, n_ref, L, seed), batch_size, desc=f"verify: ordinary sequences of {L}" if progress else None)
+           for L in sorted({len(s) for s in seqs})}
+    z = torch.stack([context_z(token_departure(pipe, ctx, torch.tensor([list(s)]), batch_size), ref[len(s)])[0]
+                     for s in tqdm(seqs, desc="verify: candidates", disable=not progress)]) if seqs else torch.zeros(0, n_contexts)
     best = max(float(verdict_score(context_z(r, r)).max()) for r in ref.values()) if ref else float("nan")
     return dict(score=verdict_score(z), z=z, best_ordinary=best, contexts=ctx)
 
@@ -318,13 +453,15 @@ def scan_model(pipe, clean_prompts:list[str],
                tokens=None, max_tokens:int|None=None, max_seconds:float|None=None, # what `scan_tokens` searches, and its budget
                extra:list[str]|None=None, # more candidate strings to verify (e.g. `triggers_from_log`'s)
                t_range=T_RANGE, # the timesteps of the scan's and the verdict's contexts, as fractions of T; (0, 1) also sees low-noise backdoors
+               staged:bool=True, # a cheap first stage over the vocabulary and the beam, the exact departure on the best (`scan_tokens`); False: every token exactly
                seed:int=0, progress:bool=True) -> ScanReport:
     "Is the model backdoored? Scan every token, extend the best into sequences, and score the candidates against ordinary sequences in held-out contexts."
     check_pipeline(pipe); check_t_range(t_range); threshold = z_threshold(t_range) if threshold is None else float(threshold)  # before any work
     prompts, sec = check_clean_prompts(pipe.tokenizer, clean_prompts), {}
-    if scan is None: scan = scan_tokens(pipe, prompts, n_contexts, tokens, max_tokens, max_seconds, seed=seed, progress=progress, t_range=t_range)
+    if scan is None: scan = scan_tokens(pipe, prompts, n_contexts, tokens, max_tokens, max_seconds, seed=seed, progress=progress, t_range=t_range,
+                                        **({} if staged else dict(n_exact=None)))
     sec["tokens"] = scan.seconds
-    t0 = time.time(); found = extend_tokens(pipe, scan, width, pool, max_len, progress=progress); sec["sequences"] = time.time() - t0
+    t0 = time.time(); found = extend_tokens(pipe, scan, width, pool, max_len, n_exact=64 if staged else None, progress=progress); sec["sequences"] = time.time() - t0
     best = best_sequence(pipe.tokenizer, found)  # then the seven that stand out most from their own length's ordinary sequences,
     rest = sorted((dict(f, trigger=t) for f in found if (t := as_text(pipe.tokenizer, f["ids"])) and f["ids"] != best["ids"]), key=lambda f: -f["z"])
     texts = [best]  # three that share no token with one already chosen (a second backdoor is not crowded out by the first's variants), then the best
@@ -340,7 +477,7 @@ def scan_model(pipe, clean_prompts:list[str],
             sub = c["ids"][a:b]
             if sub not in have and (t := as_text(pipe.tokenizer, sub)):
                 have.append(sub); texts.append(dict(ids=sub, trigger=t, departure=float(token_departure(pipe, scan.contexts, torch.tensor([sub])).mean()), z=float("nan")))
-    t0 = time.time(); v = verify(pipe, prompts, [c["ids"] for c in texts], scan, n_verify, n_ref, seed=seed + 1, t_range=t_range); sec["verify"] = time.time() - t0
+    t0 = time.time(); v = verify(pipe, prompts, [c["ids"] for c in texts], scan, n_verify, n_ref, seed=seed + 1, t_range=t_range, progress=progress); sec["verify"] = time.time() - t0
     cands = [dict(trigger=c["trigger"], ids=c["ids"], departure=c["departure"], z=float(s), z_contexts=[round(float(x), 2) for x in zc], z_scan=c["z"],
                   source=c.get("source", "scan")) for c, s, zc in zip(texts, v["score"], v["z"])]
     over, under = [c for c in cands if c["z"] >= threshold], [c for c in cands if c["z"] < threshold]
@@ -350,27 +487,27 @@ def scan_model(pipe, clean_prompts:list[str],
     over = minimal_triggers(over, "effect_ratio" if effect else "z")
     group_backdoors(pipe, v["contexts"], over)
     return ScanReport(bool(over), over + sorted(under, key=lambda c: -c["z"]), threshold, v["best_ordinary"],
-                      int((~torch.isnan(scan.scores)).sum()), len(scan.unsearched), sec, n_verify)
+                      int(scan.searched.sum()), len(scan.unsearched), sec, n_verify)
 
 # %% ../nbs/04a_defend.ipynb #a099ebe7
 def scan_figure(scan:TokenScan, tokenizer, triggers=(), # the found triggers: their tokens are circled and labelled
                 title:str|None=None):
-    "The scan as a scatter: each searched token's departure (log scale) against its id; ordinary tokens grey, the clean prompts' own blue, the triggers' red."
+    "The scan as a scatter: each exactly scored token's departure (log scale) against its id; ordinary tokens grey, the clean prompts' own blue, the triggers' red."
     import matplotlib.pyplot as plt
-    s, ok = scan.scores.numpy(), scan.ordinary.numpy()
+    s, ok = scan.scores.numpy(), (scan.ordinary & ~torch.isnan(scan.scores)).numpy()  # a staged scan scores a few hundred exactly
     ids = np.arange(len(s))
     fig, ax = plt.subplots(figsize=(8, 3.2))
-    ax.scatter(ids[ok], s[ok], s=1, c="0.6", rasterized=True, label=f"ordinary tokens ({int(ok.sum()):,})")
+    ax.scatter(ids[ok], s[ok], s=1, c="0.6", rasterized=True, label=f"ordinary tokens scored exactly ({int(ok.sum()):,})")
     dom = [i for i in scan.domain if not np.isnan(s[i])]
     ax.scatter(dom, s[dom], s=8, c="tab:blue", label="the clean prompts' own tokens")
-    q = float(np.quantile(s[ok], 0.999)); ax.axhline(q, ls="--", lw=0.8, c="k", label="99.9% of ordinary tokens")
+    q = float(scan.reference_scores.quantile(0.999)); ax.axhline(q, ls="--", lw=0.8, c="k", label="99.9% of ordinary tokens")
     for t in triggers:
         tid = [i for i in check_trigger(t, tokenizer) if not np.isnan(s[i])]
         ax.scatter(tid, s[tid], s=60, facecolors="none", edgecolors="tab:red", linewidths=1.5)
         if tid: ax.annotate(f"found: {t!r}", (tid[0], s[tid].max()), xytext=(6, 4), textcoords="offset points", color="tab:red", fontsize=9)
     ax.set_yscale("log"); ax.set_ylim(top=float(np.nanmax(s)) * 5)  # room above the highest point for the labels
     ax.set_xlabel("token id"); ax.set_ylabel("departure D (mean over contexts)")
-    ax.set_title(title or f"{int((~np.isnan(s)).sum()):,} tokens scanned", fontsize=10); ax.legend(fontsize=7, loc="lower right", markerscale=3)
+    ax.set_title(title or f"{int(scan.searched.sum()):,} tokens scanned", fontsize=10); ax.legend(fontsize=7, loc="lower right", markerscale=3)
     fig.tight_layout()
     return fig
 

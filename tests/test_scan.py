@@ -1,0 +1,56 @@
+"The blind scan's bad inputs and interruptions (sau_nb.defend): Ctrl-C leaves nothing half-made, a mismatched text encoder is refused first."
+import copy, json, shutil, signal, subprocess, sys, time
+from pathlib import Path
+import pytest, torch
+import sau_nb.defend as D
+from sau_nb.world import load_world, caption, SHAPES, COLORS, TRAIN_TEMPLATES
+
+PROMPTS = [caption(s, c, t) for s in SHAPES for c in COLORS for t in TRAIN_TEMPLATES[:2]]
+EXE = shutil.which("sau_nb", path=str(Path(sys.executable).parent)) or "sau_nb"
+
+@pytest.fixture(scope="module")
+def pipe(): return load_world()
+
+def _processors(pipe): return {n: type(p) for n, p in pipe.unet.attn_processors.items()}
+
+def test_interrupted_first_stage_returns_nothing(pipe, monkeypatch):
+    before, calls = _processors(pipe), []
+    def stop(*a, **k):
+        calls.append(1)
+        if len(calls) == 2: raise KeyboardInterrupt
+        return torch.zeros(len(a[3]))
+    monkeypatch.setattr(D, "attention_departure", stop)
+    with pytest.raises(KeyboardInterrupt): D.scan_tokens(pipe, PROMPTS, tokens=range(1000), progress=False)  # no partial TokenScan comes back
+    assert len(calls) == 2 and _processors(pipe) == before
+
+def test_interrupted_clean_pass_restores_the_processors(pipe, monkeypatch):
+    before = _processors(pipe)
+    def stop(self, *a, **k): raise KeyboardInterrupt
+    monkeypatch.setattr(D._KeepQueries, "__call__", stop)
+    with pytest.raises(KeyboardInterrupt): D.scan_tokens(pipe, PROMPTS, tokens=range(100), progress=False)
+    assert _processors(pipe) == before  # the UNet attends as it did before the scan
+
+def test_text_encoder_of_another_size_is_refused_before_any_work(pipe, monkeypatch):
+    bad = copy.deepcopy(pipe); bad.text_encoder.resize_token_embeddings(len(bad.tokenizer) + 3)
+    monkeypatch.setattr(D, "scan_contexts", lambda *a, **k: pytest.fail("work started"))
+    with pytest.raises(ValueError, match="49,408 tokens but the text encoder's embedding table has 49,411 rows"): D.scan_tokens(bad, PROMPTS)
+    with pytest.raises(ValueError, match="different models"): D.scan_model(bad, PROMPTS)
+
+def test_budget_warning_names_what_was_left(pipe):
+    with pytest.warns(UserWarning, match=r"max_seconds=0\) stopped it after 0 of 300 tokens: 300 tokens were not searched"):
+        scan = D.scan_tokens(pipe, PROMPTS, tokens=range(300), max_seconds=0, progress=False)
+    assert len(scan.unsearched) == 49406 and int(scan.searched.sum()) == 0
+
+def test_ctrl_c_in_defend_writes_nothing(tmp_path):
+    subprocess.run([EXE, "export-world", "--name", "clean", "--out", str(tmp_path/"model")], check=True, capture_output=True, timeout=600)
+    (tmp_path/"prompts.txt").write_text("\n".join(PROMPTS))
+    p = subprocess.Popen([EXE, "defend", "--model", str(tmp_path/"model"), "--prompts", str(tmp_path/"prompts.txt"), "--out", str(tmp_path/"out")],
+                         stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # as in a terminal, even when the tests run in the background (where SIGINT is ignored)
+    seen, t0 = "", time.time()
+    while "scan tokens" not in seen and time.time() - t0 < 600: seen += p.stderr.read(1) or ""  # the first stage's progress bar has started
+    p.send_signal(signal.SIGINT)
+    try: err = seen + p.communicate(timeout=300)[1]
+    finally: p.kill()
+    assert p.returncode == 130 and "interrupted: nothing was written" in err, err[-2000:]
+    assert not (tmp_path/"out").exists() and sorted(x.name for x in tmp_path.iterdir()) == ["model", "prompts.txt"]
