@@ -285,3 +285,17 @@ def test_recorded_outputs_merged(tmp_path):
     assert "The outputs on this page were recorded" in docs.run_note(got["metadata"][nbtest.KEY])
     fn.write_text(json.dumps({**nb, "cells": nb["cells"][:3]}), encoding="utf-8")  # the notebook changed since its run
     assert nbtest.fresh(fn, out) is None
+
+def test_nbtest_runs_what_it_is_given(tmp_path):
+    "tools/nbtest.py takes nbdev_test's options (only the notebook named runs) and keeps the executed notebook with its record."
+    nb = {"nbformat": 4, "nbformat_minor": 5, "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
+          "cells": [{"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None, "source": "import os\nprint(21 * 2, os.environ['IN_TEST'])"}]}
+    fn = tmp_path/"tiny.ipynb"; fn.write_text(json.dumps(nb), encoding="utf-8")
+    out = tmp_path/"executed"
+    r = subprocess.run([sys.executable, str(ROOT/"tools"/"nbtest.py"), "--path", str(fn), "--timing"], cwd=ROOT, capture_output=True,
+                       text=True, timeout=600, env={**os.environ, "SAU_NB_EXECUTED": str(out)})
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-3000:]
+    assert [p.name for p in out.iterdir()] == ["tiny.ipynb"], list(out.iterdir())  # this one notebook, not the whole project
+    assert re.findall(r"^(\S+\.ipynb): \d+ secs$", r.stdout, re.M) == ["tiny.ipynb"], r.stdout
+    done = nbtest.fresh(fn, out)
+    assert done and "42 1" in json.dumps(done["cells"][0]["outputs"]), done

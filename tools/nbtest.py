@@ -8,7 +8,7 @@ import datetime, hashlib, json, os, platform, sys, time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-EXECUTED = ROOT/"runs"/"executed"  # runs/ is git-ignored
+EXECUTED = Path(os.environ.get("SAU_NB_EXECUTED") or ROOT/"runs"/"executed")  # runs/ is git-ignored; the variable: for tests
 KEY = "sau_nb_executed"            # the notebook metadata entry that records the run
 
 def sha(data:bytes) -> str: return hashlib.sha256(data).hexdigest()[:16]
@@ -82,11 +82,9 @@ def test_nb(fn, skip_flags=None, force_flags=None, do_print=False, showerr=True,
     if do_print: print(f"- Completed {fn}")
     return res, t
 
-def main():
+if __name__ == "__main__":
     import nbdev.test
     sys.path.insert(0, str(Path(__file__).parent))
     import nbtest  # this file as a module: worker processes find `nbtest.test_nb` by name (not `__main__`'s)
     nbdev.test.test_nb = nbtest.test_nb  # nbdev_test looks `test_nb` up in its module when it runs
-    nbdev.test.nbdev_test()       # parses sys.argv: nbdev_test's own options
-
-if __name__ == "__main__": main()
+    nbdev.test.nbdev_test()  # called at the top level of the script, so that fastcore's call_parse reads the options
