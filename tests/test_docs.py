@@ -300,3 +300,9 @@ def test_nbtest_runs_what_it_is_given(tmp_path):
     assert re.findall(r"^(\S+\.ipynb): \d+ secs$", r.stdout, re.M) == ["tiny.ipynb"], r.stdout
     done = nbtest.fresh(fn, out)
     assert done and "42 1" in json.dumps(done["cells"][0]["outputs"]), done
+
+def test_streams_as_a_reader_sees_them():
+    "Progress bars go; a warning keeps its category and message, not the build machine's path nor the source line under it."
+    t = ("/home/x/sau_nb/defend.py:155: UserWarning: The scan's budget stopped it after 256 of 49406 tokens\n"
+         "  if left: warnings.warn(f\"The scan's budget ...\")\nhello\n\rscan:   0%|   | 0/4 [00:00<?, ?it/s]\rscan: 100%|###| 4/4 [00:01<00:00, 3.1it/s]\nbye\n")
+    assert docs.clean_stream(t) == "UserWarning: The scan's budget stopped it after 256 of 49406 tokens\nhello\nbye"

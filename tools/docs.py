@@ -56,13 +56,18 @@ def recorded(n_workers:int, execute:bool=True) -> tuple:
     return {p.stem: nbtest.fresh(p) for p in nbs}, [p.stem for p in stale]
 
 _RE_ANSI = re.compile(r"\x1B(?:[@-Z\\-_]|\[[0-?]*[ -/]*[@-~])")
+_RE_WARNING = re.compile(r"^\S.*?\.py:\d+: (\w*Warning): (.*)$")
 _RE_BAR = re.compile(r"\d+%\||\|\s*\d+/\d+\s*\[|\d+(\.\d+)?(it/s|s/it)\]")  # a tqdm progress bar's line
 
 def clean_stream(text:str) -> str:
     "A stream as the reader should see it: each line's last state (after `\\r`), no ANSI codes, no progress bars."
     last = lambda l: next((x for x in reversed(l.split("\r")) if x.strip()), "")
-    lines = (_RE_ANSI.sub("", last(l)) for l in text.split("\n"))
-    return "\n".join(l for l in lines if not _RE_BAR.search(l)).strip("\n")
+    lines, out, skip = [_RE_ANSI.sub("", last(l)) for l in text.split("\n")], [], False
+    for l in lines:
+        if _RE_BAR.search(l) or (skip and l.startswith("  ")): skip = False; continue
+        m = _RE_WARNING.match(l)  # Python's warning line: the build machine's path out, and the source line under it too
+        out.append(f"{m[1]}: {m[2]}" if m else l); skip = bool(m)
+    return "\n".join(out).strip("\n")
 
 def clean_outputs(outs:list) -> list:
     "The outputs to show: streams cleaned (`clean_stream`), empty ones dropped."
