@@ -306,3 +306,4 @@ def test_streams_as_a_reader_sees_them():
     t = ("/home/x/sau_nb/defend.py:155: UserWarning: The scan's budget stopped it after 256 of 49406 tokens\n"
          "  if left: warnings.warn(f\"The scan's budget ...\")\nhello\n\rscan:   0%|   | 0/4 [00:00<?, ?it/s]\rscan: 100%|###| 4/4 [00:01<00:00, 3.1it/s]\nbye\n")
     assert docs.clean_stream(t) == "UserWarning: The scan's budget stopped it after 256 of 49406 tokens\nhello\nbye"
+    assert docs.clean_stream("<ipython-input-1-5fc4>:64: UserWarning: a budget\n  warnings.warn(f'a budget')\n") == "UserWarning: a budget"

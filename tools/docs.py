@@ -56,7 +56,7 @@ def recorded(n_workers:int, execute:bool=True) -> tuple:
     return {p.stem: nbtest.fresh(p) for p in nbs}, [p.stem for p in stale]
 
 _RE_ANSI = re.compile(r"\x1B(?:[@-Z\\-_]|\[[0-?]*[ -/]*[@-~])")
-_RE_WARNING = re.compile(r"^\S.*?\.py:\d+: (\w*Warning): (.*)$")
+_RE_WARNING = re.compile(r"^\S.*?(?:\.py|>):\d+: (\w*Warning): (.*)$")  # a file, or <ipython-input-...>
 _RE_BAR = re.compile(r"\d+%\||\|\s*\d+/\d+\s*\[|\d+(\.\d+)?(it/s|s/it)\]")  # a tqdm progress bar's line
 
 def clean_stream(text:str) -> str:
@@ -352,6 +352,7 @@ release = version = {version!r}
 extensions = ["myst_nb", "sphinx.ext.mathjax"]
 nb_execution_mode = "off"                       # notebooks are committed without outputs; never run them here
 nb_merge_streams = True
+nb_render_markdown_format = "myst"            # markdown outputs (tables) as the pages' own markdown
 myst_enable_extensions = ["dollarmath", "amsmath", "colon_fence", "attrs_inline"]
 myst_heading_anchors = 4
 exclude_patterns = ["_build", "**.ipynb_checkpoints"]
