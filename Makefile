@@ -17,7 +17,7 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python tests/check_sync.py
-	OMP_NUM_THREADS=1 $(BIN)/nbdev_test --do_print --timing
+	OMP_NUM_THREADS=1 $(BIN)/python tools/nbtest.py --do_print --timing  # nbdev_test that keeps the executed notebooks for the docs
 	$(BIN)/python -m pytest -q tests
 
 # Notebook-first workflow: regenerate the library and README from nbs/.
@@ -31,7 +31,8 @@ readme: $(STAMP)
 labs: $(STAMP)
 	$(BIN)/python tools/labs.py
 
-# The documentation website in _docs/, offline: nbdev's doc processing without Quarto, then Sphinx + myst-nb (-W).
+# The documentation website in _docs/, offline: nbdev's doc processing without Quarto, then Sphinx + myst-nb (-W). Every page
+# shows its cells' outputs from the run `make test` recorded in runs/executed/; notebooks changed since run again first.
 docs: $(STAMP)
 	$(BIN)/python tools/docs.py
 

@@ -1,14 +1,23 @@
 """Build the documentation website from `nbs/`, offline and without Quarto: `python tools/docs.py [--out _docs]`.
 
-1. nbdev's own doc processing (`nbdev.serve.proc_nbs`: hidden and exported cells removed, `show_doc` entries added),
-   run on a snapshot of `nbs/` in a temporary folder, so the repo's `_proc/` and the notebooks being edited are not touched.
-2. A post-step turns Quarto-only markers into what Sphinx + myst-nb understand (cell tags, a page title, no `#|` lines)
-   and rewrites links between notebooks and to the would-be published site into local page links.
-3. `sphinx-build -W --keep-going -b html` with myst-nb (outputs as committed: never executed), sphinx-book-theme,
-   and an API reference page: nbdev's `show_doc` entry for every function and class in each module's `__all__`.
+1. Every page shows its cells' outputs from a recorded run with the small settings (`IN_TEST=1`, as `make test` runs
+   the notebooks): `tools/nbtest.py` (nbdev_test that keeps what it ran; `make test` runs it) leaves each executed
+   notebook in `runs/executed/` with the hashes of the notebook and the library; a notebook whose copy is missing or
+   was made from another notebook or library is run here first, the same way. So after `make test` nothing runs again.
+2. nbdev's own doc processing (`nbdev.serve.proc_nbs`: hidden and exported cells removed, `show_doc` entries added),
+   run on a snapshot of `nbs/` (with those outputs) in a temporary folder, so `_proc/` and `nbs/` are not touched.
+3. A post-step turns Quarto-only markers into what Sphinx + myst-nb understand (cell tags, a page title, no `#|` lines),
+   rewrites links between notebooks and to the would-be published site into local page links, and drops progress bars.
+4. `sphinx-build -W --keep-going -b html` with myst-nb (outputs as recorded: never executed by Sphinx),
+   sphinx-book-theme, and an API reference page: nbdev's `show_doc` entry for every function and class in each
+   module's `__all__`.
 """
 import argparse, ast, configparser, json, os, re, shutil, subprocess, sys, tempfile, time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import nbtest  # tools/nbtest.py: nbdev_test that keeps the executed notebooks
 
 ROOT = Path(__file__).resolve().parents[1]
 NBS = ROOT/"nbs"
@@ -23,7 +32,72 @@ def notebooks(nbs:Path=NBS) -> list:
     nbs = sorted(p for p in nbs.glob("*.ipynb") if not p.name.startswith((".", "_")))
     return sorted(nbs, key=lambda p: (p.stem != "index", p.name))
 
-# --- 1. nbdev's doc processing on a snapshot -------------------------------------------------------------------------
+# --- 1. Outputs from a recorded run with the small settings --------------------------------------------------------
+def run_notebooks(nbs:list, n_workers:int) -> dict:
+    "Run notebooks `nbs` as `make test` does (`tools/nbtest.py`, `IN_TEST=1`), `n_workers` at a time: {stem: error or ''}."
+    env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1"), "PYTHONWARNINGS": "ignore"}
+    def one(p):
+        r = subprocess.run([sys.executable, str(ROOT/"tools"/"nbtest.py"), "--path", str(p)], cwd=ROOT, env=env,
+                           capture_output=True, text=True)
+        return "" if r.returncode == 0 and nbtest.fresh(p) else (r.stderr or r.stdout)[-3000:] or f"exit {r.returncode}"
+    with ThreadPoolExecutor(max(1, n_workers)) as ex: return dict(zip([p.stem for p in nbs], ex.map(one, nbs)))
+
+def recorded(n_workers:int, execute:bool=True) -> tuple:
+    """The executed copy of every notebook ({stem: notebook or None}) and the stems that had to run first. With
+    `execute=False` a missing or stale copy is left out (its page shows no outputs) instead of being run."""
+    nbs = notebooks()
+    stale = [p for p in nbs if nbtest.fresh(p) is None]
+    if stale and execute:
+        print(f"docs: running {len(stale)} notebooks whose outputs are missing or stale ({', '.join(p.stem for p in stale)})",
+              file=sys.stderr)
+        failed = {k: v for k, v in run_notebooks(stale, n_workers).items() if v}
+        if failed: sys.exit("These notebooks fail under test, so their pages would have no outputs: fix them first.\n" +
+                            "\n".join(f"--- {k}\n{v}" for k, v in failed.items()))
+    return {p.stem: nbtest.fresh(p) for p in nbs}, [p.stem for p in stale]
+
+_RE_ANSI = re.compile(r"\x1B(?:[@-Z\\-_]|\[[0-?]*[ -/]*[@-~])")
+_RE_WARNING = re.compile(r"^\S.*?(?:\.py|>):\d+: (\w*Warning): (.*)$")  # a file, or <ipython-input-...>
+_RE_BAR = re.compile(r"\d+%\||\|\s*\d+/\d+\s*\[|\d+(\.\d+)?(it/s|s/it)\]")  # a tqdm progress bar's line
+
+def clean_stream(text:str) -> str:
+    "A stream as the reader should see it: each line's last state (after `\\r`), no ANSI codes, no progress bars."
+    last = lambda l: next((x for x in reversed(l.split("\r")) if x.strip()), "")
+    lines, out, skip = [_RE_ANSI.sub("", last(l)) for l in text.split("\n")], [], False
+    for l in lines:
+        if _RE_BAR.search(l) or (skip and l.startswith("  ")): skip = False; continue
+        m = _RE_WARNING.match(l)  # Python's warning line: the build machine's path out, and the source line under it too
+        out.append(f"{m[1]}: {m[2]}" if m else l); skip = bool(m)
+    return "\n".join(out).strip("\n")
+
+def clean_outputs(outs:list) -> list:
+    "The outputs to show: streams cleaned (`clean_stream`), empty ones dropped."
+    res = []
+    for o in outs:
+        if o.get("output_type") == "stream":
+            t = clean_stream(_src({"source": o.get("text", "")}))
+            if not t.strip(): continue
+            o = {**o, "text": t + "\n"}
+        res.append(o)
+    return res
+
+def merge_outputs(nb:dict, done:dict) -> int:
+    "Copy the executed notebook `done`'s outputs into `nb`'s code cells, matched in order by source; cells given outputs."
+    ran, i, n = [c for c in done["cells"] if c["cell_type"] == "code"], 0, 0
+    for c in nb["cells"]:
+        if c["cell_type"] != "code": continue
+        j = next((k for k in range(i, len(ran)) if _src(ran[k]).strip() == _src(c).strip()), None)
+        if j is None: continue
+        c["outputs"], i = clean_outputs(ran[j].get("outputs") or []), j + 1
+        c["execution_count"] = ran[j].get("execution_count")
+        n += bool(c["outputs"])
+    return n
+
+def run_note(rec:dict) -> str:
+    "The note under each page's title: where its outputs come from."
+    return (":::{note}\nThe outputs on this page were recorded by running the notebook with its small settings "
+            f"(`IN_TEST=1`, as `make test` runs it) on {rec['date']} ({rec['machine']}; {rec['seconds']:.0f} s).\n:::")
+
+# --- 2. nbdev's doc processing on a snapshot -------------------------------------------------------------------------
 _SHOW_DIRS = {"export", "exports", "exporti", "exec_doc"}
 _RE_SHOWDOC = re.compile(r"^show_doc", re.M)
 _RE_DIRECTIVE = re.compile(r"^\s*#\s*\|\s*([\w-]+:?)\s*(.*)$")
@@ -41,20 +115,23 @@ def _mixed_import_cell(src:str) -> bool:
     return any(isinstance(n, (ast.Import, ast.ImportFrom)) for n in nodes) and \
            any(isinstance(n, (ast.Expr, ast.Assign)) for n in nodes)
 
-def snapshot(stage:Path) -> Path:
-    """Copy `settings.ini` and `nbs/` into `stage`. Cells that mix imports with other code get `#| eval: false`:
-    nbdev would run them to prepare `show_doc` (its FAQ: keep imports in their own cells), which means running the
-    lessons themselves (minutes, files written); the exported cells and `show_doc` calls are all the API pages need."""
+def snapshot(stage:Path, executed:dict|None=None) -> dict:
+    """Copy `settings.ini` and `nbs/` into `stage`, each notebook with its recorded outputs (`executed`: {stem: executed
+    notebook}). Cells that mix imports with other code get `#| eval: false`: nbdev would run them to prepare
+    `show_doc` (its FAQ: keep imports in their own cells), which means running the lessons again (minutes, files
+    written); the exported cells and `show_doc` calls are all the API pages need. Returns {stem: cells with outputs}."""
     shutil.copy2(ROOT/"settings.ini", stage/"settings.ini")
-    dst = stage/"nbs"
+    dst, shown = stage/"nbs", {}
     shutil.copytree(NBS, dst, ignore=shutil.ignore_patterns(".*", "_*", "*.ipynb"))
     for p in notebooks():
         nb = json.loads(p.read_text(encoding="utf-8"))
+        done = (executed or {}).get(p.stem)
+        shown[p.stem] = merge_outputs(nb, done) if done else 0
         for c in nb["cells"]:
             src = _src(c)
             if c["cell_type"] == "code" and _mixed_import_cell(src): c["source"] = "#| eval: false\n" + src
         (dst/p.name).write_text(json.dumps(nb, indent=1, ensure_ascii=False), encoding="utf-8")
-    return dst
+    return shown
 
 def proc(stage:Path, n_workers:int) -> Path:
     "Run `nbdev.serve.proc_nbs` with `stage` as the project folder (its `_proc/` lands in `stage`)."
@@ -64,7 +141,7 @@ def proc(stage:Path, n_workers:int) -> Path:
     if r.returncode: sys.exit(f"proc_nbs failed:\n{r.stdout[-3000:]}\n{r.stderr[-6000:]}")
     return stage/"_proc"
 
-# --- 2. Quarto markers -> Sphinx / myst-nb -----------------------------------------------------------------------------
+# --- 3. Quarto markers -> Sphinx / myst-nb -----------------------------------------------------------------------------
 def _src(c) -> str: return "".join(c.get("source") or "") if isinstance(c.get("source"), list) else (c.get("source") or "")
 
 def _front_matter(src:str):
@@ -186,10 +263,32 @@ def markdown(md:str) -> str:
         parts[i] = _RE_SOURCE_ATTRS.sub(r'\1{.nbdev-source target="_blank"}', parts[i])
     return "".join(parts).strip("\n") + ("\n" if md.endswith("\n") else "")
 
-CSS = ".nbdev-source { float: right; font-size: smaller; }\n"
+CSS = """.nbdev-source { float: right; font-size: smaller; }
+/* Nothing cut off at 1,280 px (tests/test_docs.py checks every page at that width): */
+/* a wider reading column, with a narrower table of contents on the right and a narrower menu on the left; */
+@media (min-width: 1200px) {
+  :root { --pst-sidebar-secondary: 12rem; }
+  .bd-sidebar-primary { flex-basis: 16%; }
+}
+.bd-sidebar-secondary nav.page-toc a { overflow-wrap: anywhere; }  /* long names (check_unlearn_inputs) wrap too */
+/* tables wrap their cells' text (code included) instead of running off to the right; what still cannot fit scrolls; */
+.bd-article table.table { font-size: 0.9em; }
+.bd-article table.table th, .bd-article table.table td { white-space: normal; overflow-wrap: anywhere; padding: .35em .5em; }
+/* display equations shrink to the column and scroll there, instead of being clipped by their box (pydata clips .math). */
+div.math > mjx-container { min-width: 0; }
+span.math { overflow: visible; }
+"""
 
-def postprocess(procd:Path, src:Path, cfg:dict, pages:list, api_md:str):
+def add_note(nb:dict, note:str):
+    "Put `note` right under the page's title (its first markdown cell that starts with an H1), else first."
+    cells = nb["cells"]
+    i = next((k + 1 for k, c in enumerate(cells) if c["cell_type"] == "markdown" and _src(c).lstrip().startswith("# ")), 0)
+    cells.insert(i, {"cell_type": "markdown", "metadata": {}, "source": note})
+
+def postprocess(procd:Path, src:Path, cfg:dict, pages:list, api_md:str, notes:dict|None=None):
     nbs = {s: convert(json.loads((procd/f"{s}.ipynb").read_text(encoding="utf-8"))) for s in pages}
+    for s, note in (notes or {}).items():
+        if s in nbs: add_note(nbs[s], note)
     anchors = {s: _anchors(nb) for s, nb in nbs.items()}
     anchors["api"] = _ids(api_md)
     links = Links(pages, cfg)
@@ -208,7 +307,7 @@ def postprocess(procd:Path, src:Path, cfg:dict, pages:list, api_md:str):
         if p.suffix in (".ipynb", ".md", ".rst", ".qmd", ".py", ".yml", ".yaml") or p.name.startswith((".", "_")): continue
         (shutil.copytree if p.is_dir() else shutil.copy2)(p, src/p.name)
 
-# --- 3. Sphinx ---------------------------------------------------------------------------------------------------------
+# --- 4. Sphinx ---------------------------------------------------------------------------------------------------------
 def modules() -> list:
     "The library's modules (one per chapter), from the files nbdev exported."
     return sorted(f"{LIB}.{p.stem}" for p in (ROOT/LIB).glob("*.py") if not p.stem.startswith("_"))
@@ -253,6 +352,7 @@ release = version = {version!r}
 extensions = ["myst_nb", "sphinx.ext.mathjax"]
 nb_execution_mode = "off"                       # notebooks are committed without outputs; never run them here
 nb_merge_streams = True
+nb_render_markdown_format = "myst"            # markdown outputs (tables) as the pages' own markdown
 myst_enable_extensions = ["dollarmath", "amsmath", "colon_fence", "attrs_inline"]
 myst_heading_anchors = 4
 exclude_patterns = ["_build", "**.ipynb_checkpoints"]
@@ -294,16 +394,18 @@ def copy_mathjax(mj:Path, static:Path) -> str:
         elif s.is_file(): d.parent.mkdir(parents=True, exist_ok=True); shutil.copy2(s, d)
     return 'mathjax_path = "mathjax/tex-chtml.js"  # a local copy: math renders offline'
 
-def build(out:Path, n_workers:int=2, keep:Path=None) -> dict:
+def build(out:Path, n_workers:int=2, keep:Path=None, execute:bool=True) -> dict:
     t0 = time.time()
     cfg = settings()
     pages = [p.stem for p in notebooks()]
+    executed, ran = recorded(n_workers, execute); t1 = time.time()
     stage = Path(tempfile.mkdtemp(prefix="sau_nb_docs_"))
     try:
-        snapshot(stage)
-        procd = proc(stage, n_workers); t1 = time.time()
+        shown = snapshot(stage, executed)
+        procd = proc(stage, n_workers); t2 = time.time()
         src = stage/"src"; src.mkdir()
-        postprocess(procd, src, cfg, pages, api_page(modules(), pages))
+        notes = {s: run_note(nb["metadata"][nbtest.KEY]) for s, nb in executed.items() if nb}
+        postprocess(procd, src, cfg, pages, api_page(modules(), pages), notes)
         mj = local_mathjax()
         mathjax = copy_mathjax(mj, src/"_static") if mj else "# no local MathJax found: pages load it from its CDN"
         (src/"conf.py").write_text(conf_py(cfg, mathjax), encoding="utf-8")
@@ -315,10 +417,12 @@ def build(out:Path, n_workers:int=2, keep:Path=None) -> dict:
         if html.exists(): shutil.copytree(html, out)
         if keep: shutil.rmtree(keep, ignore_errors=True); shutil.copytree(src, keep)
     finally: shutil.rmtree(stage, ignore_errors=True)
-    t2 = time.time()
+    t3 = time.time()
     warnings = [l for l in r.stderr.splitlines() if "WARNING" in l or "ERROR" in l]
-    res = dict(rc=r.returncode, mathjax=str(mj) if mj else None, pages=len(list(out.glob("*.html"))) if out.exists() else 0, warnings=warnings,
-               proc_s=round(t1 - t0, 1), sphinx_s=round(t2 - t1, 1), total_s=round(t2 - t0, 1), stderr=r.stderr)
+    res = dict(rc=r.returncode, mathjax=str(mj) if mj else None, pages=len(list(out.glob("*.html"))) if out.exists() else 0,
+               warnings=warnings, ran=ran if execute else [], no_outputs=[s for s in pages if not executed.get(s)],
+               cells_with_outputs=shown, run_s=round(t1 - t0, 1), proc_s=round(t2 - t1, 1), sphinx_s=round(t3 - t2, 1),
+               total_s=round(t3 - t0, 1), stderr=r.stderr)
     return res
 
 def main(argv=None):
@@ -326,12 +430,18 @@ def main(argv=None):
     ap.add_argument("--out", default=str(ROOT/"_docs"), help="folder for the HTML site (replaced)")
     ap.add_argument("--workers", type=int, default=min(4, os.cpu_count() or 1), help="processes for nbdev and Sphinx")
     ap.add_argument("--keep-src", default=None, help="also keep the generated Sphinx source folder here (to debug)")
+    ap.add_argument("--no-execute", action="store_true", help="run no notebook: pages whose recorded outputs are "
+                    "missing or stale show none (the summary names them)")
     a = ap.parse_args(argv)
     out = Path(a.out).resolve()
-    res = build(out, a.workers, Path(a.keep_src).resolve() if a.keep_src else None)
+    res = build(out, a.workers, Path(a.keep_src).resolve() if a.keep_src else None, execute=not a.no_execute)
     if res["stderr"].strip(): print(res["stderr"], file=sys.stderr)
-    print(f"docs: {res['pages']} pages in {out} ({res['total_s']} s: nbdev {res['proc_s']} s, sphinx {res['sphinx_s']} s), "
+    print(f"docs: {res['pages']} pages in {out} ({res['total_s']} s: notebooks run {res['run_s']} s "
+          f"[{len(res['ran'])} run: {' '.join(res['ran']) or ('none, all recorded outputs fresh' if not a.no_execute else 'none, --no-execute')}], "
+          f"nbdev {res['proc_s']} s, "
+          f"sphinx {res['sphinx_s']} s), {sum(res['cells_with_outputs'].values())} cells with outputs, "
           f"{len(res['warnings'])} warnings; MathJax: {res['mathjax'] or 'CDN (no local copy found)'}")
+    if res["no_outputs"]: print(f"docs: pages without outputs (no fresh recorded run): {', '.join(res['no_outputs'])}")
     return 1 if res["rc"] or res["warnings"] else 0
 
 if __name__ == "__main__": sys.exit(main())
