@@ -17,6 +17,7 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python tests/check_sync.py
+	$(BIN)/ruff check sau_nb
 	OMP_NUM_THREADS=1 $(BIN)/nbdev_test --do_print --timing
 	$(BIN)/python -m pytest -q tests
 

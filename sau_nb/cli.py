@@ -4,7 +4,7 @@
 
 # %% ../nbs/08_cli.ipynb #837b1ea2
 from __future__ import annotations
-import argparse, inspect, json, os, shutil, sys, tempfile, time
+import argparse, inspect, json, sys, time
 from pathlib import Path
 import torch
 
@@ -13,8 +13,8 @@ __all__ = ['DEMO_PROMPTS', 'DEMO_BASELINES', 'demo', 'train_world_cmd', 'build_z
            'export_world_cmd', 'unlearn_cmd', 'evaluate_cmd', 'defend_cmd', 'main']
 
 # %% ../nbs/08_cli.ipynb #cd82cdd9
-from .world import SHAPES, COLORS, attribute_accuracy, heldout_prompts, load_world, caption, TRAIN_TEMPLATES, read_attributes, train_world, ship_world
-from .core import IN_TEST, check_prompts, generate, image_grid, save_pipeline
+from .world import SHAPES, COLORS, heldout_prompts, load_world, caption, TRAIN_TEMPLATES, train_world, ship_world
+from .core import save_pipeline
 
 # %% ../nbs/08_cli.ipynb #b4192556
 from .evaluate import OutDir
@@ -63,9 +63,8 @@ def demo(out:str="demo_out", # folder for the report
     "Backdoor → detect, localize, scan the vocabulary → defend (trigger not given) and baselines → report, on the shipped tiny world; writes `out`/report.html."
     import html
     from sau_nb.backdoors import shipped_zoo, zoo_attack
-    from sau_nb.evaluate import compare, default_defenses, table_rows, write_report
+    from sau_nb.evaluate import compare, default_defenses, write_report
     from sau_nb.defend import defend, scan_figure, scan_model, scan_tokens, triggers_from_log
-    from sau_nb.unlearn import sau_unlearn
     t0 = time.time()
     OutDir(out, overwrite)  # refuse a non-empty folder before any work
     zoo = shipped_zoo()

@@ -15,14 +15,14 @@ import torch.nn.functional as F
 from PIL import Image, ImageDraw
 
 # %% auto #0
-__all__ = ['IN_TEST', 'START', 'END', 'SAMPLING', 'OUTPUT_TYPES', 'POSITIONS', 'PICKLE_SUFFIXES', 'CHECKPOINT_FORMAT', 'UNET_FIT',
-           'LORA_FILE', 'T_RANGE', 'get_device', 'half_dtype', 'get_dtype', 'n_params', 'to_uint8', 'image_grid',
-           'md_table', 'clip_bpe_path', 'write_clip_tokenizer_files', 'clip_tokenizer', 'check_prompts',
-           'check_pipeline', 'generate', 'check_trigger', 'insert_trigger', 'trigger_positions', 'save_pipeline',
-           'check_output_folder', 'load_pipeline', 'unet_fit', 'load_unet', 'seeded', 'lora_state_dict', 'save_lora',
-           'read_lora', 'lora_targets', 'check_lora', 'load_lora', 'save_checkpoint', 'load_checkpoint', 'resume_state',
-           'check_t_range', 'draw_timesteps', 'ClipJudge', 'hub_clip', 'random_clip', 'clip_text_image',
-           'clip_image_image']
+__all__ = ['IN_TEST', 'START', 'END', 'SAMPLING', 'OUTPUT_TYPES', 'POSITIONS', 'PHRASING_WORDS', 'PICKLE_SUFFIXES',
+           'CHECKPOINT_FORMAT', 'UNET_FIT', 'LORA_FILE', 'T_RANGE', 'get_device', 'half_dtype', 'get_dtype', 'n_params',
+           'to_uint8', 'image_grid', 'md_table', 'clip_bpe_path', 'write_clip_tokenizer_files', 'clip_tokenizer',
+           'check_prompts', 'check_pipeline', 'generate', 'check_trigger', 'insert_trigger', 'trigger_positions',
+           'neutral_words', 'save_pipeline', 'check_output_folder', 'load_pipeline', 'unet_fit', 'load_unet', 'seeded',
+           'lora_state_dict', 'save_lora', 'read_lora', 'lora_targets', 'check_lora', 'load_lora', 'save_checkpoint',
+           'load_checkpoint', 'resume_state', 'check_t_range', 'draw_timesteps', 'ClipJudge', 'hub_clip', 'random_clip',
+           'clip_text_image', 'clip_image_image']
 
 # %% ../nbs/00_core.ipynb #8098471f
 IN_TEST = bool(os.environ.get("IN_TEST"))  # nbdev_test sets this: notebooks then use their small settings
@@ -316,6 +316,22 @@ def _view(pipe, **parts):
     p = StableDiffusionPipeline(**{**pipe.components, **parts}, requires_safety_checker=False)
     p.set_progress_bar_config(disable=True)
     return p
+
+# %% ../nbs/00_core.ipynb #5d2c1bd8
+PHRASING_WORDS = ("a", "picture", "of", "an", "image", "showing", "the", "is")  # the words of the tiny world's held-out phrasings
+
+def neutral_words(tokenizer, exclude:str, n:int=2000, seed:int=0,
+                  avoid=(), # words not to return, e.g. `PHRASING_WORDS`
+                 ) -> list[str]:
+    "`n` random alphabetic vocabulary words that share no token with `exclude` and are not in `avoid`."
+    avoid, bad = set(avoid), set(tokenizer(exclude, add_special_tokens=False).input_ids)
+    rng, out = np.random.default_rng(seed), []
+    while len(out) < n:
+        i = int(rng.integers(300, tokenizer.vocab_size - 2))
+        w = tokenizer.decode([i]).strip()
+        if w.isascii() and w.isalpha() and w not in avoid and not bad & set(tokenizer(w, add_special_tokens=False).input_ids):
+            out.append(w)
+    return out
 
 # %% ../nbs/00_core.ipynb #7b3c11de
 PICKLE_SUFFIXES = (".bin", ".ckpt", ".pt", ".pth", ".pkl", ".pickle")

@@ -4,8 +4,8 @@
 
 # %% ../nbs/00_world.ipynb #47176e6b
 from __future__ import annotations
-import contextlib, copy, functools, gzip, html, json, math, os, random, shutil, tempfile, time, warnings
-from dataclasses import dataclass, field
+import contextlib, copy, functools, json, math, shutil, time
+from dataclasses import dataclass
 from importlib.util import find_spec
 from pathlib import Path
 
