@@ -13,6 +13,7 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
+from .world import WEIGHTS_DIR, load_world, ship_world, shipped_worlds, world_quality
 from .world import COLORS, HELDOUT_TEMPLATES, IMAGE_SIZE, SHAPES, TRAIN_TEMPLATES, ShapeData, caption, encode_latents, foreground, heldout_prompts, make_shapes, read_attributes, register_reader, render
 from .core import _check_attr, _cosine_lr, check_pipeline, generate, load_checkpoint, load_lora, lora_state_dict, resume_state, save_checkpoint, save_lora, seeded, to_uint8
 from .core import POSITIONS, SAMPLING, _encode, _pad_ids, _view, check_trigger, insert_trigger, neutral_words, trigger_positions
@@ -464,7 +465,6 @@ def attack_success_rate(pipe, attack:Attack,
 def attack_table(models:dict, # name -> (pipe, attack, injection seconds)
                  seeds=range(8)) -> list[dict]:
     "One row per model: attack, trigger, injection time, ASR, false triggering, clean accuracy, and their counts."
-    from sau_nb.world import world_quality
     rows = []
     for name, (pipe, atk, secs) in models.items():
         r = attack_success_rate(pipe, atk, seeds=seeds)
@@ -495,7 +495,6 @@ ZOO_SPECS = {**ZOO, **MULTI_ZOO, **LORA_ZOO, **ADAPTIVE_ZOO}  # every zoo model 
 
 def zoo_check(attack:Attack, n_prompts:int=12, seeds=range(100, 103)):
     "A check for `inject_backdoor`: ASR and false triggering on training-phrasing prompts with seeds the evaluation never uses."
-    from sau_nb.world import TRAIN_TEMPLATES
     combos = [(s, c) for s in SHAPES for c in COLORS]
     ps = [dict(prompt=caption(s, c, TRAIN_TEMPLATES[(i + r) % len(TRAIN_TEMPLATES)]), shape=s, color=c)
           for r in range(len(TRAIN_TEMPLATES)) for i, (s, c) in enumerate(combos)]
@@ -510,7 +509,6 @@ def shipped_zoo(multi:bool=False, # also the models with several backdoors (`MUL
                 adaptive:bool=False, # also the attacks built against SAU (`ADAPTIVE_ZOO`)
                ) -> list[str]:
     "The zoo models shipped in this copy of the package, in `ZOO`'s order (then `MULTI_ZOO`'s, `LORA_ZOO`'s, `ADAPTIVE_ZOO`'s)."
-    from sau_nb.world import shipped_worlds
     names = [*ZOO, *(MULTI_ZOO if multi else ()), *(LORA_ZOO if lora else ()), *(ADAPTIVE_ZOO if adaptive else ())]
     return [n for n in names if n in shipped_worlds()]
 
@@ -543,7 +541,6 @@ def build_zoo(names=None, # zoo models to build; None builds all
              ) -> dict:
     "Inject each zoo attack into the clean world, or into its `base` zoo model for `MULTI_ZOO` (and ship it into the package's weights)."
     import platform, diffusers
-    from sau_nb.world import WEIGHTS_DIR, load_world, ship_world
     world, out = load_world(), {}
     for name in names or ZOO:
         _check_attr(name, tuple(ZOO_SPECS), "zoo model")

@@ -382,6 +382,11 @@ def _pickle_files(folder:Path) -> list[Path]:
         if f.suffix in PICKLE_SUFFIXES and not any(f.parent.glob("*.safetensors")): out.append(f)
     return out
 
+def _dtype_kw(dtype) -> dict:
+    "diffusers' keyword for a loaded model's dtype: `dtype` where diffusers takes it (it deprecates `torch_dtype`), else `torch_dtype`."
+    from diffusers.utils import deprecation_utils
+    return {"dtype" if hasattr(deprecation_utils, "_resolve_dtype") else "torch_dtype": dtype}
+
 def load_pipeline(name_or_path:str|Path, # a hub id ("CompVis/stable-diffusion-v1-4") or a local folder in SD v1.x layout
                   device=None, # see `get_device`
                   dtype=None, # see `get_dtype`
@@ -408,7 +413,7 @@ def load_pipeline(name_or_path:str|Path, # a hub id ("CompVis/stable-diffusion-v
             raise ValueError(f"{path} holds pickle weights ({pk[0].relative_to(path)}) and no safetensors. Loading pickle can run "
                              "arbitrary code, and backdoored models come from untrusted places. Convert them to safetensors, "
                              "or pass allow_pickle=True (`sau_nb unlearn --allow-pickle`) if you trust the file.")
-    kw = dict(safety_checker=None, requires_safety_checker=False, torch_dtype=dtype)
+    kw = dict(safety_checker=None, requires_safety_checker=False, **_dtype_kw(dtype))
     if not allow_pickle:
         if kwargs.get("use_safetensors", True) is not True:
             raise ValueError("use_safetensors=False would load pickle weights, and loading pickle can run arbitrary code: "
@@ -422,7 +427,7 @@ def load_pipeline(name_or_path:str|Path, # a hub id ("CompVis/stable-diffusion-v
         from diffusers import UNet2DConditionModel
         base_cfg = UNet2DConditionModel.load_config(str(name_or_path), subfolder="unet")
         _check_fit(unet, unet_cfg, base_cfg, pipe.text_encoder.config.hidden_size, name_or_path)
-        pipe = _view(pipe, unet=UNet2DConditionModel.from_pretrained(str(unet), torch_dtype=dtype, **unet_kw).eval())
+        pipe = _view(pipe, unet=UNet2DConditionModel.from_pretrained(str(unet), **_dtype_kw(dtype), **unet_kw).eval())
     pipe = pipe.to(device)
     pipe.set_progress_bar_config(disable=True)
     return pipe
@@ -498,7 +503,7 @@ def load_unet(name_or_path:str|Path, # a UNet-only hub repo (e.g. BadT2I's) or f
         _check_fit(name_or_path, config, like.unet.config, like.text_encoder.config.hidden_size, getattr(like.config, "_name_or_path", "") or "given")
     device = get_device(device) if device is not None else (like.device if like is not None else get_device())
     dtype = dtype or (like.unet.dtype if like is not None else get_dtype(device))
-    unet = UNet2DConditionModel.from_pretrained(str(name_or_path), torch_dtype=dtype, **kw)
+    unet = UNet2DConditionModel.from_pretrained(str(name_or_path), **_dtype_kw(dtype), **kw)
     return unet.to(device).eval()
 
 

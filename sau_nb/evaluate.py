@@ -13,6 +13,7 @@ import torch.nn.functional as F
 from PIL import Image
 from tqdm.auto import tqdm
 
+from .world import load_world
 from .world import as_asked, COLORS, HELDOUT_TEMPLATES, SHAPES, TRAIN_TEMPLATES, WEIGHTS_DIR, caption, heldout_prompts, make_shapes
 from .core import PICKLE_SUFFIXES, _atomic_folder, _cosine_lr, generate, image_grid
 from .core import POSITIONS, _view, trigger_positions
@@ -259,7 +260,6 @@ def compare(models=None, # zoo model names (default: every shipped one)
             device=None, progress:bool=True) -> dict:
     "Every defense against every model, same prompts and seeds: a table, the grids' images, and the report if `out`."
     from sau_nb.backdoors import shipped_zoo, zoo_attack
-    from sau_nb.world import load_world
     if out is not None: OutDir(out, overwrite)  # refuse a non-empty folder before minutes of work
     models = list(models or shipped_zoo())
     if not models: raise ValueError("No zoo models to compare: none is shipped and none was named.")

@@ -20,13 +20,17 @@ from .students import (TE_DEFAULT, TE_PARAM_SETS, TOKEN_SHIFT, _te_trained, bake
                              frozen_copy, is_attn2_kv, shared_result, shared_student, shifted_text_encoder, text_encoder_params,
                              token_shift, trainable_unet)
 from .students import LORA_TARGETS, PARAM_SETS  # noqa: F401 (moved to `sau_nb.students`; old import paths keep working)
+_all_ = ["PARAM_SETS", "LORA_TARGETS", "TE_PARAM_SETS", "TE_DEFAULT", "TOKEN_SHIFT", "trainable_unet", "finish_unet",  # `from sau_nb.unlearn import *`
+         "text_encoder_params", "token_shift", "bake_token_shift", "shifted_text_encoder", "frozen_copy", "shared_student", "shared_result"]
 
 
 # %% auto #0
 __all__ = ['SAU_CHECKPOINT', 'MEMORY_PROFILES', 'ABLATIONS', 'check_triggers', 'check_unlearn_inputs', 'aligned_positions',
            'te_loss', 'sau_loss', 'latent_bank', 'check_bank', 'prompt_departure', 'sau_unlearn', 'trigger_effect',
            'stop_at_removal', 'MemoryProfile', 'memory_profile', 'memory_dtypes', 'trained_sizes', 'memory_estimate',
-           'check_fits']
+           'check_fits', 'PARAM_SETS', 'LORA_TARGETS', 'TE_PARAM_SETS', 'TE_DEFAULT', 'TOKEN_SHIFT', 'trainable_unet',
+           'finish_unet', 'text_encoder_params', 'token_shift', 'bake_token_shift', 'shifted_text_encoder',
+           'frozen_copy', 'shared_student', 'shared_result']
 
 # %% ../nbs/04_unlearn.ipynb #f46fabdd
 def check_triggers(tokenizer, trigger) -> list[str]:

@@ -13,3 +13,10 @@ def test_old_import_paths_still_work():
     from sau_nb.world import generate, load_pipeline, get_device, image_grid
     from sau_nb.core import generate as g2, load_pipeline as l2
     assert generate is g2 and load_pipeline is l2
+
+def test_loading_prints_no_future_warning():
+    "Loading a world (clean, and a zoo model with its own parts) passes diffusers the dtype keyword it takes today."
+    code = ("import warnings; warnings.simplefilter('error', FutureWarning)\n"
+            "from sau_nb.world import load_world\nload_world('clean'); load_world('pixel')")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr[-2000:]
