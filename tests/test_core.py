@@ -20,3 +20,15 @@ def test_loading_prints_no_future_warning():
             "from sau_nb.world import load_world\nload_world('clean'); load_world('pixel')")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr[-2000:]
+
+def test_moved_names_keep_their_old_import_paths():
+    "Model surgery moved to `sau_nb.students`, the tiny world's removal scores to `sau_nb.evaluate`: old imports still work."
+    from sau_nb import evaluate, students
+    from sau_nb.unlearn import PARAM_SETS, TE_PARAM_SETS, trainable_unet, finish_unet, shared_student, token_shift, _te_trained
+    from sau_nb.unlearn import mix_pipeline, removal_scores  # resolved when asked for (`unlearn.__getattr__`)
+    assert trainable_unet is students.trainable_unet and finish_unet is students.finish_unet and _te_trained is students._te_trained
+    assert shared_student is students.shared_student and token_shift is students.token_shift
+    assert PARAM_SETS is students.PARAM_SETS and TE_PARAM_SETS is students.TE_PARAM_SETS
+    assert removal_scores is evaluate.removal_scores and mix_pipeline is evaluate.mix_pipeline
+    import sau_nb.unlearn as u, pytest
+    with pytest.raises(AttributeError): u.no_such_name
