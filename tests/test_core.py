@@ -32,3 +32,12 @@ def test_moved_names_keep_their_old_import_paths():
     assert removal_scores is evaluate.removal_scores and mix_pipeline is evaluate.mix_pipeline
     import sau_nb.unlearn as u, pytest
     with pytest.raises(AttributeError): u.no_such_name
+
+def test_phrasing_words_are_the_held_out_phrasings_words():
+    "`trigger_effect`'s neutral words avoid exactly the words `distractor_words` avoids: the same words, the same draws."
+    from sau_nb.core import PHRASING_WORDS, clip_tokenizer, neutral_words
+    from sau_nb.world import HELDOUT_TEMPLATES
+    from sau_nb.backdoors import distractor_words
+    assert set(PHRASING_WORDS) == {w for t in HELDOUT_TEMPLATES for w in t.split() if "{" not in w}
+    tok = clip_tokenizer()
+    assert neutral_words(tok, "ȴ", n=200, seed=3, avoid=PHRASING_WORDS) == distractor_words(tok, "ȴ", n=200, seed=3)
