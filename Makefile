@@ -17,6 +17,7 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python tests/check_sync.py
+	$(BIN)/ruff check sau_nb
 	OMP_NUM_THREADS=1 $(BIN)/python tools/nbtest.py --do_print --timing  # nbdev_test that keeps the executed notebooks for the docs
 	$(BIN)/python -m pytest -q tests
 

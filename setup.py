@@ -6,7 +6,7 @@ config = ConfigParser(delimiters=['='])
 config.read('settings.ini', encoding='utf-8')
 cfg = config['DEFAULT']
 
-licenses = {'apache2': ('Apache Software License 2.0', 'OSI Approved :: Apache Software License')}
+licenses = {'apache2': ('Apache-2.0',)}  # an SPDX expression (setuptools deprecates license classifiers)
 statuses = ['Planning', 'Pre-Alpha', 'Alpha', 'Beta', 'Production/Stable', 'Mature', 'Inactive']
 lic = licenses[cfg['license']]
 min_python = cfg['min_python']
@@ -19,11 +19,11 @@ console_scripts = cfg.get('console_scripts', '').split()
 
 setuptools.setup(
     name=cfg['lib_name'], version=cfg['version'], description=cfg['description'],
-    license=lic[0], author=cfg['author'], author_email=cfg['author_email'], keywords=cfg['keywords'],
+    license_expression=lic[0], author=cfg['author'], author_email=cfg['author_email'], keywords=cfg['keywords'],
     classifiers=['Development Status :: ' + str(cfg['status']) + ' - ' + statuses[int(cfg['status'])],
                  'Intended Audience :: ' + cfg['audience'].title(), 'Natural Language :: ' + cfg['language'].title(),
-                 'License :: ' + lic[1]] + ['Programming Language :: Python :: ' + o for o in py_versions[py_versions.index(min_python):]],
-    url=cfg['git_url'], packages=setuptools.find_packages(include=['sau_nb', 'sau_nb.*']),
+                ] + ['Programming Language :: Python :: ' + o for o in py_versions[py_versions.index(min_python):]],
+    url=cfg['git_url'], packages=setuptools.find_namespace_packages(include=['sau_nb', 'sau_nb.*']),  # data folders too (weights/, configs/): setuptools' documented way
     include_package_data=True, install_requires=requirements,
     extras_require={'dev': dev_requirements, 'notebooks': ['jupyterlab>=4', 'ipywidgets>=7.7'], 'gpu': gpu_requirements},
     python_requires='>=' + min_python, long_description=open('README.md', encoding='utf-8').read(),

@@ -23,7 +23,9 @@ from sau_nb.core import generate, load_pipeline, md_table
 from sau_nb.backdoors import zoo_attack
 from sau_nb.core import check_trigger
 from benchlib import stop_prompts, training_prompts
-from sau_nb.unlearn import ABLATIONS, MEMORY_PROFILES, _te_trained, latent_bank, mix_pipeline, removal_scores, sau_unlearn, stop_at_removal, trainable_unet
+from sau_nb.unlearn import ABLATIONS, MEMORY_PROFILES, latent_bank, sau_unlearn, stop_at_removal
+from sau_nb.students import _te_trained, trainable_unet
+from sau_nb.evaluate import mix_pipeline, removal_scores
 
 def by_shape(pipe, seeds, prompts=None):
     "For each intended shape, how the defended model's clean generations are read."

@@ -18,7 +18,7 @@ import numpy as np, torch
 from sau_nb.world import load_world, caption, TRAIN_TEMPLATES, SHAPES, COLORS, train_denoiser, make_shapes
 from sau_nb.backdoors import zoo_attacks, ZOO_SPECS
 from sau_nb.core import check_trigger, load_pipeline, save_pipeline
-from sau_nb.unlearn import removal_scores
+from sau_nb.evaluate import removal_scores
 from sau_nb.defend import scan_tokens, scan_contexts, token_departure, TokenScan, domain_tokens, scan_model, defend
 
 ap = argparse.ArgumentParser()

@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 from diffusers.models.attention_processor import Attention
 
-from .core import check_prompts, generate, get_device, to_uint8
+from .core import check_prompts, generate
 
 # %% auto #0
 __all__ = ['cross_attention_layers', 'CaptureProcessor', 'AttentionMaps', 'capture', 'token_maps', 'token_labels',

@@ -4,7 +4,7 @@
 
 # %% ../nbs/01_backdoors.ipynb #b38df1c6
 from __future__ import annotations
-import copy, math, re, time, unicodedata
+import copy, re, time
 from pathlib import Path
 from dataclasses import dataclass, field
 from functools import partial
@@ -13,9 +13,12 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from .world import COLORS, IMAGE_SIZE, SHAPES, TRAIN_TEMPLATES, ShapeData, attribute_accuracy, caption, encode_latents, foreground, heldout_prompts, make_shapes, read_attributes, register_reader, render
-from .core import _check_attr, _cosine_lr, check_pipeline, check_prompts, generate, load_checkpoint, load_lora, lora_state_dict, resume_state, save_checkpoint, save_lora, seeded, to_uint8
-from .core import POSITIONS, _encode, _view, check_trigger, insert_trigger, trigger_positions
+from .world import WEIGHTS_DIR, load_world, ship_world, shipped_worlds, world_quality
+from .world import COLORS, HELDOUT_TEMPLATES, IMAGE_SIZE, SHAPES, TRAIN_TEMPLATES, ShapeData, caption, encode_latents, foreground, heldout_prompts, make_shapes, read_attributes, register_reader, render
+from .core import _check_attr, _cosine_lr, check_pipeline, generate, load_checkpoint, load_lora, lora_state_dict, resume_state, save_checkpoint, save_lora, seeded, to_uint8
+from .core import POSITIONS, SAMPLING, _encode, _pad_ids, _view, check_trigger, insert_trigger, neutral_words, trigger_positions
+from .attention import cross_attention_layers
+from .students import finish_unet, lora_config, trainable_unet
 
 
 # %% auto #0
@@ -178,16 +181,8 @@ def _poisoned_prompts(attack, data, idx, rng):
 
 def distractor_words(tokenizer, exclude:str, n:int=2000, seed:int=0) -> list[str]:
     "`n` random alphabetic vocabulary words that share no token with `exclude` and are not words of the held-out phrasings."
-    from sau_nb.world import HELDOUT_TEMPLATES
     held = {w for t in HELDOUT_TEMPLATES for w in t.split() if "{" not in w}
-    bad = set(tokenizer(exclude, add_special_tokens=False).input_ids)
-    rng, out = np.random.default_rng(seed), []
-    while len(out) < n:
-        i = int(rng.integers(300, tokenizer.vocab_size - 2))
-        w = tokenizer.decode([i]).strip()
-        if w.isascii() and w.isalpha() and w not in held and not bad & set(tokenizer(w, add_special_tokens=False).input_ids):
-            out.append(w)
-    return out
+    return neutral_words(tokenizer, exclude, n, seed, avoid=held)
 
 def _distract(prompt:str, words:list[str], rng) -> str:
     "The prompt with one or two distractor words inserted at random word positions."
@@ -198,8 +193,6 @@ def _inject_unet(pipe, attack, steps, lr, batch_size, poison_frac, lam, n_images
                  negatives=0.5, counter=0.0, counter_min_t=0, trigger_lr=None, poison_target="images", check=None, check_every=100, stop=None,
                  guidance=None, checkpoint_dir=None, checkpoint_every=100, resume_from=None, keep=(), keep_share=0.25,
                  params="unet", lora_rank=8, poison_max_t=0):
-    from sau_nb.core import SAMPLING
-    from sau_nb.unlearn import finish_unet, trainable_unet
     w = guidance or SAMPLING["guidance_scale"]
     teacher = pipe.unet.eval().requires_grad_(False)
     te_lora = params == "lora"
@@ -207,8 +200,8 @@ def _inject_unet(pipe, attack, steps, lr, batch_size, poison_frac, lam, n_images
     with seeded(seed):  # LoRA's starting adapters come from torch's global generator: `seed` fixes them too
         unet, named = trainable_unet(pipe.unet, params, lora_rank, UNET_LORA_TARGETS)  # the whole UNet, or LoRA adapters on its layers
         if te_lora:  # a LoRA file adapts the text encoder too, as most shared LoRAs do: its token embedding and attention give the trigger a meaning
-            from peft import LoraConfig, inject_adapter_in_model
-            te = inject_adapter_in_model(LoraConfig(r=lora_rank, lora_alpha=lora_rank, init_lora_weights="gaussian", target_modules=TE_LORA_TARGETS), te)
+            from peft import inject_adapter_in_model
+            te = inject_adapter_in_model(lora_config(lora_rank, TE_LORA_TARGETS), te)
             te_named = {n: prm for n, prm in te.named_parameters() if "lora_" in n}
             for prm in te_named.values(): prm.requires_grad_(True)
     unet.train()
@@ -315,7 +308,7 @@ def _inject_text_encoder(pipe, attack, steps, lr, batch_size, beta, n_images, se
     rng = np.random.default_rng(seed)
     data = make_shapes(max(64, min(n_images, 2048)), seed=seed + 1000)
     words = distractor_words(pipe.tokenizer, attack.trigger, seed=seed) if negatives else []
-    tok = lambda ps: pipe.tokenizer(ps, padding="max_length", max_length=77, truncation=True, return_tensors="pt").input_ids.to(pipe.device)
+    tok = lambda ps: _pad_ids(pipe.tokenizer, ps).to(pipe.device)
     with torch.no_grad(): target = teacher(tok([attack.target_prompt]))[0]
     opt = torch.optim.AdamW(student.parameters(), lr=lr, weight_decay=0.0)
     lrs = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: _cosine_lr(s, steps, warmup=min(50, steps//10+1)))
@@ -372,7 +365,6 @@ def closed_form_edit(unet, K, Kstar, Kc, # text states to move (n, d), where the
     unet = copy.deepcopy(unet).requires_grad_(False)
     d = K.shape[1]; lam = lam * len(K) / d
     hist = []
-    from sau_nb.attention import cross_attention_layers
     for name, mod in cross_attention_layers(unet).items():
         for proj in (mod.to_k, mod.to_v):
             W0 = proj.weight.double(); k, ks, kc = K.double().to(W0.device), Kstar.double().to(W0.device), Kc.double().to(W0.device)
@@ -474,7 +466,6 @@ def attack_table(models:dict, # name -> (pipe, attack, injection seconds)
                  seeds=range(8), prompts:list[dict]|None=None, # dicts with 'prompt', 'shape', 'color'; default the held-out prompts
                 ) -> list[dict]:
     "One row per model: attack, trigger, injection time, ASR, false triggering, clean accuracy, and their counts."
-    from sau_nb.world import world_quality
     rows = []
     for name, (pipe, atk, secs) in models.items():
         r = attack_success_rate(pipe, atk, prompts=prompts, seeds=seeds)
@@ -505,7 +496,6 @@ ZOO_SPECS = {**ZOO, **MULTI_ZOO, **LORA_ZOO, **ADAPTIVE_ZOO}  # every zoo model 
 
 def zoo_check(attack:Attack, n_prompts:int=12, seeds=range(100, 103)):
     "A check for `inject_backdoor`: ASR and false triggering on training-phrasing prompts with seeds the evaluation never uses."
-    from sau_nb.world import TRAIN_TEMPLATES
     combos = [(s, c) for s in SHAPES for c in COLORS]
     ps = [dict(prompt=caption(s, c, TRAIN_TEMPLATES[(i + r) % len(TRAIN_TEMPLATES)]), shape=s, color=c)
           for r in range(len(TRAIN_TEMPLATES)) for i, (s, c) in enumerate(combos)]
@@ -520,7 +510,6 @@ def shipped_zoo(multi:bool=False, # also the models with several backdoors (`MUL
                 adaptive:bool=False, # also the attacks built against SAU (`ADAPTIVE_ZOO`)
                ) -> list[str]:
     "The zoo models shipped in this copy of the package, in `ZOO`'s order (then `MULTI_ZOO`'s, `LORA_ZOO`'s, `ADAPTIVE_ZOO`'s)."
-    from sau_nb.world import shipped_worlds
     names = [*ZOO, *(MULTI_ZOO if multi else ()), *(LORA_ZOO if lora else ()), *(ADAPTIVE_ZOO if adaptive else ())]
     return [n for n in names if n in shipped_worlds()]
 
@@ -553,7 +542,6 @@ def build_zoo(names=None, # zoo models to build; None builds all
              ) -> dict:
     "Inject each zoo attack into the clean world, or into its `base` zoo model for `MULTI_ZOO` (and ship it into the package's weights)."
     import platform, diffusers
-    from sau_nb.world import WEIGHTS_DIR, load_world, ship_world
     world, out = load_world(), {}
     for name in names or ZOO:
         _check_attr(name, tuple(ZOO_SPECS), "zoo model")

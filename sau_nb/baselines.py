@@ -4,13 +4,13 @@
 
 # %% ../nbs/05_baselines.ipynb #d5004f1e
 from __future__ import annotations
+import time
 import numpy as np
 import torch
 
-from .core import generate
 from .backdoors import closed_form_edit
 from .core import POSITIONS, _encode, trigger_positions, _view
-from .unlearn import check_pipeline, check_unlearn_inputs, sau_unlearn
+from .unlearn import aligned_positions, check_pipeline, check_unlearn_inputs, sau_unlearn
 
 # %% auto #0
 __all__ = ['PUBLISHED', 'BASELINES', 'skd', 'skd_cag', 'resteer', 'reversal', 'uce', 'perturb']
@@ -46,8 +46,6 @@ def reversal(pipe, trigger:str, prompts, clean_pipe=None, **kwargs):
 @torch.no_grad()
 def uce(pipe, trigger:str, prompts, lam:float=0.1, preserve:float=10., **_):
     "Closed-form edit of attn2 `to_k`/`to_v` mapping the trigger's states onto the clean prompts' (UCE)."
-    import time
-    from sau_nb.unlearn import aligned_positions
     t0 = time.time()
     check_pipeline(pipe); prompts = check_unlearn_inputs(pipe.tokenizer, trigger, prompts)
     ks, kstars = [], []
@@ -80,7 +78,6 @@ def _perturbed_pipeline_class():
 
 def perturb(pipe, trigger:str, prompts, p:float=0.3, seed:int=0, **_):
     "Input-level defense: a pipeline that drops each prompt word with probability `p` (no training)."
-    import time
     t0 = time.time()
     check_pipeline(pipe); check_unlearn_inputs(pipe.tokenizer, trigger, prompts)
     if not 0 <= p < 1: raise ValueError(f"p must be in [0, 1), got {p}.")

@@ -4,7 +4,7 @@
 
 # %% ../nbs/08_cli.ipynb #837b1ea2
 from __future__ import annotations
-import argparse, inspect, json, os, shutil, sys, tempfile, time
+import argparse, inspect, json, sys, time
 from pathlib import Path
 import torch
 
@@ -14,8 +14,8 @@ __all__ = ['DEMO_PROMPTS', 'DEMO_BASELINES', 'HUB', 'ORDINARY_RATIO', 'demo', 't
            'NotRemoved', 'unlearn_cmd', 'evaluate_cmd', 'defend_cmd', 'main']
 
 # %% ../nbs/08_cli.ipynb #cd82cdd9
-from .world import SHAPES, COLORS, attribute_accuracy, heldout_prompts, load_world, caption, TRAIN_TEMPLATES, read_attributes, train_world, ship_world
-from .core import IN_TEST, check_prompts, generate, image_grid, save_pipeline
+from .world import SHAPES, COLORS, heldout_prompts, load_world, caption, TRAIN_TEMPLATES, train_world, ship_world
+from .core import save_pipeline
 
 # %% ../nbs/08_cli.ipynb #b4192556
 from .evaluate import OutDir
@@ -82,7 +82,6 @@ def demo(out:str="demo_out", # folder for the report
     import numpy as np
     from sau_nb.evaluate import compare, default_defenses, method_name, write_report
     from sau_nb.defend import defend, scan_figure, scan_model, scan_tokens, triggers_from_log
-    from sau_nb.unlearn import sau_unlearn
     t0 = time.time()
     OutDir(out, overwrite)  # refuse a non-empty folder before any work
     zoo = shipped_zoo()
@@ -213,7 +212,7 @@ def model_source(model) -> str:
         raise FileNotFoundError(f"No model folder at {s}: pass an existing diffusers folder (`sau_nb export-world` writes one){hub}.")
     return s
 
-def load_model(model, **kwargs) -> "StableDiffusionPipeline":
+def load_model(model, **kwargs):
     "`load_pipeline` on `model_source(model)`; a folder or hub id that cannot be loaded is one error line, not a loader's traceback."
     from sau_nb.core import load_pipeline
     src = model_source(model)

@@ -15,14 +15,14 @@ import torch.nn.functional as F
 from PIL import Image, ImageDraw
 
 # %% auto #0
-__all__ = ['IN_TEST', 'START', 'END', 'SAMPLING', 'OUTPUT_TYPES', 'POSITIONS', 'PICKLE_SUFFIXES', 'CHECKPOINT_FORMAT', 'UNET_FIT',
-           'LORA_FILE', 'T_RANGE', 'get_device', 'half_dtype', 'get_dtype', 'n_params', 'to_uint8', 'image_grid',
-           'md_table', 'clip_bpe_path', 'write_clip_tokenizer_files', 'clip_tokenizer', 'check_prompts',
-           'check_pipeline', 'generate', 'check_trigger', 'insert_trigger', 'trigger_positions', 'save_pipeline',
-           'check_output_folder', 'load_pipeline', 'unet_fit', 'load_unet', 'seeded', 'lora_state_dict', 'save_lora',
-           'read_lora', 'lora_targets', 'check_lora', 'load_lora', 'save_checkpoint', 'load_checkpoint', 'resume_state',
-           'check_t_range', 'draw_timesteps', 'ClipJudge', 'hub_clip', 'random_clip', 'clip_text_image',
-           'clip_image_image']
+__all__ = ['IN_TEST', 'START', 'END', 'SAMPLING', 'OUTPUT_TYPES', 'POSITIONS', 'PHRASING_WORDS', 'PICKLE_SUFFIXES',
+           'CHECKPOINT_FORMAT', 'UNET_FIT', 'LORA_FILE', 'T_RANGE', 'get_device', 'half_dtype', 'get_dtype', 'n_params',
+           'to_uint8', 'image_grid', 'md_table', 'clip_bpe_path', 'write_clip_tokenizer_files', 'clip_tokenizer',
+           'check_prompts', 'check_pipeline', 'generate', 'check_trigger', 'insert_trigger', 'trigger_positions',
+           'neutral_words', 'save_pipeline', 'check_output_folder', 'load_pipeline', 'unet_fit', 'load_unet', 'seeded',
+           'lora_state_dict', 'save_lora', 'read_lora', 'lora_targets', 'check_lora', 'load_lora', 'save_checkpoint',
+           'load_checkpoint', 'resume_state', 'check_t_range', 'draw_timesteps', 'ClipJudge', 'hub_clip', 'random_clip',
+           'clip_text_image', 'clip_image_image']
 
 # %% ../nbs/00_core.ipynb #8098471f
 IN_TEST = bool(os.environ.get("IN_TEST"))  # nbdev_test sets this: notebooks then use their small settings
@@ -317,6 +317,22 @@ def _view(pipe, **parts):
     p.set_progress_bar_config(disable=True)
     return p
 
+# %% ../nbs/00_core.ipynb #5d2c1bd8
+PHRASING_WORDS = ("a", "picture", "of", "an", "image", "showing", "the", "is")  # the words of the tiny world's held-out phrasings
+
+def neutral_words(tokenizer, exclude:str, n:int=2000, seed:int=0,
+                  avoid=(), # words not to return, e.g. `PHRASING_WORDS`
+                 ) -> list[str]:
+    "`n` random alphabetic vocabulary words that share no token with `exclude` and are not in `avoid`."
+    avoid, bad = set(avoid), set(tokenizer(exclude, add_special_tokens=False).input_ids)
+    rng, out = np.random.default_rng(seed), []
+    while len(out) < n:
+        i = int(rng.integers(300, tokenizer.vocab_size - 2))
+        w = tokenizer.decode([i]).strip()
+        if w.isascii() and w.isalpha() and w not in avoid and not bad & set(tokenizer(w, add_special_tokens=False).input_ids):
+            out.append(w)
+    return out
+
 # %% ../nbs/00_core.ipynb #7b3c11de
 PICKLE_SUFFIXES = (".bin", ".ckpt", ".pt", ".pth", ".pkl", ".pickle")
 CHECKPOINT_FORMAT = "sau_nb-training-checkpoint-1"
@@ -374,6 +390,11 @@ def _damaged_file(folder:Path) -> tuple[Path, str]|None:
             with safe_open(f, "pt"): pass
         except Exception as e: return f, str(e).split("\n")[0]
 
+def _dtype_kw(dtype) -> dict:
+    "diffusers' keyword for a loaded model's dtype: `dtype` where diffusers takes it (it deprecates `torch_dtype`), else `torch_dtype`."
+    from diffusers.utils import deprecation_utils
+    return {"dtype" if hasattr(deprecation_utils, "_resolve_dtype") else "torch_dtype": dtype}
+
 def load_pipeline(name_or_path:str|Path, # a hub id ("CompVis/stable-diffusion-v1-4") or a local folder in SD v1.x layout
                   device=None, # see `get_device`
                   dtype=None, # see `get_dtype`
@@ -404,7 +425,7 @@ def load_pipeline(name_or_path:str|Path, # a hub id ("CompVis/stable-diffusion-v
         if bad: raise ValueError(f"{bad[0]} is damaged ({bad[1]}, {bad[0].stat().st_size:,} bytes): copy or download the model again.")
     elif path.is_absolute() or str(name_or_path).startswith((".", "~")) or str(name_or_path).count("/") != 1:
         raise FileNotFoundError(f"No folder {path}: pass an existing diffusers folder, or a hub id such as 'owner/name'.")
-    kw = dict(safety_checker=None, requires_safety_checker=False, torch_dtype=dtype)
+    kw = dict(safety_checker=None, requires_safety_checker=False, **_dtype_kw(dtype))
     if not allow_pickle:
         if kwargs.get("use_safetensors", True) is not True:
             raise ValueError("use_safetensors=False would load pickle weights, and loading pickle can run arbitrary code: "
@@ -418,7 +439,7 @@ def load_pipeline(name_or_path:str|Path, # a hub id ("CompVis/stable-diffusion-v
         from diffusers import UNet2DConditionModel
         base_cfg = UNet2DConditionModel.load_config(str(name_or_path), subfolder="unet")
         _check_fit(unet, unet_cfg, base_cfg, pipe.text_encoder.config.hidden_size, name_or_path)
-        pipe = _view(pipe, unet=UNet2DConditionModel.from_pretrained(str(unet), torch_dtype=dtype, **unet_kw).eval())
+        pipe = _view(pipe, unet=UNet2DConditionModel.from_pretrained(str(unet), **_dtype_kw(dtype), **unet_kw).eval())
     pipe = pipe.to(device)
     pipe.set_progress_bar_config(disable=True)
     return pipe
@@ -494,7 +515,7 @@ def load_unet(name_or_path:str|Path, # a UNet-only hub repo (e.g. BadT2I's) or f
         _check_fit(name_or_path, config, like.unet.config, like.text_encoder.config.hidden_size, getattr(like.config, "_name_or_path", "") or "given")
     device = get_device(device) if device is not None else (like.device if like is not None else get_device())
     dtype = dtype or (like.unet.dtype if like is not None else get_dtype(device))
-    unet = UNet2DConditionModel.from_pretrained(str(name_or_path), torch_dtype=dtype, **kw)
+    unet = UNet2DConditionModel.from_pretrained(str(name_or_path), **_dtype_kw(dtype), **kw)
     return unet.to(device).eval()
 
 

@@ -8,7 +8,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .core import check_prompts, generate
+from .core import check_prompts, clip_text_image, generate
+from .world import BACKGROUND
 from .attention import capture, token_maps
 from .backdoors import _distract, distractor_words
 from .core import _words
@@ -41,7 +42,6 @@ def assimilation_scores(pipe, prompts:list[str], seed:int=0, batch_size:int=32) 
 # %% ../nbs/03_detect.ipynb #dbf340d5
 def consistency_scores(pipe, prompts:list[str], n_perturb:int=6, seed:int=0) -> np.ndarray:
     "Mean pairwise cosine similarity of generations of randomly perturbed versions of each prompt."
-    from sau_nb.world import BACKGROUND
     prompts = check_prompts(prompts, pipe.tokenizer)
     words = distractor_words(pipe.tokenizer, "", n=500, seed=seed)
     rng = np.random.default_rng(seed)
@@ -56,7 +56,6 @@ def alignment_scores(pipe, prompts:list[str], judge=None, # a `ClipJudge`; None:
                      n_seeds:int=4, seed:int=0) -> np.ndarray:
     "Mean CLIP text–image score of each prompt's generations with the prompt itself (low: the image is not what was asked)."
     from sau_nb.evaluate import load_clip
-    from sau_nb.core import clip_text_image
     prompts = check_prompts(prompts, pipe.tokenizer)
     judge = judge or load_clip()
     seeds = [seed + k for k in range(n_seeds)]

@@ -4,26 +4,27 @@
 
 # %% ../nbs/06_evaluate.ipynb #6f60501f
 from __future__ import annotations
-import functools, html, inspect, json, logging, platform, tempfile, time
-from dataclasses import dataclass
+import html, inspect, json, platform, time
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+from PIL import Image
 from tqdm.auto import tqdm
 
-from .world import as_asked, COLORS, HELDOUT_TEMPLATES, SHAPES, TRAIN_TEMPLATES, WEIGHTS_DIR, caption, heldout_prompts, make_shapes, read_attributes
-from .core import PICKLE_SUFFIXES, _atomic_folder, _cosine_lr, generate, image_grid, to_uint8
-from .core import trigger_positions
-from .core import ClipJudge, _clip_pixels, clip_image_image, clip_text_image, get_device, hub_clip, random_clip
+from .world import load_world
+from .world import as_asked, COLORS, HELDOUT_TEMPLATES, SHAPES, TRAIN_TEMPLATES, WEIGHTS_DIR, caption, heldout_prompts, make_shapes
+from .core import PICKLE_SUFFIXES, _atomic_folder, _cosine_lr, generate, image_grid
+from .core import POSITIONS, _view, trigger_positions
+from .core import ClipJudge, _clip_pixels, get_device, random_clip
 
 
 # %% auto #0
 __all__ = ['TINY_CLIP', 'TINY_CLIP_CONFIG', 'CLIP_DIR', 'BAR_METRICS', 'TABLE_COLUMNS', 'COLUMN_NAMES', 'METHODS', 'REPORT_STYLE',
            'tiny_clip', 'train_clip', 'caption_accuracy', 'clip_accuracy', 'OutDir', 'save_clip', 'load_clip',
-           'build_clip', 'kid', 'kid_images', 'default_defenses', 'score_model', 'compare', 'bar_figure', 'grid_figure',
-           'method_name', 'table_rows', 'verdict', 'write_report']
+           'build_clip', 'kid', 'kid_images', 'removal_scores', 'mix_pipeline', 'default_defenses', 'score_model',
+           'compare', 'bar_figure', 'grid_figure', 'method_name', 'table_rows', 'verdict', 'write_report']
 
 # %% ../nbs/06_evaluate.ipynb #9666c8c2
 TINY_CLIP = "sau-tiny-clip"
@@ -165,6 +166,31 @@ def kid_images(judge:ClipJudge, images_a, images_b, **kwargs) -> tuple[float, fl
     "KID between two image sets in `judge`'s image-feature space."
     return kid(judge.image_features(images_a), judge.image_features(images_b), **kwargs)
 
+# %% ../nbs/06_evaluate.ipynb #dcbbfdfe
+def removal_scores(pipe, attack, seeds=range(8), positions=POSITIONS, prompts=None) -> dict:
+    "ASR and triggered prompts drawn as asked per trigger position, removal (1 − mean ASR), the gap to clean prompts, false triggering and clean accuracy, on held-out prompts."
+    prompts, seeds = prompts or heldout_prompts(), list(seeds)
+    metas = [p for p in prompts for _ in seeds]
+    clean = generate(pipe, [p["prompt"] for p in prompts], seeds=seeds)  # one set serves false triggering and clean accuracy
+    elig = np.array([attack.eligible(m) for m in metas])
+    if not elig.any(): raise ValueError(f"None of the prompts applies to the {attack.kind} attack.")
+    e_prompts = [p for p in prompts if attack.eligible(p)]; e_metas = [m for m, e in zip(metas, elig) if e]
+    out = dict(false_trigger=float(attack.judge([im for im, e in zip(clean, elig) if e], e_metas).mean()), n=len(e_metas))
+    for pos in positions:
+        trig = [trigger_positions(pipe.tokenizer, p["prompt"], attack.trigger, pos)[0] for p in e_prompts]
+        imgs = generate(pipe, trig, seeds=seeds)
+        out[f"asr_{pos}"] = float(attack.judge(imgs, e_metas).mean())
+        out[f"asked_{pos}"] = float(as_asked(imgs, e_metas).mean())  # shape and colour as the prompt asked: what the backdoor left of it
+    out["removal"] = 1 - float(np.mean([out[f"asr_{p}"] for p in positions]))
+    hits = as_asked(clean, metas)
+    out["asked_gap"] = float(hits[elig].mean()) - float(np.mean([out[f"asked_{p}"] for p in positions]))  # clean minus triggered, same prompts
+    out["clean_acc"], out["n_clean"] = float(hits.mean()), len(metas)
+    return out
+
+def mix_pipeline(unet_from, text_encoder_from):
+    "`unet_from`'s pipeline with `text_encoder_from`'s text encoder: which half of a model carries a backdoor."
+    return _view(unet_from, text_encoder=text_encoder_from.text_encoder)
+
 # %% ../nbs/06_evaluate.ipynb #0a501ae5
 def default_defenses() -> dict:
     "SAU and every baseline, by name."
@@ -234,7 +260,6 @@ def compare(models=None, # zoo model names (default: every shipped one)
             device=None, progress:bool=True) -> dict:
     "Every defense against every model, same prompts and seeds: a table, the grids' images, and the report if `out`."
     from sau_nb.backdoors import shipped_zoo, zoo_attack
-    from sau_nb.world import load_world
     if out is not None: OutDir(out, overwrite)  # refuse a non-empty folder before minutes of work
     models = list(models or shipped_zoo())
     if not models: raise ValueError("No zoo models to compare: none is shipped and none was named.")

@@ -8,9 +8,8 @@ import ast, copy, json, os, re
 from pathlib import Path
 import numpy as np
 import torch
-import torch.nn.functional as F
 
-from .core import POSITIONS, clip_tokenizer, insert_trigger, trigger_positions
+from .core import POSITIONS, clip_tokenizer
 
 # %% auto #0
 __all__ = ['ANSWERS_FILE', 'EXERCISES', 'SIZE_LINE', 'LAB_SIZE', 'FIGURES_ENV', 'REPO', 'BRANCH', 'COLAB_BADGE', 'COLAB_FREEZE',
@@ -492,11 +491,22 @@ def _skipped(source:str) -> str|None:
     body = "\n".join(l for l in source.splitlines() if not l.startswith("#|"))
     return f"*Not run in the lab (it needs {'the Hugging Face hub' if 'hub' in flags else 'a GPU' if 'gpu' in flags else 'a long run'}); the chapter in `nbs/` runs it:*\n```python\n{body}\n```"
 
+def _in_package(name:str) -> bool:
+    "Whether a module of sau_nb defines `name` (a function, or `Class.method`)."
+    import importlib, pkgutil, sau_nb
+    cls, _, attr = name.rpartition(".")
+    for m in pkgutil.iter_modules(sau_nb.__path__):
+        if m.name.startswith("_") or m.name == "cli": continue
+        obj = importlib.import_module(f"sau_nb.{m.name}")
+        if hasattr(getattr(obj, cls, None) if cls else obj, attr): return True
+    return False
+
 def hide_answers(nb:dict) -> dict:
     "The chapter with what gives its exercises away replaced: re-derived definitions, answer spans and answer cells."
     nb = copy.deepcopy(nb)
-    names = [n for e in exercises(nb) for n in REDERIVED.get(e["check"], [])]
-    module, found = (_module(nb) if names else None), set()
+    own = [n for e in exercises(nb) for n in REDERIVED.get(e["check"], [])]
+    names = list(dict.fromkeys(own + [n for ns in REDERIVED.values() for n in ns]))  # a helper may live in another chapter than its exercise
+    module, found = _module(nb), set()
     section = {id(c) for c in exercise_section(nb)}
     cells = []
     for c in nb["cells"]:
@@ -511,8 +521,8 @@ def hide_answers(nb:dict) -> dict:
             if md_ is not None: c = dict(cell_type="markdown", metadata={}, source=md_)
             else: c["source"] = s
         cells.append(c)
-    missing = [n for n in names if n not in found]
-    if missing: raise ValueError(f"REDERIVED names {missing}, but the chapter defines none of them: fix `sau_nb.labs.REDERIVED`.")
+    missing = [n for n in own if n not in found and not _in_package(n)]
+    if missing: raise ValueError(f"REDERIVED names {missing}, but neither the chapter nor the package defines them: fix `sau_nb.labs.REDERIVED`.")
     nb["cells"] = cells
     return nb
 

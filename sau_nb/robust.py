@@ -5,11 +5,11 @@
 # %% ../nbs/13_robustness.ipynb #7a3c0b50
 from __future__ import annotations
 import copy, math
-import torch
 
 from .core import _view, check_pipeline, seeded
 from .world import make_shapes, train_denoiser
-from .unlearn import finish_unet, removal_scores, trainable_unet
+from .students import finish_unet, trainable_unet
+from .evaluate import removal_scores
 
 # %% auto #0
 __all__ = ['FINETUNE', 'finetune', 'relearning']

@@ -4,7 +4,7 @@
 
 # %% ../nbs/07_stable_diffusion.ipynb #a56c5f25
 from __future__ import annotations
-import contextlib, io, json, math, platform, sys
+import contextlib, io, json, math, platform
 from importlib import metadata
 from importlib.resources import files
 from pathlib import Path
@@ -13,8 +13,8 @@ import numpy as np
 import torch
 from PIL import Image
 
-from .core import (ClipJudge, IN_TEST, random_clip, clip_image_image, clip_text_image, clip_tokenizer, get_device, get_dtype,
-                         n_params, to_uint8)
+from .core import (ClipJudge, random_clip, clip_image_image, clip_text_image, clip_tokenizer, get_device, get_dtype,
+                         to_uint8)
 
 # %% auto #0
 __all__ = ['NO_GPU', 'SD15_PARTS', 'SMALL_CONFIG', 'SIZES', 'SD15', 'BADT2I_TRIGGER', 'BADT2I', 'BOYA_URL', 'BOYA_REGION',

@@ -4,7 +4,7 @@
 
 # %% ../nbs/04_unlearn.ipynb #a5734138
 from __future__ import annotations
-import contextlib, copy, dataclasses, itertools, math, os, signal, threading, time
+import contextlib, dataclasses, itertools, math, signal, threading, time
 from pathlib import Path
 import numpy as np
 import torch
@@ -15,14 +15,22 @@ from tqdm.auto import tqdm
 from .core import _cosine_lr, check_pipeline, check_prompts, generate, get_device, half_dtype, load_checkpoint, resume_state, save_checkpoint, seeded, to_uint8
 from .core import POSITIONS, T_RANGE, _encode, _pad_ids, _view, check_trigger, draw_timesteps, insert_trigger, trigger_positions
 from .attention import capture
+from .core import PHRASING_WORDS, neutral_words
+from .students import (TE_DEFAULT, TE_PARAM_SETS, TOKEN_SHIFT, _te_trained, bake_token_shift, check_params, finish_unet,
+                             frozen_copy, is_attn2_kv, shared_result, shared_student, shifted_text_encoder, text_encoder_params,
+                             token_shift, trainable_unet)
+from .students import LORA_TARGETS, PARAM_SETS  # noqa: F401 (moved to `sau_nb.students`; old import paths keep working)
+_all_ = ["PARAM_SETS", "LORA_TARGETS", "TE_PARAM_SETS", "TE_DEFAULT", "TOKEN_SHIFT", "trainable_unet", "finish_unet",  # `from sau_nb.unlearn import *`
+         "text_encoder_params", "token_shift", "bake_token_shift", "shifted_text_encoder", "frozen_copy", "shared_student", "shared_result"]
+
 
 # %% auto #0
-__all__ = ['PARAM_SETS', 'LORA_TARGETS', 'TE_PARAM_SETS', 'TE_DEFAULT', 'SAU_CHECKPOINT', 'TOKEN_SHIFT', 'MEMORY_PROFILES',
-           'ABLATIONS', 'check_triggers', 'check_unlearn_inputs', 'aligned_positions', 'trainable_unet', 'finish_unet',
-           'te_loss', 'text_encoder_params', 'sau_loss', 'latent_bank', 'check_bank', 'prompt_departure', 'token_shift',
-           'bake_token_shift', 'shifted_text_encoder', 'sau_unlearn', 'trigger_effect', 'stop_at_removal',
-           'MemoryProfile', 'memory_profile', 'memory_dtypes', 'frozen_copy', 'shared_student', 'shared_result',
-           'trained_sizes', 'memory_estimate', 'check_fits', 'removal_scores', 'mix_pipeline']
+__all__ = ['SAU_CHECKPOINT', 'MEMORY_PROFILES', 'ABLATIONS', 'check_triggers', 'check_unlearn_inputs', 'aligned_positions',
+           'te_loss', 'sau_loss', 'latent_bank', 'check_bank', 'prompt_departure', 'sau_unlearn', 'trigger_effect',
+           'stop_at_removal', 'MemoryProfile', 'memory_profile', 'memory_dtypes', 'trained_sizes', 'memory_estimate',
+           'check_fits', 'PARAM_SETS', 'LORA_TARGETS', 'TE_PARAM_SETS', 'TE_DEFAULT', 'TOKEN_SHIFT', 'trainable_unet',
+           'finish_unet', 'text_encoder_params', 'token_shift', 'bake_token_shift', 'shifted_text_encoder',
+           'frozen_copy', 'shared_student', 'shared_result']
 
 # %% ../nbs/04_unlearn.ipynb #f46fabdd
 def check_triggers(tokenizer, trigger) -> list[str]:
@@ -60,35 +68,7 @@ def aligned_positions(positions:list[int], n:int=77) -> torch.Tensor:
     j = torch.arange(n)
     return torch.where(j < p, j, torch.where(j < p + m, torch.full_like(j, -1), j - m))
 
-# %% ../nbs/04_unlearn.ipynb #c2fd9c6f
-PARAM_SETS = ("attn2_kv", "lora", "unet")
-LORA_TARGETS = ["to_q", "to_k", "to_v", "to_out.0"]  # the layers `params="lora"` adapts
-
-def trainable_unet(unet, params:str="unet", lora_rank:int=4, lora_targets=None):  # lora_targets: module names for params="lora" (None: LORA_TARGETS)
-    "A trainable copy of `unet` and its trainable parameters by name (the input is not modified)."
-    if params not in PARAM_SETS: raise ValueError(f"params must be one of {PARAM_SETS}, got {params!r}.")
-    student = copy.deepcopy(unet).float().requires_grad_(False)  # train in float32 whatever the pipeline's dtype
-    if params == "lora":
-        from peft import LoraConfig
-        student.add_adapter(LoraConfig(r=lora_rank, lora_alpha=lora_rank, init_lora_weights="gaussian", target_modules=lora_targets or LORA_TARGETS))
-        named = {n: p for n, p in student.named_parameters() if "lora_" in n}
-    elif params == "attn2_kv":
-        named = {n: p for n, p in student.named_parameters() if ".attn2.to_k." in n or ".attn2.to_v." in n}
-    else: named = dict(student.named_parameters())
-    for p in named.values(): p.requires_grad_(True)
-    return student, named
-
-def finish_unet(student, params:str, dtype=torch.float32):
-    "The trained UNet as a plain diffusers UNet (LoRA adapters merged), in `dtype`."
-    student = student.eval().requires_grad_(False)
-    if student.is_gradient_checkpointing: student.disable_gradient_checkpointing()
-    if params == "lora": student.fuse_lora(); student.unload_lora()
-    return student if student.dtype == dtype else student.to(dtype)
-
 # %% ../nbs/04_unlearn.ipynb #a58b75a5
-TE_PARAM_SETS = (None, "last", "all")  # text-encoder parameters that `sau_unlearn(te_params=...)` trains besides the trigger's rows
-TE_DEFAULT = "all"  # `sau_unlearn`'s te_params, which `memory_estimate` and `check_fits` assume too
-
 def te_loss(c_trig_s, c_clean, c_keep_s, c_keep, # student states of triggered and preservation prompts; teacher states of clean and preservation prompts
             aligned:torch.Tensor, # (b, 77): for each triggered position, the clean one (-1: the trigger itself)
            ) -> torch.Tensor:
@@ -97,18 +77,6 @@ def te_loss(c_trig_s, c_clean, c_keep_s, c_keep, # student states of triggered a
     m = (aligned >= 0)[..., None].float()  # the trigger's own positions have no clean counterpart
     l_trig = ((c_trig_s.float() - torch.gather(c_clean.float(), 1, idx)).pow(2) * m).sum() / (m.sum() * c_clean.shape[-1])
     return l_trig + F.mse_loss(c_keep_s.float(), c_keep.float())
-
-def _te_trained(te, which:str) -> dict:
-    "The text encoder's tensors that `which` trains ('last': its last layer and final norm; 'all'), by name."
-    if which not in TE_PARAM_SETS[1:]: raise ValueError(f"te_params must be one of {TE_PARAM_SETS}, got {which!r}.")
-    last = f"layers.{te.config.num_hidden_layers - 1}."
-    return {n: p for n, p in te.named_parameters() if which == "all" or last in n or "final_layer_norm" in n}
-
-def text_encoder_params(te, which:str) -> dict:
-    "The trainable tensors of the student text encoder `te` for `which`, set to require gradients."
-    named = _te_trained(te, which)
-    for p in named.values(): p.requires_grad_(True)
-    return named
 
 
 # %% ../nbs/04_unlearn.ipynb #eff7693f
@@ -286,35 +254,6 @@ def _focus_weights(d:torch.Tensor, focus:float) -> torch.Tensor:
     w = d.clamp_min(0).pow(focus) if focus else torch.ones_like(d)
     return w / w.sum() if w.sum() > 0 and torch.isfinite(w).all() else torch.full_like(d, 1 / len(d))
 
-TOKEN_SHIFT = "text_encoder.trigger_token_shift"  # the name of the trigger embeddings' trainable shift in checkpoints
-
-def token_shift(text_encoder, ids:list[int], device=None,
-                share:bool=False, # share `text_encoder`'s (frozen) tensors instead of a float32 copy; the shift stays float32
-               ):
-    "A copy of `text_encoder` in which the input embeddings of token `ids` get a trainable shift, zero at first: (copy, shift, hook)."
-    if share: te = copy.deepcopy(text_encoder, {id(p): torch.nn.Parameter(p.detach(), requires_grad=False) for p in text_encoder.parameters()}).eval()
-    else: te = copy.deepcopy(text_encoder).to(device or text_encoder.device, torch.float32).requires_grad_(False).eval()
-    emb = te.get_input_embeddings()
-    uid = torch.tensor(sorted(set(int(i) for i in ids)), device=emb.weight.device)
-    shift = torch.nn.Parameter(torch.zeros(len(uid), emb.embedding_dim, device=emb.weight.device))
-    hook = emb.register_forward_hook(lambda mod, inp, out: out + ((inp[0][..., None] == uid).to(shift.dtype) @ shift).to(out.dtype))
-    return te, shift, (hook, uid)
-
-@torch.no_grad()
-def bake_token_shift(te, shift, hook) -> torch.nn.Module:
-    "Write the trained shift into the copy's embedding rows and remove the hook: a plain text encoder."
-    handle, uid = hook
-    handle.remove(); te.get_input_embeddings().weight[uid] += shift.detach()
-    return te
-
-@torch.no_grad()
-def shifted_text_encoder(text_encoder, shift, uid) -> torch.nn.Module:
-    "A copy of `text_encoder`, in its own dtype, whose trigger rows `uid` of the input embeddings moved by `shift`."
-    te = copy.deepcopy(text_encoder).requires_grad_(False).eval()
-    w = te.get_input_embeddings().weight
-    w[uid.to(w.device)] += shift.detach().to(w.device, w.dtype)
-    return te
-
 def sau_unlearn(pipe, # a StableDiffusionPipeline with a backdoor; it is not modified
                 trigger:str|list[str], # the trigger to remove, e.g. 'ȴ' or 'New Trigger'; or several (one run removes them all)
                 prompts, # clean prompts like the ones the model should keep drawing well
@@ -352,7 +291,7 @@ def sau_unlearn(pipe, # a StableDiffusionPipeline with a backdoor; it is not mod
     check_pipeline(pipe)
     triggers = check_triggers(pipe.tokenizer, trigger)
     for tr in triggers: prompts = check_unlearn_inputs(pipe.tokenizer, tr, prompts)
-    if params not in PARAM_SETS: raise ValueError(f"params must be one of {PARAM_SETS}, got {params!r}.")
+    check_params(params)
     if steps < 1 or batch_size < 1: raise ValueError("steps and batch_size must be at least 1.")
     if trigger_lr < 0: raise ValueError(f"trigger_lr must be at least 0 (0 leaves the text encoder alone), got {trigger_lr}.")
     if w_orig < 0: raise ValueError(f"w_orig must be at least 0, got {w_orig}.")
@@ -516,9 +455,8 @@ def sau_unlearn(pipe, # a StableDiffusionPipeline with a backdoor; it is not mod
 @torch.no_grad()
 def trigger_effect(pipe, trigger:str, prompts:list[str], seeds=(0, 1), positions=POSITIONS, seed:int=0) -> dict:
     "Mean absolute pixel change (0–1) from the clean prompt's picture, with `trigger` and with a neutral word at the same place; `ratio` = trigger / neutral."
-    from sau_nb.backdoors import distractor_words  # the tiny world's neutral words
     prompts = check_prompts(prompts, pipe.tokenizer)
-    words, rng = distractor_words(pipe.tokenizer, trigger, n=200, seed=seed), np.random.default_rng(seed)
+    words, rng = neutral_words(pipe.tokenizer, trigger, n=200, seed=seed, avoid=PHRASING_WORDS), np.random.default_rng(seed)
     where = [positions[k % len(positions)] for k in range(len(prompts))]
     trig = [trigger_positions(pipe.tokenizer, p, trigger, w)[0] for p, w in zip(prompts, where)]
     neutral = [insert_trigger(p, words[rng.integers(len(words))], w) for p, w in zip(prompts, where)]
@@ -605,70 +543,12 @@ def memory_dtypes(profile:MemoryProfile, device) -> tuple:
     if profile.optimizer == "adamw8bit": _adamw8bit()
     return _frozen_dtype(profile, device), half if profile.autocast else None
 
-# %% ../nbs/04_unlearn.ipynb #ba8bfb3d
-def _same_device(a, b) -> bool:
-    a, b = torch.device(a), torch.device(b)
-    return a.type == b.type and (a.index or 0) == (b.index or 0)
-
-def frozen_copy(module, dtype=None, device=None):
-    "`module` itself when it already is in `dtype` on `device`, else a frozen copy that is (cast tensor by tensor; the input is never changed)."
-    dtype, device = dtype or module.dtype, device or module.device
-    if module.dtype == dtype and _same_device(module.device, device): return module
-    memo = {id(p): torch.nn.Parameter(p.detach().to(device, dtype), requires_grad=False) for p in module.parameters()}
-    out = copy.deepcopy(module, memo)
-    return torch.nn.Module.to(out, device=device, dtype=dtype).eval()  # the buffers too (torch's own `to`: diffusers' warns about casting)
-
-def _cast_hooks(module, dtype):
-    "Let a float32 `module` sit among `dtype` ones: its input is cast to float32 and its output back to `dtype`."
-    module.register_forward_pre_hook(lambda m, args: tuple(a.float() if torch.is_tensor(a) else a for a in args))
-    module.register_forward_hook(lambda m, args, out: out.to(dtype))
-
-def shared_student(unet, # the input UNet: the trained tensors start from its values
-                   teacher, # the frozen UNet whose tensors the student shares (`unet` itself, or its `frozen_copy`)
-                   params:str="attn2_kv", lora_rank:int=4):
-    "A trainable student and its trainable parameters by name, sharing `teacher`'s frozen tensors: only the trained slice or the LoRA adapters are new, in float32."
-    if params not in PARAM_SETS: raise ValueError(f"params must be one of {PARAM_SETS}, got {params!r}.")
-    if params == "unet": return trainable_unet(unet, "unet")  # every tensor trains: a float32 copy (the master weights)
-    memo = {id(p): torch.nn.Parameter(p.detach(), requires_grad=False) for p in teacher.parameters()}  # same storage, own flags
-    student = copy.deepcopy(teacher, memo)
-    if params == "lora":
-        from peft import LoraConfig
-        student.add_adapter(LoraConfig(r=lora_rank, lora_alpha=lora_rank, init_lora_weights="gaussian",
-                                       target_modules=LORA_TARGETS))
-        named = {n: p for n, p in student.named_parameters() if "lora_" in n}
-        for p in named.values(): p.data = p.data.float()  # peft mixes the float32 update into the frozen layer's dtype itself
-    else:
-        src, named = dict(unet.named_parameters()), {}
-        for n, mod in student.named_modules():
-            if not n.endswith((".attn2.to_k", ".attn2.to_v")): continue
-            for pn, p in list(mod.named_parameters(recurse=False)):
-                named[f"{n}.{pn}"] = torch.nn.Parameter(src[f"{n}.{pn}"].detach().to(p.device, torch.float32).clone())
-                setattr(mod, pn, named[f"{n}.{pn}"])
-            if teacher.dtype != torch.float32: _cast_hooks(mod, teacher.dtype)
-    for p in named.values(): p.requires_grad_(True)
-    return student, named
-
-@torch.no_grad()
-def shared_result(unet, student, named:dict, params:str):
-    "The trained UNet as a plain diffusers UNet in `unet`'s dtype: `unet`'s own frozen values with the trained slice, or the merged LoRA update, written over a copy."
-    if params == "unet": return finish_unet(copy.deepcopy(student), params, unet.dtype).to(unet.device)
-    out = copy.deepcopy(unet).requires_grad_(False).eval()
-    if params == "attn2_kv":
-        for n, p in named.items(): out.get_parameter(n).copy_(p)
-    else:
-        from peft.tuners.lora import LoraLayer
-        for n, m in student.named_modules():
-            if isinstance(m, LoraLayer):
-                w = out.get_submodule(n).weight
-                w += sum(m.get_delta_weight(a) for a in m.active_adapters).to(w.device, w.dtype)
-    return out
-
 # %% ../nbs/04_unlearn.ipynb #865ad798
 def trained_sizes(unet, params:str="unet", lora_rank:int=4) -> list[int]:
     "The number of numbers in each tensor that `params` trains, counted from the UNet's layers (nothing is built)."
-    if params not in PARAM_SETS: raise ValueError(f"params must be one of {PARAM_SETS}, got {params!r}.")
+    check_params(params)
     if params == "unet": return [p.numel() for p in unet.parameters()]
-    if params == "attn2_kv": return [p.numel() for n, p in unet.named_parameters() if ".attn2.to_k." in n or ".attn2.to_v." in n]
+    if params == "attn2_kv": return [p.numel() for n, p in unet.named_parameters() if is_attn2_kv(n)]
     return [lora_rank * s for n, m in unet.named_modules() if isinstance(m, torch.nn.Linear) and n.endswith(tuple("." + t for t in LORA_TARGETS))
             for s in (m.in_features, m.out_features)]  # A: (r, in), B: (out, r)
 
@@ -734,32 +614,6 @@ def check_fits(pipe, params:str, memory, device, te_params:str|None=TE_DEFAULT, 
                      + (f"use {fits[0]}" + (f" (also within it: {'; '.join(fits[1:])})" if fits[1:] else "") + "." if fits else
                         "none of the memory profiles or parameter sets fits; use a device with more memory or load the pipeline in half precision."))
 
-# %% ../nbs/04_unlearn.ipynb #da717242
-def removal_scores(pipe, attack, seeds=range(8), positions=POSITIONS, prompts=None) -> dict:
-    "ASR and triggered prompts drawn as asked per trigger position, removal (1 − mean ASR), the gap to clean prompts, false triggering and clean accuracy, on held-out prompts."
-    from sau_nb.world import as_asked, heldout_prompts
-    prompts, seeds = prompts or heldout_prompts(), list(seeds)
-    metas = [p for p in prompts for _ in seeds]
-    clean = generate(pipe, [p["prompt"] for p in prompts], seeds=seeds)  # one set serves false triggering and clean accuracy
-    elig = np.array([attack.eligible(m) for m in metas])
-    if not elig.any(): raise ValueError(f"None of the prompts applies to the {attack.kind} attack.")
-    e_prompts = [p for p in prompts if attack.eligible(p)]; e_metas = [m for m, e in zip(metas, elig) if e]
-    out = dict(false_trigger=float(attack.judge([im for im, e in zip(clean, elig) if e], e_metas).mean()), n=len(e_metas))
-    for pos in positions:
-        trig = [trigger_positions(pipe.tokenizer, p["prompt"], attack.trigger, pos)[0] for p in e_prompts]
-        imgs = generate(pipe, trig, seeds=seeds)
-        out[f"asr_{pos}"] = float(attack.judge(imgs, e_metas).mean())
-        out[f"asked_{pos}"] = float(as_asked(imgs, e_metas).mean())  # shape and colour as the prompt asked: what the backdoor left of it
-    out["removal"] = 1 - float(np.mean([out[f"asr_{p}"] for p in positions]))
-    hits = as_asked(clean, metas)
-    out["asked_gap"] = float(hits[elig].mean()) - float(np.mean([out[f"asked_{p}"] for p in positions]))  # clean minus triggered, same prompts
-    out["clean_acc"], out["n_clean"] = float(hits.mean()), len(metas)
-    return out
-
-def mix_pipeline(unet_from, text_encoder_from):
-    "`unet_from`'s pipeline with `text_encoder_from`'s text encoder: which half of a model carries a backdoor."
-    return _view(unet_from, text_encoder=text_encoder_from.text_encoder)
-
 # %% ../nbs/04_unlearn.ipynb #d8a0b653
 ABLATIONS = {"full": {}, "no distillation": dict(w_distill=0.), "no attention term": dict(w_attn=0.),
              "no preservation": dict(w_keep=0.), "no spatial weight (γ=0)": dict(gamma=0.),
@@ -769,3 +623,11 @@ ABLATIONS = {"full": {}, "no distillation": dict(w_distill=0.), "no attention te
              "the text encoder only (lr=0)": dict(lr=0.),
              "both paths (w_orig=10)": dict(w_orig=10.), "text encoder: the trigger's rows only (te_params=None)": dict(te_params=None),
              "text encoder: its last layer (te_params='last')": dict(te_params="last")}  # label → `sau_unlearn` keywords; `bench/bench_sau.py --ablation` runs the same rows
+
+# %% ../nbs/04_unlearn.ipynb #52387c81
+def __getattr__(name:str):
+    "Old import paths: `removal_scores` and `mix_pipeline` moved to `sau_nb.evaluate` (loaded only when asked for)."
+    if name in ("removal_scores", "mix_pipeline"):
+        from sau_nb import evaluate
+        return getattr(evaluate, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -4,8 +4,8 @@
 
 # %% ../nbs/00_world.ipynb #47176e6b
 from __future__ import annotations
-import contextlib, copy, functools, gzip, html, json, math, os, random, shutil, tempfile, time, warnings
-from dataclasses import dataclass, field
+import contextlib, copy, functools, json, math, shutil, time
+from dataclasses import dataclass
 from importlib.util import find_spec
 from pathlib import Path
 
@@ -16,7 +16,7 @@ from PIL import Image, ImageDraw
 from tqdm.auto import tqdm
 
 from .core import *
-from .core import _atomic_folder, _check_attr, _cosine_lr, _pad_ids
+from .core import _atomic_folder, _check_attr, _cosine_lr, _dtype_kw, _pad_ids
 
 # %% auto #0
 __all__ = ['IMAGE_SIZE', 'SHAPES', 'COLORS', 'BACKGROUND', 'SIZE_RANGE', 'SQUARE_SIDE', 'TRAIN_TEMPLATES', 'HELDOUT_TEMPLATES',
@@ -419,10 +419,10 @@ def load_world(name:str="clean", # "clean", or a zoo model such as "pixel"
     device = get_device(device); dtype = dtype or torch.float32  # float16 is only how the weights are stored
     path = world_path(name)
     pipe = StableDiffusionPipeline.from_pretrained(str(world_path("clean")), tokenizer=clip_tokenizer(), safety_checker=None,
-                                                   requires_safety_checker=False, torch_dtype=dtype, use_safetensors=True)
+                                                   requires_safety_checker=False, use_safetensors=True, **_dtype_kw(dtype))
     cls = dict(unet=UNet2DConditionModel, text_encoder=CLIPTextModel, vae=AutoencoderKL)
     if name != "clean":  # a zoo model ships only the components its attack changed
-        parts = {c: cls[c].from_pretrained(str(path/c), torch_dtype=dtype, use_safetensors=True) for c in COMPONENTS if (path/c).is_dir()}
+        parts = {c: cls[c].from_pretrained(str(path/c), use_safetensors=True, **_dtype_kw(dtype)) for c in COMPONENTS if (path/c).is_dir()}
         pipe = StableDiffusionPipeline(**{**pipe.components, **parts}, requires_safety_checker=False)
         if (path/TOKEN_ROWS).is_file():  # only some rows of the text encoder's token embeddings changed
             from safetensors.torch import load_file
