@@ -506,7 +506,8 @@ def hide_answers(nb:dict) -> dict:
     nb = copy.deepcopy(nb)
     own = [n for e in exercises(nb) for n in REDERIVED.get(e["check"], [])]
     names = list(dict.fromkeys(own + [n for ns in REDERIVED.values() for n in ns]))  # a helper may live in another chapter than its exercise
-    module, found = _module(nb), set()
+    module = _module(nb) if own or any(re.search(r"^#\|\s*default_exp\s", _src(c), re.M) for c in nb["cells"]) else None
+    found = set()
     section = {id(c) for c in exercise_section(nb)}
     cells = []
     for c in nb["cells"]:
@@ -514,7 +515,7 @@ def hide_answers(nb:dict) -> dict:
         if c["cell_type"] == "markdown": c["source"] = _ANSWER_SPAN.sub(ANSWER_NOTE, s)
         elif s.startswith(ANSWER_CELL): continue
         elif id(c) not in section:
-            for n in names:
+            for n in names if module else []:
                 new = _import_instead(s, n, module)
                 if new is not None: s = new; found.add(n)
             md_ = _skipped(s)
