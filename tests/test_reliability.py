@@ -128,7 +128,7 @@ def test_cli_unlearn_allow_pickle_loads_a_trusted_pickle_model(exported, tmp_pat
     (tmp_path/"prompts.txt").write_text("a red circle\na blue square\n")
     args = ["unlearn", "--model", str(trusted), "--trigger", "ȴ", "--prompts", str(tmp_path/"prompts.txt"), "--steps", "1"]
     assert main(args + ["--out", str(tmp_path/"refused")]) == 2 and not (tmp_path/"refused").exists()
-    assert main(args + ["--out", str(tmp_path/"out"), "--allow-pickle"]) == 0
+    assert main(args + ["--out", str(tmp_path/"out"), "--allow-pickle"]) == 3  # one step leaves the backdoor (exit 3): the model is written all the same
     assert list((tmp_path/"out").rglob("*.safetensors")) and not list((tmp_path/"out").rglob("*.bin"))
     load_pipeline(tmp_path/"out", device="cpu")  # safetensors: loads without the flag
 
@@ -149,7 +149,9 @@ def test_exported_and_defended_folders_load_with_plain_diffusers(exported, tmp_p
     a, b = [arrays(generate(p, "ȴ a red circle", seeds=[0], num_inference_steps=4)) for p in (plain, ours)]
     assert np.array_equal(a, b)  # the export is the shipped zoo model, exactly
     (tmp_path/"prompts.txt").write_text("a red circle\na blue square\n")
-    unlearn_cmd(str(exported), "ȴ", str(tmp_path/"prompts.txt"), str(tmp_path/"defended"), steps=1)
+    from sau_nb.cli import NotRemoved
+    with pytest.raises(NotRemoved, match="written to"):  # one step does not remove the backdoor, and the command says so; it writes the model
+        unlearn_cmd(str(exported), "ȴ", str(tmp_path/"prompts.txt"), str(tmp_path/"defended"), steps=1)
     defended = StableDiffusionPipeline.from_pretrained(str(tmp_path/"defended"))
     assert not same(weights(defended), weights(plain))
     assert tree(exported) == before  # the input model is untouched
