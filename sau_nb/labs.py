@@ -457,11 +457,12 @@ _ANSWER_SPAN = re.compile(r"<!-- answer -->.*?<!-- /answer -->", re.S)
 ANSWER_NOTE = "*(Left out of the lab: this answers an exercise at the end. Try it first; the chapter in `nbs/` has the text.)*"
 SKIP_FLAGS = ("hub", "gpu", "slow")  # settings.ini's tst_flags: cells that need the hub or a GPU, or take long
 
-def _module(nb:dict) -> str:
-    "The module a chapter exports to (`#| default_exp`)."
+def _module(nb:dict, required:bool=True) -> str|None:
+    "The module a chapter exports to (`#| default_exp`); None if it has none and none is `required`."
     for c in nb["cells"]:
         m = re.search(r"^#\|\s*default_exp\s+(\S+)", _src(c), re.M)
         if m: return m.group(1)
+    if not required: return None
     raise ValueError("The chapter has no `#| default_exp` cell: its re-derived definitions cannot be imported.")
 
 def _import_instead(source:str, name:str, module:str) -> str|None:
@@ -506,7 +507,7 @@ def hide_answers(nb:dict) -> dict:
     nb = copy.deepcopy(nb)
     own = [n for e in exercises(nb) for n in REDERIVED.get(e["check"], [])]
     names = list(dict.fromkeys(own + [n for ns in REDERIVED.values() for n in ns]))  # a helper may live in another chapter than its exercise
-    module = _module(nb) if own or any(re.search(r"^#\|\s*default_exp\s", _src(c), re.M) for c in nb["cells"]) else None
+    module = _module(nb, required=bool(own))
     found = set()
     section = {id(c) for c in exercise_section(nb)}
     cells = []
