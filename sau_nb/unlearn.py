@@ -4,15 +4,13 @@
 
 # %% ../nbs/04_unlearn.ipynb #a5734138
 from __future__ import annotations
-import contextlib, dataclasses, itertools, math, signal, threading, time
-from pathlib import Path
+import contextlib, dataclasses, itertools, math, time
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch.func import functional_call
-from tqdm.auto import tqdm
 
-from .core import _cosine_lr, check_pipeline, check_prompts, generate, get_device, half_dtype, load_checkpoint, resume_state, save_checkpoint, seeded, to_uint8
+from .core import _cosine_lr, check_pipeline, check_prompts, generate, get_device, half_dtype, load_checkpoint, seeded, to_uint8
 from .core import POSITIONS, T_RANGE, _encode, _pad_ids, _view, check_trigger, draw_timesteps, insert_trigger, trigger_positions
 from .attention import capture
 from .core import PHRASING_WORDS, neutral_words
@@ -22,7 +20,7 @@ from .students import (TE_DEFAULT, TE_PARAM_SETS, TOKEN_SHIFT, _te_trained, bake
 from .students import LORA_TARGETS, PARAM_SETS  # noqa: F401 (moved to `sau_nb.students`; old import paths keep working)
 _all_ = ["PARAM_SETS", "LORA_TARGETS", "TE_PARAM_SETS", "TE_DEFAULT", "TOKEN_SHIFT", "trainable_unet", "finish_unet",  # `from sau_nb.unlearn import *`
          "text_encoder_params", "token_shift", "bake_token_shift", "shifted_text_encoder", "frozen_copy", "shared_student", "shared_result"]
-
+from .training import RunControl, TrainLoop, _hold_interrupts  # noqa: F401 (`_hold_interrupts`: its old import path)
 
 # %% auto #0
 __all__ = ['SAU_CHECKPOINT', 'MEMORY_PROFILES', 'ABLATIONS', 'check_triggers', 'check_unlearn_inputs', 'aligned_positions',
@@ -174,18 +172,6 @@ def sau_loss(unet, frozen, # the student; its teacher: the trainable tensors' st
             with torch.profiler.record_function("sau.backward"): backward(loss)  # inside the capture: a checkpointed student recomputes through the same processors
     return loss, dict(loss=loss.item(), distill=l_distill.item(), orig=l_orig.item(), attn=l_attn.item(), keep=l_keep.item(), te=l_te.item())
 
-# %% ../nbs/04_unlearn.ipynb #5df0a88c
-@contextlib.contextmanager
-def _hold_interrupts():
-    "Delay a SIGINT that arrives inside the block until the block is done (main thread only)."
-    if threading.current_thread() is not threading.main_thread(): yield; return
-    got = []
-    old = signal.signal(signal.SIGINT, lambda *a: got.append(1))
-    try: yield
-    finally:
-        signal.signal(signal.SIGINT, old)
-        if got: raise KeyboardInterrupt
-
 # %% ../nbs/04_unlearn.ipynb #d559eca5
 SAU_CHECKPOINT = "sau_checkpoint.pt"  # the file `sau_unlearn(checkpoint_dir=...)` writes
 
@@ -302,7 +288,7 @@ def sau_unlearn(pipe, # a StableDiffusionPipeline with a backdoor; it is not mod
     if attn_loss == "norm" and attn_scope != "trigger": raise ValueError("attn_loss='norm' drives the trigger's own tokens to 0: pass attn_scope='trigger'.")
     if latents == "noise" and (w_keep > 0 or focus > 0 or bank is not None): raise ValueError("latents='noise' has no clean latents for preservation or focus: pass w_keep=0, focus=0 and no bank.")
     if not 0 <= ema < 1: raise ValueError(f"ema must be in [0, 1) (0: off), got {ema}: e.g. ema=0.9999.")
-    if cooldown < 0: raise ValueError(f"cooldown must be at least 0 (0: stop at once), got {cooldown}: pass, e.g., cooldown=25.")
+    run = RunControl(check, check_every, stop, cooldown, checkpoint_dir, checkpoint_every, resume_from, progress)
     if ema and (checkpoint_dir or resume_from): raise ValueError("ema runs are not checkpointed: drop checkpoint_dir and resume_from, or pass ema=0.")
     if not 0 <= keep_any <= 1 or focus < 0: raise ValueError(f"keep_any must be in [0, 1] and focus at least 0, got {keep_any}, {focus}: pass, e.g., keep_any=0.5, focus=1.")
     device = get_device(device) if device is not None else pipe.unet.device
@@ -350,21 +336,12 @@ def sau_unlearn(pipe, # a StableDiffusionPipeline with a backdoor; it is not mod
               + ([dict(params=list(te_named.values()), lr=te_lr)] if te_named else []))
     opt = _adamw8bit()(groups, lr=lr, weight_decay=0.) if profile.optimizer == "adamw8bit" else torch.optim.AdamW(groups, lr=lr, weight_decay=0., foreach=True)  # foreach: one kernel per update over all tensors, on a CPU too
     scaler = torch.amp.GradScaler(device.type) if amp == torch.float16 else None  # float16's gradients need scaling; bfloat16's do not
-    backward = (lambda l: scaler.scale(l).backward()) if scaler else torch.Tensor.backward
-    history = dict(steps=[], checks=[], stopped="steps", seconds=0., step_seconds=[])
-    base_lr = (lambda s: _cosine_lr(s, steps, warmup=min(20, steps // 10 + 1))) if schedule == "cosine" else (lambda s: 1.)
-    def lr_at(s):  # after the stop rule fired at step m (`history["stop_met"]`), the rate falls linearly from m's to 0 over `cooldown` steps
-        m = history.get("stop_met")
-        return base_lr(s) if m is None else base_lr(m) * max(0., 1 - (s - m) / cooldown) if cooldown else 0.
-    lrs = torch.optim.lr_scheduler.LambdaLR(opt, lr_at)
-    averaged = [p.detach().clone() for p in trained.values()] if ema else None  # the EMA of every trained tensor
-    def swap_ema():  # exchange the trained tensors' values with their averages (twice: back again)
-        if averaged:
-            with torch.no_grad():
-                for p, a in zip(trained.values(), averaged): tmp = p.detach().clone(); p.copy_(a); a.copy_(tmp)
     rng = np.random.default_rng(seed); g = torch.Generator().manual_seed(seed)
-    start = 0
-    if state: start = resume_state(state, trained, opt, lrs, rng, g); history = state["history"]; history.setdefault("step_seconds", [])
+    base_lr = (lambda s: _cosine_lr(s, steps, warmup=min(20, steps // 10 + 1))) if schedule == "cosine" else (lambda s: 1.)
+    loop = TrainLoop(trained, opt, steps, run, lr=base_lr, scaler=scaler, ema=ema, config=config, file=SAU_CHECKPOINT, rng=rng, g=g,
+                     label="sau", modules=[student])
+    history = loop.history
+    if state: loop.resume(state); history = loop.history
     else:  # where the trigger acts: the distillation and attention terms spend their batch there
         d = torch.stack([prompt_departure(pipe, tr, prompts, bank, n_seeds, seed) for tr in triggers]).mean(0) if focus else torch.zeros(len(prompts))
         history["departure"] = d.tolist() if focus else None  # None: not measured (uniform sampling needs no D)
@@ -385,69 +362,33 @@ def sau_unlearn(pipe, # a StableDiffusionPipeline with a backdoor; it is not mod
         return dict(unet=unet, **({"text_encoder": te} if te is not None else {}))
     view = lambda: _view(pipe, **result())
     ids, placed = {}, {}  # token ids per prompt and `trigger_positions` per (prompt, trigger, position): each computed once per run
-    bar = tqdm(range(start, steps), desc=f"SAU ({params})", disable=not progress)
-    for step in bar:
-        try:
-            t_step = time.time()
-            with torch.profiler.record_function("sau.sample"):  # stage labels for a profiler (`bench/bench_step.py`); free without one
-                pi = rng.choice(len(prompts), size=batch_size, p=p_focus)  # triggered pairs: where the trigger acts
-                i = pi * n_seeds + rng.integers(n_seeds, size=batch_size)
-                where = [POSITIONS[k] for k in rng.integers(3, size=batch_size)]
-                which = [triggers[k] for k in rng.integers(len(triggers), size=batch_size)] if len(triggers) > 1 else triggers * batch_size  # one trigger per pair
-                pairs = [_placed(pipe.tokenizer, prompts[k], tr, w, placed) for k, w, tr in zip(pi, where, which)]
-                clean = [prompts[k] for k in pi]
-                h = batch_size - round(keep_any * batch_size)  # preservation: first on the distillation's own inputs, then any prompt
-                j = np.concatenate([i[:h], rng.integers(len(bank), size=batch_size - h)])
-                keep = ["" if u < uncond_frac else prompts[k // n_seeds] for k, u in zip(j, rng.random(batch_size))]
-                t, tk = torch.randint(0, T, (batch_size,), generator=g), torch.randint(0, T, (batch_size - h,), generator=g)
-                eps = torch.randn(bank[i].shape, generator=g)
-                xt = eps if latents == "noise" else sched.add_noise(bank[i].float(), eps, t)  # "noise": pure noise at every t
-                xk = torch.cat([xt[:h], sched.add_noise(bank[j[h:]].float(), torch.randn(bank[j[h:]].shape, generator=g), tk)]).to(device)
-                xt, tk, t = xt.to(device), torch.cat([t[:h], tk]).to(device), t.to(device)
-                aligned = torch.stack([aligned_positions(pos) for _, pos in pairs]).to(device)
-                triggered = [p for p, _ in pairs]
-            with torch.profiler.record_function("sau.encode_teacher"):  # the teacher's (frozen) text states; most preservation prompts are clean ones
-                c_trig, c_clean, c_keep = _teacher_states(pipe.text_encoder if te_frozen is None else te_frozen, pipe.tokenizer, [triggered, clean, keep], device, ids)
-            with torch.profiler.record_function("sau.encode_student"):  # the student's, when its text encoder trains
-                c_s = [te_s(_token_ids(pipe.tokenizer, ps, ids).to(te_s.device))[0] for ps in (triggered, keep)] if te_s is not None else [None, None]
-            opt.zero_grad(set_to_none=True)
-            with torch.profiler.record_function("sau.loss"):  # the teacher, the student's forward and backward
-                loss, terms = sau_loss(student, frozen, xt, t, c_trig, c_clean, aligned, c_keep, xk, tk,
-                                       w_distill, w_attn, w_keep, gamma, spatial, attn_scope, attn_loss, *c_s, w_orig=w_orig, w_te=w_te if te_params else 0.,
-                                       lean_maps=profile.lean_maps, autocast=amp, backward=backward)
-            if not torch.isfinite(loss):
-                history["stopped"] = f"non-finite loss at step {step} ({terms}); kept the weights of step {step}"
-                break
-            if scaler: scaler.unscale_(opt)
-            with torch.profiler.record_function("sau.clip"): torch.nn.utils.clip_grad_norm_(list(trained.values()), 1.0)
-            with _hold_interrupts(), torch.profiler.record_function("sau.optimizer"):  # the update and its record land together or not at all
-                if scaler: scaler.step(opt); scaler.update()
-                else: opt.step()
-                lrs.step(); history["steps"].append(dict(step=step, **terms))
-                if averaged:
-                    with torch.no_grad(): decay = min(ema, (1 + step) / (10 + step)); [a.lerp_(p.detach(), 1 - decay) for a, p in zip(averaged, trained.values())]
-                history["step_seconds"].append(time.time() - t_step)
-            bar.set_postfix(loss=f"{terms['loss']:.4f}")
-            done = step + 1
-            ckpt = checkpoint_dir and (done % checkpoint_every == 0 or done == steps)
-            save = lambda: save_checkpoint(Path(checkpoint_dir)/SAU_CHECKPOINT, done, trained, opt, lrs, rng, g, config,
-                                           history=history, bank=bank)
-            if ckpt: save()  # before the check, so an interrupted check loses no training
-            if check and (done % check_every == 0 or done == steps):
-                student.eval(); swap_ema(); r = dict(step=done, **check(view())); swap_ema(); student.train()  # the check sees what would be returned
-                history["checks"].append(r)
-                if ckpt: save()  # again, with the check's result
-                if stop and "stop_met" not in history and stop(r): history["stop_met"] = done
-            if "stop_met" in history and done >= history["stop_met"] + cooldown:
-                m = history["stop_met"]
-                history["stopped"] = f"stop condition met at step {m}" + (f"; the learning rate fell to 0 over {cooldown} more steps" if cooldown else "")
-                break
-        except KeyboardInterrupt:
-            history["stopped"] = f"interrupted; returned the weights after {len(history['steps'])} complete steps"
-            break
-    if history["stopped"] == "steps" and "stop_met" in history: history["stopped"] = f"stop condition met at step {history['stop_met']}; the run ended at its last step first"
-    swap_ema()  # the result is the average
-    history["seconds"] = history.get("seconds", 0.) + time.time() - t0
+    def step(loop, n):  # one batch of pairs, its loss and backward (`TrainLoop` does the rest)
+        with torch.profiler.record_function("sau.sample"):  # stage labels for a profiler (`bench/bench_step.py`); free without one
+            pi = rng.choice(len(prompts), size=batch_size, p=p_focus)  # triggered pairs: where the trigger acts
+            i = pi * n_seeds + rng.integers(n_seeds, size=batch_size)
+            where = [POSITIONS[k] for k in rng.integers(3, size=batch_size)]
+            which = [triggers[k] for k in rng.integers(len(triggers), size=batch_size)] if len(triggers) > 1 else triggers * batch_size  # one trigger per pair
+            pairs = [_placed(pipe.tokenizer, prompts[k], tr, w, placed) for k, w, tr in zip(pi, where, which)]
+            clean = [prompts[k] for k in pi]
+            h = batch_size - round(keep_any * batch_size)  # preservation: first on the distillation's own inputs, then any prompt
+            j = np.concatenate([i[:h], rng.integers(len(bank), size=batch_size - h)])
+            keep = ["" if u < uncond_frac else prompts[k // n_seeds] for k, u in zip(j, rng.random(batch_size))]
+            t, tk = torch.randint(0, T, (batch_size,), generator=g), torch.randint(0, T, (batch_size - h,), generator=g)
+            eps = torch.randn(bank[i].shape, generator=g)
+            xt = eps if latents == "noise" else sched.add_noise(bank[i].float(), eps, t)  # "noise": pure noise at every t
+            xk = torch.cat([xt[:h], sched.add_noise(bank[j[h:]].float(), torch.randn(bank[j[h:]].shape, generator=g), tk)]).to(device)
+            xt, tk, t = xt.to(device), torch.cat([t[:h], tk]).to(device), t.to(device)
+            aligned = torch.stack([aligned_positions(pos) for _, pos in pairs]).to(device)
+            triggered = [p for p, _ in pairs]
+        with torch.profiler.record_function("sau.encode_teacher"):  # the teacher's (frozen) text states; most preservation prompts are clean ones
+            c_trig, c_clean, c_keep = _teacher_states(pipe.text_encoder if te_frozen is None else te_frozen, pipe.tokenizer, [triggered, clean, keep], device, ids)
+        with torch.profiler.record_function("sau.encode_student"):  # the student's, when its text encoder trains
+            c_s = [te_s(_token_ids(pipe.tokenizer, ps, ids).to(te_s.device))[0] for ps in (triggered, keep)] if te_s is not None else [None, None]
+        with torch.profiler.record_function("sau.loss"):  # the teacher, the student's forward and backward
+            return sau_loss(student, frozen, xt, t, c_trig, c_clean, aligned, c_keep, xk, tk,
+                            w_distill, w_attn, w_keep, gamma, spatial, attn_scope, attn_loss, *c_s, w_orig=w_orig, w_te=w_te if te_params else 0.,
+                            lean_maps=profile.lean_maps, autocast=amp, backward=loop.backward)
+    history = loop.train(step, view, extra=dict(bank=bank), started=t0, desc=f"SAU ({params})")
     if trigger_lr > 0: history["trigger_shift"] = shift.detach().norm(dim=1).tolist()  # how far each trigger token's embedding moved
     return _view(pipe, **result(final=True)), history
 
