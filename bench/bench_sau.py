@@ -15,7 +15,7 @@ Run by hand (never in the tests):
   .venv/bin/python bench/bench_sau.py --models pixel --rss-steps 30 --memory default lean --variant '{"params": "attn2_kv"}'  # the same, one setting
   .venv/bin/python bench/bench_sau.py --models pixel style object --seeds 8 --skip-before --stop 2.5  # the defaults with the stop rule (04's stop_at_removal)
 Prints markdown tables; docs and notes that quote SAU removal figures must quote this output with its command."""
-import argparse, inspect, json, platform, resource, subprocess, sys, time
+import argparse, json, platform, resource, subprocess, sys, time
 from collections import Counter
 import numpy as np, torch
 from sau_nb.world import SHAPES, heldout_prompts, load_world, read_attributes
@@ -23,7 +23,7 @@ from sau_nb.core import generate, load_pipeline, md_table
 from sau_nb.backdoors import zoo_attack
 from sau_nb.core import check_trigger
 from benchlib import stop_prompts, training_prompts
-from sau_nb.unlearn import ABLATIONS, MEMORY_PROFILES, latent_bank, sau_unlearn, stop_at_removal
+from sau_nb.unlearn import ABLATIONS, MEMORY_PROFILES, SAUConfig, latent_bank, sau_unlearn, stop_at_removal
 from sau_nb.students import _te_trained, trainable_unet
 from sau_nb.evaluate import mix_pipeline, removal_scores
 
@@ -123,7 +123,7 @@ def main():
                 if a.stop: print(label, "stop-rule checks:", [dict(step=c["step"], ratio=round(c["ratio"], 2)) for c in h["checks"]], flush=True)
             r = removal_scores(new, atk, seeds=range(a.seeds), **ev)
             n_train = 0 if kw.get("lr") == 0 else sum(p.numel() for p in trainable_unet(pipe.unet, kw.get("params", "unet"))[1].values())
-            default = lambda k: kw.get(k, inspect.signature(sau_unlearn).parameters[k].default)
+            default = lambda k: kw.get(k, SAUConfig().flat()[k])
             if default("trigger_lr") > 0:  # and the trigger's embedding shift
                 n_train += len(set(check_trigger(atk.trigger, pipe.tokenizer))) * pipe.text_encoder.config.hidden_size
             if default("te_params"): n_train += sum(p.numel() for p in _te_trained(pipe.text_encoder, default("te_params")).values())  # and the text encoder's

@@ -4,7 +4,7 @@
 
 # %% ../nbs/08_cli.ipynb #837b1ea2
 from __future__ import annotations
-import argparse, inspect, json, sys, time
+import argparse, json, sys, time
 from pathlib import Path
 import torch
 
@@ -248,12 +248,12 @@ def unlearn_cmd(model:str, trigger:str, prompts:str, out:str, steps:int|None=Non
                ) -> Path:
     "SAU on the diffusers folder `model`, checked by `trigger_effect` before and after: write the defended model and `sau_history.json` to `out`."
     from sau_nb.core import check_output_folder
-    from sau_nb.unlearn import sau_unlearn, trigger_effect
-    defaults = inspect.signature(sau_unlearn).parameters  # SAU's own defaults, written into the history
-    if steps is None: steps = defaults["steps"].default
-    if trigger_lr is None: trigger_lr = defaults["trigger_lr"].default
-    if w_orig is None: w_orig = defaults["w_orig"].default
-    te_params = defaults["te_params"].default if te_params is None else None if te_params == "none" else te_params
+    from sau_nb.unlearn import SAUConfig, sau_unlearn, trigger_effect
+    defaults = SAUConfig().flat()  # SAU's own defaults, written into the history
+    if steps is None: steps = defaults["steps"]
+    if trigger_lr is None: trigger_lr = defaults["trigger_lr"]
+    if w_orig is None: w_orig = defaults["w_orig"]
+    te_params = defaults["te_params"] if te_params is None else None if te_params == "none" else te_params
     if check_prompts < 1: raise ValueError(f"--check-prompts must be at least 1, got {check_prompts}: the check is what says SAU worked.")
     check_output_folder(out, model, "the input model's folder (--model)")  # also catches --out being a parent of it, or inside it
     ps = read_prompts(prompts)
@@ -330,6 +330,8 @@ def defend_cmd(model:str, prompts:str, out:str,
 
 # %% ../nbs/08_cli.ipynb #8e766bb1
 def _parser():
+    from sau_nb.students import PARAM_SETS, TE_PARAM_SETS
+    from sau_nb.unlearn import MEMORY_PROFILES  # the choices SAU itself offers
     p = argparse.ArgumentParser(prog="sau_nb", description="Spatial Attention Unlearning for text-to-image diffusion models.")
     sub = p.add_subparsers(dest="cmd", required=True)
     d = sub.add_parser("demo", help="the main job on the shipped tiny world: backdoor, detection, SAU vs baselines, report")
@@ -376,11 +378,11 @@ def _parser():
     u.add_argument("--trigger", required=True, help="the trigger string, e.g. 'ȴ'")
     u.add_argument("--prompts", required=True, help="a text file of clean prompts, one per line")
     u.add_argument("--out", required=True, help="folder for the defended model")
-    u.add_argument("--steps", type=int, default=None, help="SAU training steps (default: sau_unlearn's)"); u.add_argument("--params", default="unet", choices=["unet", "lora", "attn2_kv"])
+    u.add_argument("--steps", type=int, default=None, help="SAU training steps (default: sau_unlearn's)"); u.add_argument("--params", default="unet", choices=PARAM_SETS)
     u.add_argument("--trigger-lr", type=float, default=None, help="learning rate of the trigger tokens' embeddings (default: sau_unlearn's; 0 with --te-params none leaves the text encoder alone, e.g. for a trigger made of common words)")
     u.add_argument("--w-orig", type=float, default=None, help="weight of distilling the UNet on the attacker's original trigger embeddings too, so the UNet itself unlearns (default: sau_unlearn's, 0; 10 for a backdoor the UNet holds: see the SAU chapter)")
-    u.add_argument("--te-params", default=None, choices=["all", "last", "none"], help="text-encoder parameters that train too, for a backdoor in the text encoder (Rickrolling); none: only the trigger's rows (default: sau_unlearn's, all)")
-    u.add_argument("--memory", default="default", choices=["default", "lean", "t4"], help="memory profile (the SAU chapter): 't4' fits SD v1.x on a 16 GB GPU (CUDA, bitsandbytes)")
+    u.add_argument("--te-params", default=None, choices=[t or "none" for t in TE_PARAM_SETS], help="text-encoder parameters that train too, for a backdoor in the text encoder (Rickrolling); none: only the trigger's rows (default: sau_unlearn's, all)")
+    u.add_argument("--memory", default="default", choices=list(MEMORY_PROFILES), help="memory profile (the SAU chapter): 't4' fits SD v1.x on a 16 GB GPU (CUDA, bitsandbytes)")
     u.add_argument("--seed", type=int, default=0); u.add_argument("--device", default=None)
     u.add_argument("--overwrite", action="store_true")
     u.add_argument("--allow-pickle", action="store_true", help="load pickle (.bin/.ckpt) weights: only for a model you trust")

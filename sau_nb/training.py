@@ -76,7 +76,8 @@ class TrainLoop:
                  lr:Callable=lambda s: 1., # the learning rate's factor at step s, before any cool-down
                  scaler=None, # a `torch.amp.GradScaler` for float16 autocast; None: a plain backward
                  ema:float=0., # > 0: the result is the trained tensors' `EMA` with this decay
-                 clip:float=1.0, # the gradients' global norm is clipped to this
+                 clip:float|None=1.0, # the gradients' global norm is clipped to this (None: not clipped)
+                 clipped=None, # the tensors whose gradients are clipped; None: all of `trained`
                  config:dict|None=None, # the run's settings: checkpoints store them, a resume must match them
                  file:str="checkpoint.pt", # the checkpoint's name in `run.checkpoint_dir`
                  rng:np.random.Generator|None=None, g:torch.Generator|None=None, # the step's generators (checkpointed)
@@ -89,6 +90,7 @@ class TrainLoop:
         self.trained, self.opt, self.steps, self.control, self.base_lr = trained, opt, steps, run, lr
         self.scaler, self.clip, self.config, self.file, self.rng, self.g = scaler, clip, config, file, rng, g
         self.label, self.modules, self.start = label, list(modules), 0
+        self.clipped = list(trained.values()) if clipped is None else list(clipped)
         self.history = dict(steps=[], checks=[], stopped="steps", seconds=0., step_seconds=[])
         self.lrs = torch.optim.lr_scheduler.LambdaLR(opt, self.lr_at)
         self.ema = EMA(trained.values(), ema) if ema else None
@@ -109,6 +111,8 @@ class TrainLoop:
 
     def resume(self, state:dict) -> int:
         "Put a loaded checkpoint back into the tensors, optimizer, schedule and generators; the step to continue from."
+        if not isinstance(state.get("history"), dict):
+            raise ValueError("The checkpoint was written by an older version of this loop: start the run again without resume_from.")
         self.start = resume_state(state, self.trained, self.opt, self.lrs, self.rng, self.g)
         self.history = state["history"]; self.history.setdefault("step_seconds", [])
         return self.start
@@ -159,7 +163,8 @@ def _one_step(loop:TrainLoop, step:Callable, i:int) -> dict|None:
 def _update(loop:TrainLoop, i:int, terms:dict):
     "Unscale and clip the gradients, then update, schedule, record and average; an interrupt waits until all of it is done."
     if loop.scaler: loop.scaler.unscale_(loop.opt)
-    with torch.profiler.record_function(f"{loop.label}.clip"): torch.nn.utils.clip_grad_norm_(list(loop.trained.values()), loop.clip)
+    if loop.clip is not None:
+        with torch.profiler.record_function(f"{loop.label}.clip"): torch.nn.utils.clip_grad_norm_(loop.clipped, loop.clip)
     with _hold_interrupts(), torch.profiler.record_function(f"{loop.label}.optimizer"):
         if loop.scaler: loop.scaler.step(loop.opt); loop.scaler.update()
         else: loop.opt.step()

@@ -23,12 +23,14 @@ _all_ = ["PARAM_SETS", "LORA_TARGETS", "TE_PARAM_SETS", "TE_DEFAULT", "TOKEN_SHI
 from .training import RunControl, TrainLoop, _hold_interrupts  # noqa: F401 (`_hold_interrupts`: its old import path)
 
 # %% auto #0
-__all__ = ['SAU_CHECKPOINT', 'MEMORY_PROFILES', 'ABLATIONS', 'check_triggers', 'check_unlearn_inputs', 'aligned_positions',
-           'te_loss', 'sau_loss', 'latent_bank', 'check_bank', 'prompt_departure', 'sau_unlearn', 'trigger_effect',
-           'stop_at_removal', 'MemoryProfile', 'memory_profile', 'memory_dtypes', 'trained_sizes', 'memory_estimate',
-           'check_fits', 'PARAM_SETS', 'LORA_TARGETS', 'TE_PARAM_SETS', 'TE_DEFAULT', 'TOKEN_SHIFT', 'trainable_unet',
-           'finish_unet', 'text_encoder_params', 'token_shift', 'bake_token_shift', 'shifted_text_encoder',
-           'frozen_copy', 'shared_student', 'shared_result']
+__all__ = ['SAU_CHECKPOINT', 'OPTION_GROUP', 'MEMORY_PROFILES', 'ABLATIONS', 'check_triggers', 'check_unlearn_inputs',
+           'aligned_positions', 'te_loss', 'sau_loss', 'latent_bank', 'check_bank', 'prompt_departure', 'Objective',
+           'Trainable', 'Optim', 'Pairs', 'SAUConfig', 'sau_options', 'MemoryProfile', 'memory_profile',
+           'check_sau_call', 'sau_checkpoint_config', 'SAUModels', 'PairSampler', 'sau_unlearn', 'trigger_effect',
+           'stop_at_removal', 'memory_dtypes', 'trained_sizes', 'memory_estimate', 'check_fits', 'PARAM_SETS',
+           'LORA_TARGETS', 'TE_PARAM_SETS', 'TE_DEFAULT', 'TOKEN_SHIFT', 'trainable_unet', 'finish_unet',
+           'text_encoder_params', 'token_shift', 'bake_token_shift', 'shifted_text_encoder', 'frozen_copy',
+           'shared_student', 'shared_result']
 
 # %% ../nbs/04_unlearn.ipynb #f46fabdd
 def check_triggers(tokenizer, trigger) -> list[str]:
@@ -104,17 +106,21 @@ def sau_loss(unet, frozen, # the student; its teacher: the trainable tensors' st
              aligned:torch.Tensor, # (b, 77): for each triggered position, the clean one (-1: the trigger itself)
              c_keep=None, # text states for the preservation term; default c_clean
              xt_keep=None, t_keep=None, # its own noised latents and timesteps; default xt, t
-             w_distill=1., w_attn=1., w_keep=1., gamma=0.5, spatial="departure",
-             attn_scope="controlled", # "controlled": every position the trigger changes; "trigger": only its own tokens
-             attn_loss="mse", # "mse": each layer's squared difference, averaged over its pixels; "norm": Forget-Me-Not's ‖trigger tokens' attention‖₂ over all layers (attn_scope="trigger")
+             obj:Objective|None=None, # the terms' weights and forms (`Objective`); None: SAU's defaults
              c_trig_s=None, c_keep_s=None, # the student's text states when its text encoder differs (trained trigger embeddings); default c_trig, c_keep
-             w_orig=0., # with c_trig_s: distil the student UNet on the original triggered states c_trig too (the attacker's path)
-             w_te=0., # with c_trig_s: the text-encoder term, the student's triggered states toward the teacher's clean ones
              lean_maps=False, # keep only the attention maps' rows the loss reads
              autocast=None, # a dtype: the student's forward runs under `torch.autocast` in it
              backward=None, # called with the loss while the student's maps are still captured (e.g. `torch.Tensor.backward`)
+             **terms, # `Objective` fields to change for this call, e.g. spatial="attention"
             ) -> tuple[torch.Tensor, dict]:
-    "The SAU objective for one batch, and its terms."
+    """The SAU objective for one batch, and its terms (a dict of floats):
+    L = w_distill·mean(W ⊙ (ε_θ(x_t,t,c^trig) − ε₀(x_t,t,c^clean))²) + w_attn·L_attn + w_keep·mean((ε_θ(x'_t,t',c^keep) − ε₀(x'_t,t',c^keep))²)
+        + w_orig·mean(W ⊙ (ε_θ(x_t,t,c^trig_orig) − ε₀(x_t,t,c^clean))²) + w_te·L_te,
+    W = (1 − γ) + γ·M/mean(M), M = ‖ε₀(x_t,t,c^trig) − ε₀(x_t,t,c^clean)‖ per pixel ("departure"); L_attn: each attn2 layer's
+    squared difference between the student's maps on c^trig and the teacher's on c^clean at aligned positions (`attn_loss="mse"`)."""
+    o = dataclasses.replace(obj or Objective(), **terms) if terms else obj or Objective()
+    w_distill, w_attn, w_keep, w_orig, w_te, gamma = o.w_distill, o.w_attn, o.w_keep, o.w_orig, o.w_te, o.gamma
+    spatial, attn_scope, attn_loss = o.spatial, o.attn_scope, o.attn_loss
     b = len(xt); c_keep = c_clean if c_keep is None else c_keep
     xt_keep = xt if xt_keep is None else xt_keep; t_keep = t if t_keep is None else t_keep
     c_trig_s = c_trig if c_trig_s is None else c_trig_s; c_keep_s = c_keep if c_keep_s is None else c_keep_s
@@ -172,7 +178,7 @@ def sau_loss(unet, frozen, # the student; its teacher: the trainable tensors' st
             with torch.profiler.record_function("sau.backward"): backward(loss)  # inside the capture: a checkpointed student recomputes through the same processors
     return loss, dict(loss=loss.item(), distill=l_distill.item(), orig=l_orig.item(), attn=l_attn.item(), keep=l_keep.item(), te=l_te.item())
 
-# %% ../nbs/04_unlearn.ipynb #d559eca5
+# %% ../nbs/04_unlearn.ipynb #91fed409
 SAU_CHECKPOINT = "sau_checkpoint.pt"  # the file `sau_unlearn(checkpoint_dir=...)` writes
 
 @torch.no_grad()
@@ -180,8 +186,29 @@ def latent_bank(pipe, prompts:list[str], n_seeds:int=4, seed:int=0) -> torch.Ten
     "Latents x_0 the pipeline generates for each clean prompt and seed: (prompts × n_seeds, c, h, w), prompt-major."
     return generate(pipe, prompts, seeds=[seed * 1000 + s for s in range(n_seeds)], output_type="latent").float().cpu()
 
+def check_bank(bank, unet, n:int) -> torch.Tensor:
+    "`bank` if it holds `n` latents x_0 for `unet`; raises with the shape it needs."
+    c = unet.config.in_channels
+    if not torch.is_tensor(bank) or bank.ndim != 4 or len(bank) != n or bank.shape[1] != c or not bank.is_floating_point():
+        got = tuple(bank.shape) if torch.is_tensor(bank) else type(bank).__name__
+        raise ValueError(f"bank must be a float tensor of {n} clean latents x_0 (len(prompts) × n_seeds, {c}, h, w), prompt-major, "
+                         f"as latent_bank(pipe, prompts, n_seeds) returns; got {got}.")
+    if not torch.isfinite(bank).all(): raise ValueError("bank holds NaN or infinite values: pass latents from latent_bank or a VAE's encoder.")
+    return bank
+
+def _bank(pipe, prompts:list[str], cfg:SAUConfig, bank, state:dict|None, profile:MemoryProfile) -> torch.Tensor:
+    "The run's clean latents on the CPU: a checkpoint's, the caller's, zeros for latents='noise', or generated ones."
+    n_seeds = cfg.pairs.n_seeds
+    if cfg.pairs.latents == "noise":  # no generated latents: zeros of the latents' shape, each batch replaced by pure noise
+        hw = pipe.unet.config.sample_size; hw = (hw, hw) if isinstance(hw, int) else tuple(hw)
+        bank = torch.zeros((len(prompts) * n_seeds, pipe.unet.config.in_channels, *hw))
+    bank = state["bank"] if state else latent_bank(pipe, prompts, n_seeds, cfg.optim.seed) if bank is None else bank
+    return bank.to("cpu", getattr(torch, profile.bank_dtype))  # x_0 stays on the CPU; each batch goes to the device
+
+# %% ../nbs/04_unlearn.ipynb #f37110aa
 @torch.no_grad()
 def _states(pipe, prompts:list[str], device, text_encoder=None) -> torch.Tensor:
+    "The text states (n, 77, d) of `prompts`, float32 on `device`."
     return _encode(pipe, prompts, text_encoder).to(device, torch.float32)
 
 def _token_ids(tokenizer, prompts:list[str], cache:dict) -> torch.Tensor:
@@ -202,22 +229,13 @@ def _teacher_states(te, tokenizer, groups:list[list[str]], device, cache:dict) -
     with torch.no_grad(): c = te(_token_ids(tokenizer, list(rows), cache).to(te.device))[0].to(device, torch.float32)
     return [c[[rows[p] for p in ps]] for ps in groups]
 
-def check_bank(bank, unet, n:int) -> torch.Tensor:
-    "`bank` if it holds `n` latents x_0 for `unet`; raises with the shape it needs."
-    c = unet.config.in_channels
-    if not torch.is_tensor(bank) or bank.ndim != 4 or len(bank) != n or bank.shape[1] != c or not bank.is_floating_point():
-        got = tuple(bank.shape) if torch.is_tensor(bank) else type(bank).__name__
-        raise ValueError(f"bank must be a float tensor of {n} clean latents x_0 (len(prompts) × n_seeds, {c}, h, w), prompt-major, "
-                         f"as latent_bank(pipe, prompts, n_seeds) returns; got {got}.")
-    if not torch.isfinite(bank).all(): raise ValueError("bank holds NaN or infinite values: pass latents from latent_bank or a VAE's encoder.")
-    return bank
-
+# %% ../nbs/04_unlearn.ipynb #41da2d26
 @torch.no_grad()
 def prompt_departure(pipe, trigger:str, prompts:list[str], bank:torch.Tensor, n_seeds:int, # `latent_bank(pipe, prompts, n_seeds)`
                      seed:int=0, batch_size:int=16, repeats:int=3,
                      t_range=T_RANGE, # the timesteps, as fractions of T (`draw_timesteps`): the high-noise half by default
                     ) -> torch.Tensor:
-    "For each prompt, D = E‖ε(x_t, t, trig) − ε(x_t, t, clean)‖² of the frozen model at t in `t_range` (t ≥ T/2 by default): how far the trigger moves it."
+    "For each prompt, D = E‖ε(x_t, t, trig) − ε(x_t, t, clean)‖² of the frozen model at t in `t_range`: how far the trigger moves it."
     from diffusers import DDPMScheduler
     sched = DDPMScheduler.from_config(pipe.scheduler.config); T = sched.config.num_train_timesteps
     g, dev = torch.Generator().manual_seed(seed + 1), pipe.unet.device
@@ -231,7 +249,8 @@ def prompt_departure(pipe, trigger:str, prompts:list[str], bank:torch.Tensor, n_
     for s in range(0, len(bank), batch_size):
         j = k[s:s + batch_size]
         c = _encode(pipe, [trig[i] for i in j] + [p(i) for i in j]).to(dev)
-        e = pipe.unet(xt[j].repeat(2, 1, 1, 1).to(dev, pipe.unet.dtype), t[j].repeat(2).to(dev), encoder_hidden_states=c).sample.float()
+        x2 = xt[j].repeat(2, 1, 1, 1).to(dev, pipe.unet.dtype)
+        e = pipe.unet(x2, t[j].repeat(2).to(dev), encoder_hidden_states=c).sample.float()
         d.append((e[:len(j)] - e[len(j):]).pow(2).flatten(1).mean(1).cpu())
     return torch.cat(d).view(repeats, len(prompts), n_seeds).mean((0, 2))
 
@@ -240,186 +259,125 @@ def _focus_weights(d:torch.Tensor, focus:float) -> torch.Tensor:
     w = d.clamp_min(0).pow(focus) if focus else torch.ones_like(d)
     return w / w.sum() if w.sum() > 0 and torch.isfinite(w).all() else torch.full_like(d, 1 / len(d))
 
-def sau_unlearn(pipe, # a StableDiffusionPipeline with a backdoor; it is not modified
-                trigger:str|list[str], # the trigger to remove, e.g. 'ȴ' or 'New Trigger'; or several (one run removes them all)
-                prompts, # clean prompts like the ones the model should keep drawing well
-                steps:int=200, lr:float|None=None, # None: 5e-4 for "unet", 1e-3 for "lora" and "attn2_kv"
-                batch_size:int=16,
-                params:str="unet", # "unet", "lora" or "attn2_kv"
-                lora_rank:int=4,
-                w_distill:float=10., w_attn:float=1., w_keep:float=10., # the terms' weights (0 turns a term off)
-                gamma:float=0.5, # spatial weighting: 0 uniform, 1 only where the backdoor acts
-                spatial:str|None="departure", # where the weight comes from: "departure", "attention" or None
-                attn_scope:str="controlled", # attention term over every position the trigger changes, or only its own ("trigger")
-                attn_loss:str="mse", # the attention term's form: "mse", or "norm" (Forget-Me-Not's; `sau_loss`)
-                latents:str="bank", # what is noised: "bank", the model's own generated latents; "noise": x_t is pure Gaussian noise at every t (SKD-CAG's released loop; needs w_keep=0, focus=0)
-                ema:float=0., # > 0: the result is an exponential moving average of the trained tensors, decay min(ema, (1 + n) / (10 + n)) at update n (diffusers' EMAModel)
-                schedule:str="cosine", # the learning rate: "cosine" (warm-up, then decay to 0 at `steps`) or "constant" (the published loops')
-                teacher_unet=None, # a different frozen teacher (same architecture), e.g. the clean model for an oracle; params="unet" only
-                uncond_frac:float=0.15, # share of preservation prompts that are empty (guidance's unconditional branch)
-                focus:float=0., # triggered prompts are drawn ∝ D^focus (`prompt_departure`); 0: uniformly
-                keep_any:float=0., # share of the preservation batch drawn from any prompt (own latents), not the distillation's
-                n_seeds:int=4, # generated latents per prompt
-                trigger_lr:float=1e-2, # learning rate of the trigger tokens' own input embeddings, trained too (0 with te_params=None: the text encoder stays as it is)
-                w_orig:float=0., # with trigger_lr > 0: also distil the UNet on the triggered prompts' *original* text states, so the UNet itself unlearns
-                te_params:str|None=TE_DEFAULT, # the text encoder's parameters that train besides the trigger's rows: "all", "last" or None (the rows only; `TE_PARAM_SETS`)
-                te_lr:float=1e-3, w_te:float=1., # their learning rate, and the text-encoder term's weight
-                memory="default", # a `MEMORY_PROFILES` name ("default", "lean", "t4") or a `MemoryProfile`
-                bank=None, # clean latents x_0 (len(prompts) × n_seeds, c, h, w), prompt-major, instead of generating them (`latent_bank`)
-                check=None, # optional: a function pipe -> dict of numbers, run every `check_every` steps
-                check_every:int=50,
-                stop=None, # optional: a function of the check's dict; True stops training
-                cooldown:int=0, # with `stop`: once it says stop, this many more steps with the learning rate falling linearly to 0 (a run stopped mid-schedule is left at a high rate)
-                checkpoint_dir=None, checkpoint_every:int=100, resume_from=None,
-                seed:int=0, device=None, progress:bool=True):
-    "Remove `trigger`'s backdoor (or each of several triggers') from `pipe`: a new pipeline and the training history."
-    from diffusers import DDPMScheduler
-    check_pipeline(pipe)
-    triggers = check_triggers(pipe.tokenizer, trigger)
-    for tr in triggers: prompts = check_unlearn_inputs(pipe.tokenizer, tr, prompts)
-    check_params(params)
-    if steps < 1 or batch_size < 1: raise ValueError("steps and batch_size must be at least 1.")
-    if trigger_lr < 0: raise ValueError(f"trigger_lr must be at least 0 (0 leaves the text encoder alone), got {trigger_lr}.")
-    if w_orig < 0: raise ValueError(f"w_orig must be at least 0, got {w_orig}.")
-    if te_params not in TE_PARAM_SETS: raise ValueError(f"te_params must be one of {TE_PARAM_SETS}, got {te_params!r}.")
-    if te_lr < 0 or w_te < 0: raise ValueError(f"te_lr and w_te must be at least 0, got {te_lr}, {w_te}.")
-    if latents not in ("bank", "noise") or schedule not in ("cosine", "constant") or attn_loss not in ("mse", "norm"):
-        raise ValueError(f"latents must be 'bank' or 'noise', schedule 'cosine' or 'constant', attn_loss 'mse' or 'norm'; got {latents!r}, {schedule!r}, {attn_loss!r}.")
-    if attn_loss == "norm" and attn_scope != "trigger": raise ValueError("attn_loss='norm' drives the trigger's own tokens to 0: pass attn_scope='trigger'.")
-    if latents == "noise" and (w_keep > 0 or focus > 0 or bank is not None): raise ValueError("latents='noise' has no clean latents for preservation or focus: pass w_keep=0, focus=0 and no bank.")
-    if not 0 <= ema < 1: raise ValueError(f"ema must be in [0, 1) (0: off), got {ema}: e.g. ema=0.9999.")
-    run = RunControl(check, check_every, stop, cooldown, checkpoint_dir, checkpoint_every, resume_from, progress)
-    if ema and (checkpoint_dir or resume_from): raise ValueError("ema runs are not checkpointed: drop checkpoint_dir and resume_from, or pass ema=0.")
-    if not 0 <= keep_any <= 1 or focus < 0: raise ValueError(f"keep_any must be in [0, 1] and focus at least 0, got {keep_any}, {focus}: pass, e.g., keep_any=0.5, focus=1.")
-    device = get_device(device) if device is not None else pipe.unet.device
-    lr = (5e-4 if params == "unet" else 1e-3) if lr is None else lr  # 0 is a choice (the UNet stays, only the trigger's embeddings move)
-    if lr < 0: raise ValueError(f"lr must be at least 0, got {lr}.")
-    if teacher_unet is not None and params != "unet": raise ValueError("teacher_unet needs params='unet' (the teacher swaps in whole-UNet weights).")
-    profile = memory_profile(memory)
-    fdt, amp = memory_dtypes(profile, device)  # raises where the device cannot (8-bit AdamW or float16 on a CPU)
-    if bank is not None: bank = check_bank(bank, pipe.unet, len(prompts) * n_seeds)
-    est = check_fits(pipe, params, memory, device, lora_rank=lora_rank, trigger_lr=trigger_lr, n_latents=len(prompts) * n_seeds, te_params=te_params)  # before anything runs
-    t0 = time.time()
-    config = dict(trigger=trigger, prompts=prompts, steps=steps, lr=lr, batch_size=batch_size, params=params, lora_rank=lora_rank,
-                  w_distill=float(w_distill), w_attn=float(w_attn), w_keep=float(w_keep), gamma=float(gamma), spatial=spatial,
-                  attn_scope=attn_scope, teacher=teacher_unet is not None, uncond_frac=uncond_frac, focus=float(focus), keep_any=float(keep_any),
-                  n_seeds=n_seeds, trigger_lr=float(trigger_lr), w_orig=float(w_orig), seed=seed)
-    if te_params is not None: config.update(te_params=te_params, te_lr=float(te_lr), w_te=float(w_te))  # absent: as before the term existed
-    config.update({k: v for k, v, d in (("attn_loss", attn_loss, "mse"), ("latents", latents, "bank"), ("ema", float(ema), 0.), ("schedule", schedule, "cosine"), ("cooldown", cooldown, 0)) if v != d})  # absent: the defaults
-    config["memory"] = None if profile == MEMORY_PROFILES["default"] else {k: v for k, v in dataclasses.asdict(profile).items() if k != "budget_gb"}  # None: as before profiles existed
-    state = load_checkpoint(resume_from, expect=config) if resume_from else None
-    if latents == "noise":  # no generated latents: zeros of the latents' shape, each batch replaced by pure noise
-        hw = pipe.unet.config.sample_size; hw = (hw, hw) if isinstance(hw, int) else tuple(hw)
-        bank = torch.zeros((len(prompts) * n_seeds, pipe.unet.config.in_channels, *hw))
-    bank = state["bank"] if state else latent_bank(pipe, prompts, n_seeds, seed) if bank is None else bank
-    bank = bank.to("cpu", getattr(torch, profile.bank_dtype))  # x_0 stays on the CPU; each batch goes to the device
-    shared = profile.frozen == "shared"
-    with seeded(seed):  # LoRA's starting adapters come from torch's global generator: `seed` fixes them too
-        if shared:  # the teacher is the input's own UNet (or one half-precision copy of it); the student shares its frozen tensors
-            frozen = frozen_copy(teacher_unet if teacher_unet is not None else pipe.unet, fdt, device)
-            te_frozen = frozen_copy(pipe.text_encoder, fdt, device)
-            student, named = shared_student(pipe.unet, frozen, params, lora_rank)
-        else:  # today's: a float32 copy trains; the teacher is that copy with the trained tensors' starting values swapped in
-            te_frozen, (student, named) = None, trainable_unet(pipe.unet, params, lora_rank)
-    student.to(device).train()
-    if profile.checkpointing: student.enable_gradient_checkpointing()
-    if not shared and teacher_unet is not None:
-        ref = dict(teacher_unet.named_parameters())
-        frozen = {n: ref[n].detach().to(device, torch.float32).clone() for n in named}
-    elif not shared: frozen = {n: p.detach().clone() for n, p in named.items()}
-    te_s = None  # the student's text encoder: the trigger's own embedding rows train (the attacker may have trained them)
-    tids = [i for tr in triggers for i in check_trigger(tr, pipe.tokenizer)]
-    if trigger_lr > 0 or te_params: te_s, shift, hook = token_shift(pipe.text_encoder if te_frozen is None else te_frozen, tids, device, share=shared and not te_params)
-    te_named = text_encoder_params(te_s, te_params) if te_params else {}  # the student text encoder's own trainable tensors
-    trained = {**named, **({TOKEN_SHIFT: shift} if trigger_lr > 0 else {}), **{f"text_encoder.{n}": p for n, p in te_named.items()}}  # what the optimizer, clipping and checkpoints see
-    groups = ([dict(params=list(named.values()))] + ([dict(params=[shift], lr=trigger_lr)] if trigger_lr > 0 else [])
-              + ([dict(params=list(te_named.values()), lr=te_lr)] if te_named else []))
-    opt = _adamw8bit()(groups, lr=lr, weight_decay=0.) if profile.optimizer == "adamw8bit" else torch.optim.AdamW(groups, lr=lr, weight_decay=0., foreach=True)  # foreach: one kernel per update over all tensors, on a CPU too
-    scaler = torch.amp.GradScaler(device.type) if amp == torch.float16 else None  # float16's gradients need scaling; bfloat16's do not
-    rng = np.random.default_rng(seed); g = torch.Generator().manual_seed(seed)
-    base_lr = (lambda s: _cosine_lr(s, steps, warmup=min(20, steps // 10 + 1))) if schedule == "cosine" else (lambda s: 1.)
-    loop = TrainLoop(trained, opt, steps, run, lr=base_lr, scaler=scaler, ema=ema, config=config, file=SAU_CHECKPOINT, rng=rng, g=g,
-                     label="sau", modules=[student])
-    history = loop.history
-    if state: loop.resume(state); history = loop.history
-    else:  # where the trigger acts: the distillation and attention terms spend their batch there
-        d = torch.stack([prompt_departure(pipe, tr, prompts, bank, n_seeds, seed) for tr in triggers]).mean(0) if focus else torch.zeros(len(prompts))
-        history["departure"] = d.tolist() if focus else None  # None: not measured (uniform sampling needs no D)
-        history["prompt_p"] = _focus_weights(d, focus).tolist()
-    p_focus = np.asarray(history["prompt_p"], dtype=np.float64); p_focus /= p_focus.sum()
-    sched = DDPMScheduler.from_config(pipe.scheduler.config)
-    T = sched.config.num_train_timesteps
-    history["memory"] = est
-    def result(final=False):  # the defended parts; the checks see them too
-        if not shared:
-            if not final: return dict(unet=student, **({"text_encoder": te_s} if te_s is not None else {}))
-            parts = dict(unet=finish_unet(student, params, pipe.unet.dtype).to(pipe.unet.device))
-            if te_s is not None: parts["text_encoder"] = bake_token_shift(te_s, shift, hook).to(pipe.text_encoder.device, pipe.text_encoder.dtype)
-            return parts
-        unet = finish_unet(student, params, pipe.unet.dtype).to(pipe.unet.device) if final and params == "unet" else shared_result(pipe.unet, student, named, params)
-        if te_params: te = bake_token_shift(te_s, shift, hook).to(pipe.text_encoder.device, pipe.text_encoder.dtype) if final else te_s
-        else: te = shifted_text_encoder(pipe.text_encoder, shift, hook[1]) if te_s is not None else None
-        return dict(unet=unet, **({"text_encoder": te} if te is not None else {}))
-    view = lambda: _view(pipe, **result())
-    ids, placed = {}, {}  # token ids per prompt and `trigger_positions` per (prompt, trigger, position): each computed once per run
-    def step(loop, n):  # one batch of pairs, its loss and backward (`TrainLoop` does the rest)
-        with torch.profiler.record_function("sau.sample"):  # stage labels for a profiler (`bench/bench_step.py`); free without one
-            pi = rng.choice(len(prompts), size=batch_size, p=p_focus)  # triggered pairs: where the trigger acts
-            i = pi * n_seeds + rng.integers(n_seeds, size=batch_size)
-            where = [POSITIONS[k] for k in rng.integers(3, size=batch_size)]
-            which = [triggers[k] for k in rng.integers(len(triggers), size=batch_size)] if len(triggers) > 1 else triggers * batch_size  # one trigger per pair
-            pairs = [_placed(pipe.tokenizer, prompts[k], tr, w, placed) for k, w, tr in zip(pi, where, which)]
-            clean = [prompts[k] for k in pi]
-            h = batch_size - round(keep_any * batch_size)  # preservation: first on the distillation's own inputs, then any prompt
-            j = np.concatenate([i[:h], rng.integers(len(bank), size=batch_size - h)])
-            keep = ["" if u < uncond_frac else prompts[k // n_seeds] for k, u in zip(j, rng.random(batch_size))]
-            t, tk = torch.randint(0, T, (batch_size,), generator=g), torch.randint(0, T, (batch_size - h,), generator=g)
-            eps = torch.randn(bank[i].shape, generator=g)
-            xt = eps if latents == "noise" else sched.add_noise(bank[i].float(), eps, t)  # "noise": pure noise at every t
-            xk = torch.cat([xt[:h], sched.add_noise(bank[j[h:]].float(), torch.randn(bank[j[h:]].shape, generator=g), tk)]).to(device)
-            xt, tk, t = xt.to(device), torch.cat([t[:h], tk]).to(device), t.to(device)
-            aligned = torch.stack([aligned_positions(pos) for _, pos in pairs]).to(device)
-            triggered = [p for p, _ in pairs]
-        with torch.profiler.record_function("sau.encode_teacher"):  # the teacher's (frozen) text states; most preservation prompts are clean ones
-            c_trig, c_clean, c_keep = _teacher_states(pipe.text_encoder if te_frozen is None else te_frozen, pipe.tokenizer, [triggered, clean, keep], device, ids)
-        with torch.profiler.record_function("sau.encode_student"):  # the student's, when its text encoder trains
-            c_s = [te_s(_token_ids(pipe.tokenizer, ps, ids).to(te_s.device))[0] for ps in (triggered, keep)] if te_s is not None else [None, None]
-        with torch.profiler.record_function("sau.loss"):  # the teacher, the student's forward and backward
-            return sau_loss(student, frozen, xt, t, c_trig, c_clean, aligned, c_keep, xk, tk,
-                            w_distill, w_attn, w_keep, gamma, spatial, attn_scope, attn_loss, *c_s, w_orig=w_orig, w_te=w_te if te_params else 0.,
-                            lean_maps=profile.lean_maps, autocast=amp, backward=loop.backward)
-    history = loop.train(step, view, extra=dict(bank=bank), started=t0, desc=f"SAU ({params})")
-    if trigger_lr > 0: history["trigger_shift"] = shift.detach().norm(dim=1).tolist()  # how far each trigger token's embedding moved
-    return _view(pipe, **result(final=True)), history
+def _focus(pipe, triggers:list[str], prompts:list[str], bank:torch.Tensor, pairs:Pairs, seed:int) -> dict:
+    "The history's `departure` (D per prompt, averaged over the triggers; None when not measured) and `prompt_p` (∝ D^focus)."
+    if not pairs.focus: return dict(departure=None, prompt_p=_focus_weights(torch.zeros(len(prompts)), 0.).tolist())
+    d = torch.stack([prompt_departure(pipe, tr, prompts, bank, pairs.n_seeds, seed) for tr in triggers]).mean(0)
+    return dict(departure=d.tolist(), prompt_p=_focus_weights(d, pairs.focus).tolist())
 
-# %% ../nbs/04_unlearn.ipynb #dd82c247
-@torch.no_grad()
-def trigger_effect(pipe, trigger:str, prompts:list[str], seeds=(0, 1), positions=POSITIONS, seed:int=0) -> dict:
-    "Mean absolute pixel change (0–1) from the clean prompt's picture, with `trigger` and with a neutral word at the same place; `ratio` = trigger / neutral."
-    prompts = check_prompts(prompts, pipe.tokenizer)
-    words, rng = neutral_words(pipe.tokenizer, trigger, n=200, seed=seed, avoid=PHRASING_WORDS), np.random.default_rng(seed)
-    where = [positions[k % len(positions)] for k in range(len(prompts))]
-    trig = [trigger_positions(pipe.tokenizer, p, trigger, w)[0] for p, w in zip(prompts, where)]
-    neutral = [insert_trigger(p, words[rng.integers(len(words))], w) for p, w in zip(prompts, where)]
-    clean, t, n = (to_uint8(generate(pipe, ps, seeds=list(seeds))).astype(np.float32) / 255 for ps in (prompts, trig, neutral))
-    tc, nc = float(np.abs(t - clean).mean()), float(np.abs(n - clean).mean())
-    return dict(trigger_change=tc, neutral_change=nc, ratio=tc / max(nc, 1e-6))
+# %% ../nbs/04_unlearn.ipynb #7cd84914
+@dataclasses.dataclass(frozen=True)
+class Objective:
+    "SAU's loss: the terms' weights (0 turns a term off) and forms; what `sau_loss` reads."
+    w_distill:float = 10. # Term 1: triggered prompt → the teacher's clean prediction
+    w_attn:float = 1. # Term 2: the trigger's cross-attention → the clean prompt's
+    w_keep:float = 10. # Term 3: preservation on clean and empty prompts
+    gamma:float = 0.5 # spatial weighting: 0 uniform, 1 only where the backdoor acts
+    spatial:str|None = "departure" # where the weight comes from: "departure", "attention" or None
+    attn_scope:str = "controlled" # attention term over every position the trigger changes, or only its own ("trigger")
+    attn_loss:str = "mse" # the attention term's form: "mse", or "norm" (Forget-Me-Not's, a baseline's)
+    w_orig:float = 0. # with a trained trigger: also distil the UNet on the triggered prompts' *original* text states
+    w_te:float = 1. # Term 5: the student text encoder's triggered states → the teacher's clean ones
 
-# %% ../nbs/04_unlearn.ipynb #02a117ed
-def stop_at_removal(trigger:str, prompts:list[str], # a few clean prompts the attack acts on (the check generates them each time)
-                    ratio:float=2.5, # stop once the trigger's change is at most `ratio` times a neutral word's...
-                    patience:int=2, # ...at this many checks in a row
-                    every:int=50, # steps between checks
-                    cooldown:int=50, # then this many steps with the learning rate falling to 0 (`sau_unlearn`'s `cooldown`); 0 stops at once
-                    seeds=(0,)) -> dict:
-    "`sau_unlearn` keywords (`check`, `stop`, `check_every`, `cooldown`) that stop a run once `trigger_effect` says the trigger acts like an ordinary word."
-    if not ratio > 0 or patience < 1 or every < 1 or cooldown < 0:
-        raise ValueError(f"ratio must be above 0, patience and every at least 1 and cooldown at least 0, got {ratio}, {patience}, {every}, {cooldown}: try ratio=2.5, patience=2, every=50, cooldown=50.")
-    below = []  # one verdict per check of this run
-    def stop(r:dict) -> bool:
-        below.append(r["ratio"] <= ratio)
-        return len(below) >= patience and all(below[-patience:])
-    return dict(check=lambda pipe: trigger_effect(pipe, trigger, prompts, seeds=seeds), stop=stop, check_every=every, cooldown=cooldown)
+    def __post_init__(self):
+        if self.w_orig < 0: raise ValueError(f"w_orig must be at least 0, got {self.w_orig}.")
+        if self.attn_loss not in ("mse", "norm"): raise ValueError(f"attn_loss must be 'mse' or 'norm', got {self.attn_loss!r}.")
+        if self.attn_loss == "norm" and self.attn_scope != "trigger":
+            raise ValueError("attn_loss='norm' drives the trigger's own tokens to 0: pass attn_scope='trigger'.")
+
+@dataclasses.dataclass(frozen=True)
+class Trainable:
+    "What trains: the UNet's parameter set, the trigger's own embedding rows, the text encoder's parameters."
+    params:str = "unet" # "unet", "lora" or "attn2_kv" (`PARAM_SETS`)
+    lora_rank:int = 4
+    trigger_lr:float = 1e-2 # the trigger tokens' embedding rows' learning rate (0 with te_params=None: the text encoder stays)
+    te_params:str|None = TE_DEFAULT # the text encoder's parameters that train besides those rows: "all", "last" or None
+    te_lr:float = 1e-3 # their learning rate
+
+    def __post_init__(self):
+        check_params(self.params)
+        if self.trigger_lr < 0: raise ValueError(f"trigger_lr must be at least 0 (0 leaves the text encoder alone), got {self.trigger_lr}.")
+        if self.te_params not in TE_PARAM_SETS: raise ValueError(f"te_params must be one of {TE_PARAM_SETS}, got {self.te_params!r}.")
+
+@dataclasses.dataclass(frozen=True)
+class Optim:
+    "The optimizer and its schedule: steps, batch, learning rate, an optional average of the weights, the seed."
+    steps:int = 200
+    lr:float|None = None # None: 5e-4 for params="unet", 1e-3 for "lora" and "attn2_kv"; 0 is a choice (only the trigger's rows move)
+    batch_size:int = 16
+    schedule:str = "cosine" # "cosine" (warm-up, then decay to 0 at `steps`) or "constant" (the published loops')
+    ema:float = 0. # > 0: the result is an exponential moving average of the trained tensors (`EMA`)
+    seed:int = 0
+
+    def __post_init__(self):
+        if self.steps < 1 or self.batch_size < 1: raise ValueError("steps and batch_size must be at least 1.")
+        if self.lr is not None and self.lr < 0: raise ValueError(f"lr must be at least 0, got {self.lr}.")
+        if self.schedule not in ("cosine", "constant"): raise ValueError(f"schedule must be 'cosine' or 'constant', got {self.schedule!r}.")
+        if not 0 <= self.ema < 1: raise ValueError(f"ema must be in [0, 1) (0: off), got {self.ema}: e.g. ema=0.9999.")
+
+    def rate(self, params:str) -> float:
+        "The UNet's learning rate: `lr`, or the default for `params`."
+        return (5e-4 if params == "unet" else 1e-3) if self.lr is None else self.lr
+
+    def lr_factor(self, s:int) -> float:
+        "The learning rate's factor at step s: a warm-up, then a cosine to 0 at `steps`; or 1 (constant)."
+        return _cosine_lr(s, self.steps, warmup=min(20, self.steps // 10 + 1)) if self.schedule == "cosine" else 1.
+
+@dataclasses.dataclass(frozen=True)
+class Pairs:
+    "How training pairs are drawn: which latents are noised, and which prompts."
+    latents:str = "bank" # "bank": the model's own generated latents; "noise": x_t is pure noise at every t (a baseline's; w_keep=0, focus=0)
+    n_seeds:int = 4 # generated latents per prompt
+    uncond_frac:float = 0.15 # share of preservation prompts that are empty (guidance's unconditional branch)
+    focus:float = 0. # triggered prompts are drawn ∝ D^focus (`prompt_departure`); 0: uniformly
+    keep_any:float = 0. # share of the preservation batch drawn from any prompt (own latents), not the distillation's
+
+    def __post_init__(self):
+        if self.latents not in ("bank", "noise"): raise ValueError(f"latents must be 'bank' or 'noise', got {self.latents!r}.")
+        if not 0 <= self.keep_any <= 1 or self.focus < 0:
+            raise ValueError(f"keep_any must be in [0, 1] and focus at least 0, got {self.keep_any}, {self.focus}: pass, e.g., keep_any=0.5, focus=1.")
+
+# %% ../nbs/04_unlearn.ipynb #88667641
+@dataclasses.dataclass(frozen=True)
+class SAUConfig:
+    "All of SAU's own options: one of each group."
+    objective:Objective = Objective()
+    trainable:Trainable = Trainable()
+    optim:Optim = Optim()
+    pairs:Pairs = Pairs()
+
+    def __post_init__(self):
+        if self.trainable.te_lr < 0 or self.objective.w_te < 0:
+            raise ValueError(f"te_lr and w_te must be at least 0, got {self.trainable.te_lr}, {self.objective.w_te}.")
+        if self.pairs.latents == "noise" and (self.objective.w_keep > 0 or self.pairs.focus > 0):
+            raise ValueError("latents='noise' has no clean latents for preservation or focus: pass w_keep=0, focus=0 and no bank.")
+
+    def flat(self) -> dict:
+        "Every option by its flat name (`steps`, `w_attn`, ...) and value."
+        return {n: getattr(getattr(self, k), n) for n, k in OPTION_GROUP.items()}
+
+    def replace(self, **flat) -> SAUConfig:
+        "A copy with flat options (`steps=`, `w_attn=`, ...) routed to their groups; an unknown name raises, listing the valid ones."
+        bad = sorted(set(flat) - set(OPTION_GROUP))
+        if bad: raise TypeError(f"Unknown SAU option(s) {', '.join(bad)}: valid ones are {', '.join(OPTION_GROUP)}, "
+                                f"and the run's {', '.join(f.name for f in dataclasses.fields(RunControl))}.")
+        groups = {k: {n: v for n, v in flat.items() if OPTION_GROUP[n] == k} for k in _GROUPS}
+        return dataclasses.replace(self, **{k: dataclasses.replace(getattr(self, k), **kw) for k, kw in groups.items() if kw})
+
+_GROUPS = dict(objective=Objective, trainable=Trainable, optim=Optim, pairs=Pairs)
+OPTION_GROUP = {f.name: k for k, cls in _GROUPS.items() for f in dataclasses.fields(cls)}  # flat option name → its group
+
+def sau_options(config:SAUConfig|None=None, run:RunControl|None=None, options:dict|None=None) -> tuple[SAUConfig, RunControl]:
+    "`config` and `run` with flat keywords (`steps=`, `check=`, ...) applied: `sau_unlearn`'s options, as the groups hold them."
+    if config is not None and not isinstance(config, SAUConfig):
+        raise TypeError(f"config must be a SAUConfig or None, got {type(config).__name__}: pass options such as steps= by keyword.")
+    run_names = {f.name for f in dataclasses.fields(RunControl)}
+    flat = dict(options or {})
+    run_kw = {k: flat.pop(k) for k in list(flat) if k in run_names}
+    config, run = (config or SAUConfig()).replace(**flat), dataclasses.replace(run or RunControl(), **run_kw)
+    if config.optim.ema and (run.checkpoint_dir or run.resume_from):
+        raise ValueError("ema runs are not checkpointed: drop checkpoint_dir and resume_from, or pass ema=0.")
+    return config, run
 
 # %% ../nbs/04_unlearn.ipynb #d14aeb3c
 @dataclasses.dataclass(frozen=True)
@@ -454,6 +412,224 @@ def memory_profile(memory) -> MemoryProfile:
     if isinstance(memory, MemoryProfile): return memory
     if isinstance(memory, str) and memory in MEMORY_PROFILES: return MEMORY_PROFILES[memory]
     raise ValueError(f"Unknown memory profile {memory!r}: use one of {', '.join(map(repr, MEMORY_PROFILES))} or a MemoryProfile(...).")
+
+# %% ../nbs/04_unlearn.ipynb #d2dbdad1
+def check_sau_call(pipe, trigger, prompts, cfg:SAUConfig, bank=None, teacher_unet=None) -> tuple[list[str], list[str], torch.Tensor|None]:
+    "The triggers and prompts as lists and the checked bank; raises with what to do when the call cannot run."
+    check_pipeline(pipe)
+    triggers = check_triggers(pipe.tokenizer, trigger)
+    for tr in triggers: prompts = check_unlearn_inputs(pipe.tokenizer, tr, prompts)
+    if teacher_unet is not None and cfg.trainable.params != "unet":
+        raise ValueError("teacher_unet needs params='unet' (the teacher swaps in whole-UNet weights).")
+    if cfg.pairs.latents == "noise" and bank is not None:
+        raise ValueError("latents='noise' has no clean latents for preservation or focus: pass w_keep=0, focus=0 and no bank.")
+    if bank is not None: bank = check_bank(bank, pipe.unet, len(prompts) * cfg.pairs.n_seeds)
+    return triggers, prompts, bank
+
+def sau_checkpoint_config(cfg:SAUConfig, run:RunControl, trigger, prompts:list[str], teacher:bool, profile:MemoryProfile) -> dict:
+    "The settings a checkpoint stores and a resume must match (the keys older checkpoints hold)."
+    o, tr, op, pr = cfg.objective, cfg.trainable, cfg.optim, cfg.pairs
+    config = dict(trigger=trigger, prompts=prompts, steps=op.steps, lr=op.rate(tr.params), batch_size=op.batch_size, params=tr.params,
+                  lora_rank=tr.lora_rank, w_distill=float(o.w_distill), w_attn=float(o.w_attn), w_keep=float(o.w_keep),
+                  gamma=float(o.gamma), spatial=o.spatial, attn_scope=o.attn_scope, teacher=teacher, uncond_frac=pr.uncond_frac,
+                  focus=float(pr.focus), keep_any=float(pr.keep_any), n_seeds=pr.n_seeds, trigger_lr=float(tr.trigger_lr),
+                  w_orig=float(o.w_orig), seed=op.seed)
+    if tr.te_params is not None: config.update(te_params=tr.te_params, te_lr=float(tr.te_lr), w_te=float(o.w_te))  # absent: as before the term existed
+    later = (("attn_loss", o.attn_loss, "mse"), ("latents", pr.latents, "bank"), ("ema", float(op.ema), 0.),
+             ("schedule", op.schedule, "cosine"), ("cooldown", run.cooldown, 0))
+    config.update({k: v for k, v, default in later if v != default})  # absent: the defaults
+    default = profile == MEMORY_PROFILES["default"]  # None: as before profiles existed
+    config["memory"] = None if default else {k: v for k, v in dataclasses.asdict(profile).items() if k != "budget_gb"}
+    return config
+
+# %% ../nbs/04_unlearn.ipynb #0aa54aee
+@dataclasses.dataclass
+class SAUModels:
+    "SAU's student UNet and text encoder, their frozen teachers, and what trains (`SAUModels.build`)."
+    pipe:object; trainable:Trainable; shared:bool
+    unet:torch.nn.Module # the student UNet
+    frozen:object # its teacher: a frozen UNet, or the trained tensors' starting values (swapped into the student)
+    named:dict # the student UNet's trained tensors
+    te_frozen:object = None # the teacher's text encoder when it is a copy (None: the input's)
+    te:object = None # the student text encoder (None: it does not train)
+    shift:object = None; hook:object = None # the trigger rows' trainable shift and its hook (`token_shift`)
+    te_named:dict = dataclasses.field(default_factory=dict) # the student text encoder's own trained tensors
+
+    @classmethod
+    def build(cls, pipe, triggers:list[str], trainable:Trainable, profile:MemoryProfile, fdt, device, teacher_unet=None, seed:int=0):
+        "The students and teachers on `device`, as `profile` holds them (`fdt`: the frozen parts' dtype)."
+        tr, shared, src = trainable, profile.frozen == "shared", teacher_unet if teacher_unet is not None else pipe.unet
+        with seeded(seed):  # LoRA's starting adapters come from torch's global generator: `seed` fixes them too
+            if shared:  # the teacher is the input's own UNet (or one half copy of it); the student shares its frozen tensors
+                frozen, te_frozen = frozen_copy(src, fdt, device), frozen_copy(pipe.text_encoder, fdt, device)
+                student, named = shared_student(pipe.unet, frozen, tr.params, tr.lora_rank)
+            else:  # a float32 copy trains; the teacher is that copy with the trained tensors' starting values swapped in
+                te_frozen, (student, named) = None, trainable_unet(pipe.unet, tr.params, tr.lora_rank)
+        student.to(device).train()
+        if profile.checkpointing: student.enable_gradient_checkpointing()
+        if not shared and teacher_unet is not None:  # the oracle's teacher: the other UNet's values of the trained tensors
+            ref = dict(teacher_unet.named_parameters())
+            frozen = {n: ref[n].detach().to(device, torch.float32).clone() for n in named}
+        elif not shared: frozen = {n: p.detach().clone() for n, p in named.items()}
+        m = cls(pipe, tr, shared, student, frozen, named, te_frozen)
+        if tr.trigger_lr > 0 or tr.te_params:  # the trigger's own embedding rows train (the attacker may have trained them)
+            tids = [i for t in triggers for i in check_trigger(t, pipe.tokenizer)]
+            m.te, m.shift, m.hook = token_shift(m.teacher_te, tids, device, share=shared and not tr.te_params)
+        if tr.te_params: m.te_named = text_encoder_params(m.te, tr.te_params)
+        return m
+
+    @property
+    def teacher_te(self): return self.pipe.text_encoder if self.te_frozen is None else self.te_frozen
+
+    def teacher_states(self, b:dict, device, cache:dict) -> list[torch.Tensor]:
+        "The frozen text encoder's states of the batch's triggered, clean and preservation prompts."
+        return _teacher_states(self.teacher_te, self.pipe.tokenizer, [b["triggered"], b["clean"], b["keep"]], device, cache)
+
+    def student_states(self, b:dict, cache:dict) -> list:
+        "The student text encoder's states of the triggered and preservation prompts; [None, None] when it does not train."
+        if self.te is None: return [None, None]
+        return [self.te(_token_ids(self.pipe.tokenizer, ps, cache).to(self.te.device))[0] for ps in (b["triggered"], b["keep"])]
+
+    def trained(self) -> dict:
+        "Name → tensor of everything that trains: what the optimizer, clipping and checkpoints see."
+        shift = {TOKEN_SHIFT: self.shift} if self.trainable.trigger_lr > 0 else {}
+        return {**self.named, **shift, **{f"text_encoder.{n}": p for n, p in self.te_named.items()}}
+
+    def param_groups(self) -> list[dict]:
+        "The optimizer's groups: the UNet's tensors, the trigger's rows (`trigger_lr`), the text encoder's (`te_lr`)."
+        tr = self.trainable
+        return ([dict(params=list(self.named.values()))] + ([dict(params=[self.shift], lr=tr.trigger_lr)] if tr.trigger_lr > 0 else [])
+                + ([dict(params=list(self.te_named.values()), lr=tr.te_lr)] if self.te_named else []))
+
+    def parts(self, final:bool=False) -> dict:
+        "The defended UNet (and text encoder): the students as they are, or (`final`) plain diffusers parts."
+        pipe, params = self.pipe, self.trainable.params
+        te_final = lambda: bake_token_shift(self.te, self.shift, self.hook).to(pipe.text_encoder.device, pipe.text_encoder.dtype)
+        plain_unet = lambda: finish_unet(self.unet, params, pipe.unet.dtype).to(pipe.unet.device)
+        if not self.shared:
+            if not final: return dict(unet=self.unet, **({"text_encoder": self.te} if self.te is not None else {}))
+            return dict(unet=plain_unet(), **({"text_encoder": te_final()} if self.te is not None else {}))
+        unet = plain_unet() if final and params == "unet" else shared_result(pipe.unet, self.unet, self.named, params)
+        if self.trainable.te_params: te = te_final() if final else self.te
+        else: te = shifted_text_encoder(pipe.text_encoder, self.shift, self.hook[1]) if self.te is not None else None
+        return dict(unet=unet, **({"text_encoder": te} if te is not None else {}))
+
+# %% ../nbs/04_unlearn.ipynb #4e7571e8
+class PairSampler:
+    "Batches of triggered pairs and preservation inputs for `sau_loss`, drawn from `bank` with the run's generators."
+    def __init__(self, pipe, triggers:list[str], prompts:list[str], bank:torch.Tensor, pairs:Pairs, prompt_p,
+                 rng:np.random.Generator, g:torch.Generator):
+        from diffusers import DDPMScheduler
+        self.tokenizer, self.triggers, self.prompts, self.bank, self.cfg, self.rng, self.g = pipe.tokenizer, triggers, prompts, bank, pairs, rng, g
+        self.p = np.asarray(prompt_p, dtype=np.float64); self.p /= self.p.sum()  # triggered prompts ∝ D^focus
+        self.sched = DDPMScheduler.from_config(pipe.scheduler.config); self.T = self.sched.config.num_train_timesteps
+        self.ids, self.placed = {}, {}  # token ids per prompt, `trigger_positions` per (prompt, trigger, position): computed once
+
+    def draw(self, batch_size:int, device) -> dict:
+        "One batch: noised latents `xt` (b, c, h, w) at `t`, preservation `xk` at `tk`, `aligned` (b, 77) and the prompts."
+        rng, g, pr, n, T = self.rng, self.g, self.cfg, self.cfg.n_seeds, self.T
+        pi = rng.choice(len(self.prompts), size=batch_size, p=self.p)  # triggered pairs: where the trigger acts
+        i = pi * n + rng.integers(n, size=batch_size)
+        where = [POSITIONS[k] for k in rng.integers(3, size=batch_size)]
+        which = [self.triggers[k] for k in rng.integers(len(self.triggers), size=batch_size)] if len(self.triggers) > 1 \
+            else self.triggers * batch_size  # one trigger per pair
+        pairs = [_placed(self.tokenizer, self.prompts[k], tr, w, self.placed) for k, w, tr in zip(pi, where, which)]
+        h = batch_size - round(pr.keep_any * batch_size)  # preservation: first on the distillation's own inputs, then any prompt
+        j = np.concatenate([i[:h], rng.integers(len(self.bank), size=batch_size - h)])
+        keep = ["" if u < pr.uncond_frac else self.prompts[k // n] for k, u in zip(j, rng.random(batch_size))]
+        t, tk = torch.randint(0, T, (batch_size,), generator=g), torch.randint(0, T, (batch_size - h,), generator=g)
+        x0, xk0 = self.bank[i].float(), self.bank[j[h:]].float()
+        eps = torch.randn(x0.shape, generator=g)
+        xt = eps if pr.latents == "noise" else self.sched.add_noise(x0, eps, t)  # "noise": pure noise at every t
+        xk = torch.cat([xt[:h], self.sched.add_noise(xk0, torch.randn(xk0.shape, generator=g), tk)])
+        return dict(xt=xt.to(device), t=t.to(device), xk=xk.to(device), tk=torch.cat([t[:h], tk]).to(device),
+                    aligned=torch.stack([aligned_positions(pos) for _, pos in pairs]).to(device),
+                    triggered=[p for p, _ in pairs], clean=[self.prompts[k] for k in pi], keep=keep)
+
+# %% ../nbs/04_unlearn.ipynb #987ab889
+def _optimizer(groups:list[dict], lr:float, profile:MemoryProfile):
+    "AdamW over the parameter groups: 8-bit when the profile asks, else float32 with one kernel per update over all tensors."
+    if profile.optimizer == "adamw8bit": return _adamw8bit()(groups, lr=lr, weight_decay=0.)
+    return torch.optim.AdamW(groups, lr=lr, weight_decay=0., foreach=True)  # foreach: on a CPU too
+
+def sau_unlearn(pipe, # a StableDiffusionPipeline with a backdoor; it is not modified
+                trigger:str|list[str], # the trigger to remove, e.g. 'ȴ' or 'New Trigger'; or several (one run removes them all)
+                prompts, # clean prompts like the ones the model should keep drawing well
+                config:SAUConfig|None=None, # SAU's options in groups; None: the defaults
+                *, run:RunControl|None=None, # checks, stop rule, checkpoints, resume, progress (chapter 00b)
+                memory="default", # a `MEMORY_PROFILES` name ("default", "lean", "t4") or a `MemoryProfile`
+                bank=None, # clean latents x_0 (len(prompts) × n_seeds, c, h, w), prompt-major, instead of generating them
+                teacher_unet=None, # a different frozen teacher (same architecture), e.g. the clean model for an oracle
+                device=None, # the training device; None: the UNet's
+                **options, # any option by its flat name (`steps=`, `w_attn=`, `check=`, ...): `sau_options`
+               ) -> tuple:
+    "Remove `trigger`'s backdoor (or each of several triggers') from `pipe`: a new pipeline and the training history."
+    cfg, run = sau_options(config, run, options)
+    tr, op, pr = cfg.trainable, cfg.optim, cfg.pairs
+    triggers, prompts, bank = check_sau_call(pipe, trigger, prompts, cfg, bank, teacher_unet)
+    device = get_device(device) if device is not None else pipe.unet.device
+    profile = memory_profile(memory)
+    fdt, amp = memory_dtypes(profile, device)  # raises where the device cannot (8-bit AdamW or float16 on a CPU)
+    est = check_fits(pipe, tr.params, memory, device, lora_rank=tr.lora_rank, trigger_lr=tr.trigger_lr,
+                     n_latents=len(prompts) * pr.n_seeds, te_params=tr.te_params)  # before anything runs
+    t0 = time.time()
+    config = sau_checkpoint_config(cfg, run, trigger, prompts, teacher_unet is not None, profile)
+    state = load_checkpoint(run.resume_from, expect=config) if run.resume_from else None
+    bank = _bank(pipe, prompts, cfg, bank, state, profile)
+    models = SAUModels.build(pipe, triggers, tr, profile, fdt, device, teacher_unet, op.seed)
+    opt = _optimizer(models.param_groups(), op.rate(tr.params), profile)
+    scaler = torch.amp.GradScaler(device.type) if amp == torch.float16 else None  # float16's gradients need scaling; bfloat16's do not
+    rng, g = np.random.default_rng(op.seed), torch.Generator().manual_seed(op.seed)
+    loop = TrainLoop(models.trained(), opt, op.steps, run, lr=op.lr_factor, scaler=scaler, ema=op.ema, config=config,
+                     file=SAU_CHECKPOINT, rng=rng, g=g, label="sau", modules=[models.unet])
+    if state: loop.resume(state)
+    else: loop.history.update(_focus(pipe, triggers, prompts, bank, pr, op.seed))  # where the trigger acts
+    loop.history["memory"] = est
+    pairs = PairSampler(pipe, triggers, prompts, bank, pr, loop.history["prompt_p"], rng, g)
+    obj = cfg.objective if tr.te_params else dataclasses.replace(cfg.objective, w_te=0.)  # Term 5 needs a trained text encoder
+    record = torch.profiler.record_function  # stage labels for a profiler (`bench/bench_step.py`); free without one
+
+    def step(loop, n):  # one batch of pairs, its loss and backward; `TrainLoop` does the rest
+        with record("sau.sample"): b = pairs.draw(op.batch_size, device)
+        with record("sau.encode_teacher"): c_trig, c_clean, c_keep = models.teacher_states(b, device, pairs.ids)
+        with record("sau.encode_student"): c_s = models.student_states(b, pairs.ids)
+        with record("sau.loss"):  # the teacher, the student's forward and backward
+            return sau_loss(models.unet, models.frozen, b["xt"], b["t"], c_trig, c_clean, b["aligned"], c_keep, b["xk"], b["tk"],
+                            obj, *c_s, lean_maps=profile.lean_maps, autocast=amp, backward=loop.backward)
+
+    view = lambda: _view(pipe, **models.parts())  # what a check sees
+    history = loop.train(step, view, extra=dict(bank=bank), started=t0, desc=f"SAU ({tr.params})")
+    if tr.trigger_lr > 0: history["trigger_shift"] = models.shift.detach().norm(dim=1).tolist()  # how far each trigger row moved
+    return _view(pipe, **models.parts(final=True)), history
+
+# %% ../nbs/04_unlearn.ipynb #dd82c247
+@torch.no_grad()
+def trigger_effect(pipe, trigger:str, prompts:list[str], seeds=(0, 1), positions=POSITIONS, seed:int=0) -> dict:
+    "Mean absolute pixel change (0–1) from the clean prompt's picture, with `trigger` and with a neutral word at the same place; `ratio` = trigger / neutral."
+    prompts = check_prompts(prompts, pipe.tokenizer)
+    words, rng = neutral_words(pipe.tokenizer, trigger, n=200, seed=seed, avoid=PHRASING_WORDS), np.random.default_rng(seed)
+    where = [positions[k % len(positions)] for k in range(len(prompts))]
+    trig = [trigger_positions(pipe.tokenizer, p, trigger, w)[0] for p, w in zip(prompts, where)]
+    neutral = [insert_trigger(p, words[rng.integers(len(words))], w) for p, w in zip(prompts, where)]
+    clean, t, n = (to_uint8(generate(pipe, ps, seeds=list(seeds))).astype(np.float32) / 255 for ps in (prompts, trig, neutral))
+    tc, nc = float(np.abs(t - clean).mean()), float(np.abs(n - clean).mean())
+    return dict(trigger_change=tc, neutral_change=nc, ratio=tc / max(nc, 1e-6))
+
+# %% ../nbs/04_unlearn.ipynb #02a117ed
+def stop_at_removal(trigger:str, prompts:list[str], # a few clean prompts the attack acts on (the check generates them each time)
+                    ratio:float=2.5, # stop once the trigger's change is at most `ratio` times a neutral word's...
+                    patience:int=2, # ...at this many checks in a row
+                    every:int=50, # steps between checks
+                    cooldown:int=50, # then this many steps with the learning rate falling to 0 (`sau_unlearn`'s `cooldown`); 0 stops at once
+                    seeds=(0,)) -> dict:
+    "`sau_unlearn` keywords (`check`, `stop`, `check_every`, `cooldown`) that stop a run once `trigger_effect` says the trigger acts like an ordinary word."
+    if not ratio > 0 or patience < 1 or every < 1 or cooldown < 0:
+        raise ValueError(f"ratio must be above 0, patience and every at least 1 and cooldown at least 0, got {ratio}, {patience}, {every}, {cooldown}: try ratio=2.5, patience=2, every=50, cooldown=50.")
+    below = []  # one verdict per check of this run
+    def stop(r:dict) -> bool:
+        below.append(r["ratio"] <= ratio)
+        return len(below) >= patience and all(below[-patience:])
+    return dict(check=lambda pipe: trigger_effect(pipe, trigger, prompts, seeds=seeds), stop=stop, check_every=every, cooldown=cooldown)
 
 # %% ../nbs/04_unlearn.ipynb #e4b11283
 def _adamw8bit():
