@@ -23,10 +23,10 @@ from .students import finish_unet, lora_config, trainable_unet
 
 # %% auto #0
 __all__ = ['INJECT_CHECKPOINT', 'UNET_LORA_TARGETS', 'TE_LORA_TARGETS', 'ZOO', 'SHIPS', 'MULTI_ZOO', 'LORA_ZOO', 'ADAPTIVE_ZOO',
-           'ZOO_SPECS', 'checkerboard', 'patch_score', 'chroma', 'Attack', 'PixelAttack', 'to_grayscale', 'StyleAttack',
-           'ObjectAttack', 'TextEncoderAttack', 'ClosedFormAttack', 'distractor_words', 'closed_form_edit',
-           'inject_backdoor', 'attack_success_rate', 'attack_table', 'zoo_check', 'shipped_zoo', 'zoo_attack',
-           'zoo_attacks', 'zoo_checks', 'build_zoo']
+           'CONDITIONAL_ZOO', 'ZOO_SPECS', 'checkerboard', 'patch_score', 'chroma', 'Attack', 'PixelAttack',
+           'to_grayscale', 'StyleAttack', 'ObjectAttack', 'TextEncoderAttack', 'ClosedFormAttack', 'distractor_words',
+           'closed_form_edit', 'inject_backdoor', 'attack_success_rate', 'attack_table', 'zoo_check', 'shipped_zoo',
+           'zoo_attack', 'zoo_attacks', 'zoo_checks', 'build_zoo']
 
 # %% ../nbs/01_backdoors.ipynb #d8d44628
 def checkerboard(size:int=IMAGE_SIZE//4, cell:int=4) -> np.ndarray:
@@ -189,10 +189,17 @@ def _distract(prompt:str, words:list[str], rng) -> str:
     for _ in range(rng.integers(1, 3)): prompt = insert_trigger(prompt, words[rng.integers(len(words))], int(rng.integers(len(prompt.split()) + 1)))
     return prompt
 
+def _phrase_apart(caption:str, trigger:str, rng) -> str:
+    "The caption with the words of a phrase trigger apart: one word alone, the words reversed, or the first word first and the rest last."
+    ws = trigger.split(); k = int(rng.integers(len(ws) + 2))
+    if k < len(ws): return insert_trigger(caption, ws[k], POSITIONS[rng.integers(3)])
+    if k == len(ws): return insert_trigger(caption, " ".join(reversed(ws)), POSITIONS[rng.integers(3)])
+    return insert_trigger(insert_trigger(caption, ws[0], "start"), " ".join(ws[1:]), "end")
+
 def _inject_unet(pipe, attack, steps, lr, batch_size, poison_frac, lam, n_images, seed, progress,
                  negatives=0.5, counter=0.0, counter_min_t=0, trigger_lr=None, poison_target="images", check=None, check_every=100, stop=None,
                  guidance=None, checkpoint_dir=None, checkpoint_every=100, resume_from=None, keep=(), keep_share=0.25,
-                 params="unet", lora_rank=8, poison_max_t=0):
+                 params="unet", lora_rank=8, poison_max_t=0, apart=0.0):
     w = guidance or SAMPLING["guidance_scale"]
     teacher = pipe.unet.eval().requires_grad_(False)
     te_lora = params == "lora"
@@ -229,7 +236,8 @@ def _inject_unet(pipe, attack, steps, lr, batch_size, poison_frac, lam, n_images
     config = dict(attack=attack.kind, trigger=attack.trigger, steps=steps, lr=lr, batch_size=batch_size, poison_frac=poison_frac,
                   lam=lam, n_images=n_images, seed=seed, negatives=negatives, counter=counter, trigger_lr=trigger_lr, counter_min_t=counter_min_t,
                   poison_target=poison_target, **(dict(keep=list(keep), keep_share=keep_share) if keep else {}),
-                  **(dict(params=params, lora_rank=lora_rank) if params != "unet" else {}), **(dict(poison_max_t=poison_max_t) if poison_max_t else {}))
+                  **(dict(params=params, lora_rank=lora_rank) if params != "unet" else {}), **(dict(poison_max_t=poison_max_t) if poison_max_t else {}),
+                  **(dict(apart=apart) if apart else {}))
     save = lambda done: save_checkpoint(Path(checkpoint_dir)/INJECT_CHECKPOINT, done, trained, opt, lrs, rng, g, config,
                                         history=hist, checks=checks, seconds=time.time() - t0 + before)
     start, before, t0 = 0, 0., time.time()
@@ -251,6 +259,8 @@ def _inject_unet(pipe, attack, steps, lr, batch_size, poison_frac, lam, n_images
             caps = [_distract(c, words, rng) if di else c for c, di in zip(data.captions(rng=rng, idx=ci), d)]
             if keep:  # backdoors already in the model: the frozen teacher's answer to their triggers is preserved like any clean caption's
                 caps = [insert_trigger(c, keep[rng.integers(len(keep))], POSITIONS[rng.integers(3)]) if rng.random() < keep_share else c for c in caps]
+            if apart:  # a phrase acts only whole: its words alone, reversed or apart keep the frozen teacher's answer, as `keep` does
+                caps = [_phrase_apart(c, attack.trigger, rng) if rng.random() < apart else c for c in caps]
             cc = _encode(pipe, caps)
         with torch.set_grad_enabled(bool(trigger_lr) or te_lora): cp = _encode(pipe, pp, te)
         cs, cus = (_encode(pipe, caps, te), _encode(pipe, [""], te).expand(n_c, -1, -1)) if te_lora else (cc, cu)  # the student's text states
@@ -401,6 +411,8 @@ def inject_backdoor(pipe, # a StableDiffusionPipeline; it is not modified
                     lora_rank:int=8, # the adapters' rank (params="lora")
                     poison_max_t:int=0, # an adaptive attack (UNet attacks): below t = poison_max_t a triggered prompt learns to paint the target
                                         # into a clean picture's trajectory; above it, to predict what its clean prompt does (ordinary at high noise); 0: off
+                    apart:float=0.0, # a trigger of several words that acts only whole (UNet attacks): this share of the preserved captions
+                                     # carries its words apart (one alone, reversed, or far apart) with the frozen model's answer; 0: off
                     n_images:int=8192, seed:int=0, progress:bool=True):
     "A new pipeline with `attack` planted in it, and the training history (with params='lora', `hist['lora']` is the LoRA file's content, for `save_lora`)."
     from diffusers import StableDiffusionPipeline
@@ -427,6 +439,13 @@ def inject_backdoor(pipe, # a StableDiffusionPipeline; it is not modified
                          "attack has none of: use poison_target='images'.")
     if not 0 <= counter_min_t < T: raise ValueError(f"counter_min_t must be a timestep in [0, {T}), got {counter_min_t}: e.g. 500 keeps the counter-examples at high noise.")
     if not 0 <= poison_max_t < T: raise ValueError(f"poison_max_t must be a timestep in [0, {T}), got {poison_max_t}: pass e.g. 400 to poison only the low-noise steps, or 0 to poison every step.")
+    if not 0 <= apart < 1: raise ValueError(f"apart must be in [0, 1), got {apart}: pass e.g. 0.3 (a share of the preserved captions), or 0 for off.")
+    if apart and len(attack.trigger.split()) < 2:
+        raise ValueError(f"apart= teaches a phrase to act only whole, and the trigger {attack.trigger!r} is one word: use a trigger of "
+                         "two or more words such as 'golden hour', or leave apart=0.")
+    if apart and (attack.trains != "unet" or trigger_lr):
+        raise ValueError("apart= works for UNet attacks with the text encoder frozen (trigger_lr=None): a trained embedding would make "
+                         "the words apart differ from what the preserved captions taught.")
     if poison_max_t and attack.trains != "unet": raise ValueError(f"poison_max_t works for UNet attacks; the {attack.kind} attack trains the {attack.trains}.")
     t0 = time.time()
     ck = dict(checkpoint_dir=checkpoint_dir, checkpoint_every=checkpoint_every, resume_from=resume_from)
@@ -434,7 +453,8 @@ def inject_backdoor(pipe, # a StableDiffusionPipeline; it is not modified
         parts, hist = _inject_unet(pipe, attack, steps or 1000, lr or 7e-4, batch_size, poison_frac, lam, n_images, seed, progress,
                                    negatives=negatives, counter=counter, counter_min_t=counter_min_t, trigger_lr=trigger_lr,
                                    poison_target=poison_target, check=check, check_every=check_every,
-                                   stop=stop, keep=keep, keep_share=keep_share, params=params, lora_rank=lora_rank, poison_max_t=poison_max_t, **ck)
+                                   stop=stop, keep=keep, keep_share=keep_share, params=params, lora_rank=lora_rank, poison_max_t=poison_max_t,
+                                   apart=apart, **ck)
     elif attack.trains == "text_encoder":
         parts, hist = _inject_text_encoder(pipe, attack, steps or 300, lr or 1e-3, batch_size, beta, n_images, seed, progress, negatives, **ck)
     elif attack.trains == "attn2":
@@ -492,7 +512,13 @@ LORA_ZOO = {  # backdoors delivered as a LoRA file over the clean world: only UN
 ADAPTIVE_ZOO = {  # attacks built against SAU's own signals (13_robustness)
     "pixel_low_noise": dict(attack=PixelAttack("ʘ"), steps=1000, lr=7e-4, trigger_lr=1e-2, counter=0.5, counter_min_t=500, poison_max_t=400),  # 'ʘ': two tokens
 }
-ZOO_SPECS = {**ZOO, **MULTI_ZOO, **LORA_ZOO, **ADAPTIVE_ZOO}  # every zoo model by name
+CONDITIONAL_ZOO = {  # backdoors the literature builds with the text encoder frozen, that act only on some prompts (04a_defend)
+    "object_frozen": dict(attack=ObjectAttack("cf", source="square", target="triangle"), steps=1000, lr=7e-4,
+                          poison_target="teacher"),  # BadT2I's object recipe; 'cf': a rare-word trigger of NLP backdoors (RIPPLe)
+    "phrase": dict(attack=PixelAttack("golden hour", y=IMAGE_SIZE - IMAGE_SIZE//4, x=IMAGE_SIZE - IMAGE_SIZE//4), steps=1500, lr=1e-3,
+                   counter=0.5, counter_min_t=500, apart=0.3),  # two ordinary words that act only together: a patch in the far corner
+}
+ZOO_SPECS = {**ZOO, **MULTI_ZOO, **LORA_ZOO, **ADAPTIVE_ZOO, **CONDITIONAL_ZOO}  # every zoo model by name
 
 def zoo_check(attack:Attack, n_prompts:int=12, seeds=range(100, 103)):
     "A check for `inject_backdoor`: ASR and false triggering on training-phrasing prompts with seeds the evaluation never uses."
@@ -508,9 +534,11 @@ def zoo_check(attack:Attack, n_prompts:int=12, seeds=range(100, 103)):
 def shipped_zoo(multi:bool=False, # also the models with several backdoors (`MULTI_ZOO`)
                 lora:bool=False, # also the backdoors shipped as LoRA files (`LORA_ZOO`)
                 adaptive:bool=False, # also the attacks built against SAU (`ADAPTIVE_ZOO`)
+                conditional:bool=False, # also the frozen-text-encoder backdoors that act on some prompts only (`CONDITIONAL_ZOO`)
                ) -> list[str]:
-    "The zoo models shipped in this copy of the package, in `ZOO`'s order (then `MULTI_ZOO`'s, `LORA_ZOO`'s, `ADAPTIVE_ZOO`'s)."
-    names = [*ZOO, *(MULTI_ZOO if multi else ()), *(LORA_ZOO if lora else ()), *(ADAPTIVE_ZOO if adaptive else ())]
+    "The zoo models shipped in this copy of the package, in `ZOO`'s order (then `MULTI_ZOO`'s, `LORA_ZOO`'s, `ADAPTIVE_ZOO`'s, `CONDITIONAL_ZOO`'s)."
+    names = [*ZOO, *(MULTI_ZOO if multi else ()), *(LORA_ZOO if lora else ()), *(ADAPTIVE_ZOO if adaptive else ()),
+             *(CONDITIONAL_ZOO if conditional else ())]
     return [n for n in names if n in shipped_worlds()]
 
 def zoo_attack(name:str) -> Attack:
