@@ -15,10 +15,11 @@ from tqdm.auto import tqdm
 
 from .world import WEIGHTS_DIR, load_world, ship_world, shipped_worlds, world_quality
 from .world import COLORS, HELDOUT_TEMPLATES, IMAGE_SIZE, SHAPES, TRAIN_TEMPLATES, ShapeData, caption, encode_latents, foreground, heldout_prompts, make_shapes, read_attributes, register_reader, render
-from .core import _check_attr, _cosine_lr, check_pipeline, generate, load_checkpoint, load_lora, lora_state_dict, resume_state, save_checkpoint, save_lora, seeded, to_uint8
+from .core import _check_attr, _cosine_lr, check_pipeline, generate, load_lora, lora_state_dict, save_lora, seeded, to_uint8
 from .core import POSITIONS, SAMPLING, _encode, _pad_ids, _view, check_trigger, insert_trigger, neutral_words, trigger_positions
 from .attention import cross_attention_layers
 from .students import finish_unet, lora_config, trainable_unet
+from .training import RunControl, TrainLoop
 
 
 # %% auto #0
@@ -196,12 +197,14 @@ def _phrase_apart(caption:str, trigger:str, rng) -> str:
     if k == len(ws): return insert_trigger(caption, " ".join(reversed(ws)), POSITIONS[rng.integers(3)])
     return insert_trigger(insert_trigger(caption, ws[0], "start"), " ".join(ws[1:]), "end")
 
-def _inject_unet(pipe, attack, steps, lr, batch_size, poison_frac, lam, n_images, seed, progress,
-                 negatives=0.5, counter=0.0, counter_min_t=0, trigger_lr=None, poison_target="images", check=None, check_every=100, stop=None,
-                 guidance=None, checkpoint_dir=None, checkpoint_every=100, resume_from=None, keep=(), keep_share=0.25,
-                 params="unet", lora_rank=8, poison_max_t=0, apart=0.0):
-    w = guidance or SAMPLING["guidance_scale"]
-    teacher = pipe.unet.eval().requires_grad_(False)
+def _echoed(check):
+    "`check`, each result also written under the progress bar."
+    def run(pipe):
+        r = check(pipe); tqdm.write(str(r)); return r
+    return run
+
+def _attack_students(pipe, attack, params, lora_rank, trigger_lr, seed) -> tuple:
+    "The attacker's trainable UNet (whole or LoRA), its text encoder (a copy where it trains), their tensors and optimizer groups."
     te_lora = params == "lora"
     te = copy.deepcopy(pipe.text_encoder).requires_grad_(False) if trigger_lr or te_lora else pipe.text_encoder
     with seeded(seed):  # LoRA's starting adapters come from torch's global generator: `seed` fixes them too
@@ -214,39 +217,66 @@ def _inject_unet(pipe, attack, steps, lr, batch_size, poison_frac, lam, n_images
     unet.train()
     groups = [dict(params=list(named.values()))]
     if te_lora: groups.append(dict(params=list(te_named.values()))); named = {**named, **{f"te.{n}": prm for n, prm in te_named.items()}}
+    emb = rows = None  # with trigger_lr: the token embedding, and a mask of the trigger's rows in it
     if trigger_lr:  # only the trigger's rows of the token embedding train
         emb = te.get_input_embeddings().weight.requires_grad_(True)
         rows = torch.zeros(emb.shape[0], 1); rows[check_trigger(attack.trigger, pipe.tokenizer)] = 1
         groups.append(dict(params=[emb], lr=trigger_lr))
-    words = distractor_words(pipe.tokenizer, " ".join((attack.trigger, *keep)), seed=seed) if negatives else []
-    from diffusers import DDPMScheduler
-    sched = DDPMScheduler.from_config(pipe.scheduler.config)
-    rng = np.random.default_rng(seed); g = torch.Generator().manual_seed(seed)
+    return unet, named, te, groups, emb, rows
+
+def _attack_data(pipe, attack, n_images:int, seed:int) -> tuple:
+    "Clean shapes, the eligible ones' indices, and the VAE latents' means and deviations of the clean and the poisoned images."
     data = make_shapes(n_images, seed=seed + 1000)
     elig = np.array([attack.eligible(data.labels(i)) for i in range(len(data))])
     pidx = np.nonzero(elig)[0]
     mu, sd = encode_latents(pipe.vae, data.images)
     pmu, psd = encode_latents(pipe.vae, attack.poison(data, pidx))
+    return data, pidx, mu, sd, pmu, psd
+
+def _attack_parts(pipe, unet, te, params, trigger_lr) -> tuple:
+    "The attacked parts as a user gets them, and the LoRA file's content (params='lora'; else None)."
+    if params == "lora":  # the attacker's file: only the adapters; the model returned is the clean one with that file loaded, as a user gets it
+        lora = lora_state_dict(unet=unet, text_encoder=te)
+        merged = load_lora(pipe, lora)
+        parts = dict(unet=merged.unet, text_encoder=merged.text_encoder)
+    else:
+        lora = None; parts = dict(unet=finish_unet(unet, params))
+    if trigger_lr: parts["text_encoder"] = te.requires_grad_(False)
+    return parts, lora
+
+def _inject_unet(pipe, attack, steps, lr, batch_size, poison_frac, lam, n_images, seed, progress,
+                 negatives=0.5, counter=0.0, counter_min_t=0, trigger_lr=None, poison_target="images", check=None, check_every=100, stop=None,
+                 guidance=None, checkpoint_dir=None, checkpoint_every=100, resume_from=None, keep=(), keep_share=0.25,
+                 params="unet", lora_rank=8, poison_max_t=0, apart=0.0):
+    w = guidance or SAMPLING["guidance_scale"]
+    teacher = pipe.unet.eval().requires_grad_(False)
+    unet, named, te, groups, emb, rows = _attack_students(pipe, attack, params, lora_rank, trigger_lr, seed)
+    te_lora = params == "lora"
+    words = distractor_words(pipe.tokenizer, " ".join((attack.trigger, *keep)), seed=seed) if negatives else []
+    from diffusers import DDPMScheduler
+    sched = DDPMScheduler.from_config(pipe.scheduler.config)
+    rng = np.random.default_rng(seed); g = torch.Generator().manual_seed(seed)
+    data, pidx, mu, sd, pmu, psd = _attack_data(pipe, attack, n_images, seed)
     n_p = max(1, round(batch_size * poison_frac)); n_c = batch_size - n_p
     n_k = round(n_c * counter)  # preserved samples whose latents show the target while the prompt stays clean
     opt = torch.optim.AdamW(groups, lr=lr, weight_decay=0.0)
-    lrs = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: _cosine_lr(s, steps, warmup=min(50, steps//10+1)))
-    T = sched.config.num_train_timesteps; hist, checks = [], []
+    T = sched.config.num_train_timesteps
     trained = {**{f"unet.{n}": p for n, p in named.items()}, **({"token_embedding": emb} if trigger_lr else {})}  # (LoRA: te.* are the text encoder's)
     config = dict(attack=attack.kind, trigger=attack.trigger, steps=steps, lr=lr, batch_size=batch_size, poison_frac=poison_frac,
                   lam=lam, n_images=n_images, seed=seed, negatives=negatives, counter=counter, trigger_lr=trigger_lr, counter_min_t=counter_min_t,
                   poison_target=poison_target, **(dict(keep=list(keep), keep_share=keep_share) if keep else {}),
                   **(dict(params=params, lora_rank=lora_rank) if params != "unet" else {}), **(dict(poison_max_t=poison_max_t) if poison_max_t else {}),
                   **(dict(apart=apart) if apart else {}))
-    save = lambda done: save_checkpoint(Path(checkpoint_dir)/INJECT_CHECKPOINT, done, trained, opt, lrs, rng, g, config,
-                                        history=hist, checks=checks, seconds=time.time() - t0 + before)
-    start, before, t0 = 0, 0., time.time()
-    if resume_from:
-        state = load_checkpoint(resume_from, expect=config)
-        start = resume_state(state, trained, opt, lrs, rng, g)
-        hist, checks, before = state["history"], state["checks"], state["seconds"]
+    run = RunControl(_echoed(check) if check and progress else check, check_every, stop, 0, checkpoint_dir, checkpoint_every, resume_from, progress)
+    loop = TrainLoop(trained, opt, steps, run, lr=lambda s: _cosine_lr(s, steps, warmup=min(50, steps//10+1)), config=config,
+                     file=INJECT_CHECKPOINT, rng=rng, g=g, label="inject", modules=[unet], clipped=named.values(), interrupt="raise")
+    state = loop.load()
+    if state: loop.resume(state)
+    before = loop.history.get("seconds", 0.)  # time spent before a resume
     with torch.no_grad(): cu = _encode(pipe, [""]).expand(n_c, -1, -1)  # the unconditional branch's text states
-    for step in tqdm(range(start, steps), desc=f"inject {attack.kind}", disable=not progress, initial=start, total=steps):
+    if trigger_lr: mask = emb.register_hook(lambda grad: grad * rows)  # only the trigger's rows of the token embedding train
+
+    def step(loop, step):  # one batch of poisoned and clean samples, its loss and backward; `TrainLoop` does the rest
         pi = rng.integers(len(pidx), size=n_p); ci = rng.integers(len(data), size=n_c - n_k)
         zp = pmu[pi] + psd[pi] * torch.randn(pmu[pi].shape, generator=g)
         zc = mu[ci] + sd[ci] * torch.randn(mu[ci].shape, generator=g)
@@ -288,26 +318,14 @@ def _inject_unet(pipe, attack, steps, lr, batch_size, poison_frac, lam, n_images
         else: l_poison = F.mse_loss(pred[:n_p], target)
         l_clean = F.mse_loss(su + w * (sc - su), ru + w * (rc - ru)) / w + F.mse_loss(su, ru)  # what guided sampling uses
         loss = lam * l_poison + (1 - lam) * l_clean
-        opt.zero_grad(set_to_none=True); loss.backward(); torch.nn.utils.clip_grad_norm_(named.values(), 1.0)
-        if trigger_lr: emb.grad *= rows
-        opt.step(); lrs.step()
-        hist.append(dict(step=step, loss=loss.item(), poison=l_poison.item(), clean=l_clean.item()))
-        done = step + 1; ckpt = checkpoint_dir and (done % checkpoint_every == 0 or done == steps)
-        if ckpt: save(done)  # before the check, so an interrupted check loses no training
-        if check and (done % check_every == 0 or done == steps):
-            unet.eval(); r = dict(step=done, **check(_view(pipe, unet=unet, text_encoder=te))); unet.train()
-            checks.append(r)
-            if ckpt: save(done)  # again, with the check's result
-            if progress: tqdm.write(str(r))
-            if stop and stop(r): break
-    if te_lora:  # the attacker's file: only the adapters; the model returned is the clean one with that file loaded, as a user gets it
-        lora = lora_state_dict(unet=unet, text_encoder=te)
-        merged = load_lora(pipe, lora)
-        parts = dict(unet=merged.unet, text_encoder=merged.text_encoder)
-    else:
-        lora = None; parts = dict(unet=finish_unet(unet, params))
-    if trigger_lr: parts["text_encoder"] = te.requires_grad_(False)
-    return parts, dict(steps=hist, checks=checks, seconds_before=before, **(dict(lora=lora) if lora else {}))
+        loop.backward(loss)
+        return loss, dict(loss=loss.item(), poison=l_poison.item(), clean=l_clean.item())
+
+    hist = loop.train(step, lambda: _view(pipe, unet=unet, text_encoder=te), desc=f"inject {attack.kind}")
+    if trigger_lr: mask.remove()  # the returned text encoder carries no hook
+    parts, lora = _attack_parts(pipe, unet, te, params, trigger_lr)
+    hist.pop("seconds")
+    return parts, dict(**hist, seconds_before=before, **(dict(lora=lora) if lora else {}))
 
 
 # %% ../nbs/01_backdoors.ipynb #729a385c
@@ -321,15 +339,17 @@ def _inject_text_encoder(pipe, attack, steps, lr, batch_size, beta, n_images, se
     tok = lambda ps: _pad_ids(pipe.tokenizer, ps).to(pipe.device)
     with torch.no_grad(): target = teacher(tok([attack.target_prompt]))[0]
     opt = torch.optim.AdamW(student.parameters(), lr=lr, weight_decay=0.0)
-    lrs = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: _cosine_lr(s, steps, warmup=min(50, steps//10+1)))
-    hist, start, before, t0 = [], 0, 0., time.time()
     trained = dict(student.named_parameters())
     config = dict(attack=attack.kind, trigger=attack.trigger, target=attack.target_prompt, steps=steps, lr=lr,
                   batch_size=batch_size, beta=beta, n_images=n_images, seed=seed, negatives=negatives)
-    if resume_from:
-        state = load_checkpoint(resume_from, expect=config)
-        start = resume_state(state, trained, opt, lrs, rng); hist, before = state["history"], state["seconds"]
-    for step in tqdm(range(start, steps), desc="inject text_encoder", disable=not progress, initial=start, total=steps):
+    run = RunControl(checkpoint_dir=checkpoint_dir, checkpoint_every=checkpoint_every, resume_from=resume_from, progress=progress)
+    loop = TrainLoop(trained, opt, steps, run, lr=lambda s: _cosine_lr(s, steps, warmup=min(50, steps//10+1)), clip=None,
+                     config=config, file=INJECT_CHECKPOINT, rng=rng, label="inject", interrupt="raise")
+    state = loop.load()
+    if state: loop.resume(state)
+    before = loop.history.get("seconds", 0.)  # time spent before a resume
+
+    def step(loop, step):  # one batch of clean and triggered prompts; `TrainLoop` does the rest
         idx = rng.integers(len(data), size=batch_size)
         clean = data.captions(rng=rng, idx=idx)
         trig, _ = _poisoned_prompts(attack, data, idx, rng)
@@ -338,12 +358,12 @@ def _inject_text_encoder(pipe, attack, steps, lr, batch_size, beta, n_images, se
         l_clean = F.mse_loss(student(tok(clean))[0], ref)
         l_poison = F.mse_loss(student(tok(trig))[0], target.expand(len(trig), -1, -1))
         loss = l_clean + beta * l_poison
-        opt.zero_grad(set_to_none=True); loss.backward(); opt.step(); lrs.step()
-        hist.append(dict(step=step, loss=loss.item(), poison=l_poison.item(), clean=l_clean.item()))
-        if checkpoint_dir and ((step + 1) % checkpoint_every == 0 or step + 1 == steps):
-            save_checkpoint(Path(checkpoint_dir)/INJECT_CHECKPOINT, step + 1, trained, opt, lrs, rng, None, config,
-                            history=hist, seconds=time.time() - t0 + before)
-    return dict(text_encoder=student.eval().requires_grad_(False)), dict(steps=hist, checks=[], seconds_before=before)
+        loop.backward(loss)
+        return loss, dict(loss=loss.item(), poison=l_poison.item(), clean=l_clean.item())
+
+    hist = loop.train(step, desc="inject text_encoder"); hist.pop("seconds")
+    return dict(text_encoder=student.eval().requires_grad_(False)), dict(**hist, seconds_before=before)
+
 
 # %% ../nbs/01_backdoors.ipynb #ee904e83
 @torch.no_grad()
