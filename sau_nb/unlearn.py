@@ -4,34 +4,37 @@
 
 # %% ../nbs/04_unlearn.ipynb #a5734138
 from __future__ import annotations
-import contextlib, dataclasses, itertools, math, time
+import contextlib, dataclasses, itertools, time
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch.func import functional_call
 
-from .core import _cosine_lr, check_pipeline, check_prompts, generate, get_device, half_dtype, load_checkpoint, seeded, to_uint8
+from .core import _cosine_lr, check_pipeline, check_prompts, generate, get_device, load_checkpoint, seeded, to_uint8
 from .core import POSITIONS, T_RANGE, _encode, _pad_ids, _view, check_trigger, draw_timesteps, insert_trigger, trigger_positions
 from .attention import capture
 from .core import PHRASING_WORDS, neutral_words
-from .students import (TE_DEFAULT, TE_PARAM_SETS, TOKEN_SHIFT, _te_trained, bake_token_shift, check_params, finish_unet,
-                             frozen_copy, is_attn2_kv, shared_result, shared_student, shifted_text_encoder, text_encoder_params,
+from .students import (TE_DEFAULT, TE_PARAM_SETS, TOKEN_SHIFT, bake_token_shift, check_params, finish_unet,
+                             frozen_copy, shared_result, shared_student, shifted_text_encoder, text_encoder_params,
                              token_shift, trainable_unet)
-from .students import LORA_TARGETS, PARAM_SETS  # noqa: F401 (moved to `sau_nb.students`; old import paths keep working)
-# `from sau_nb.unlearn import *` still gives the names that moved to `sau_nb.students`:
-_all_ = ["PARAM_SETS", "LORA_TARGETS", "TE_PARAM_SETS", "TE_DEFAULT", "TOKEN_SHIFT", "trainable_unet", "finish_unet",
-         "text_encoder_params", "token_shift", "bake_token_shift", "shifted_text_encoder", "frozen_copy", "shared_student", "shared_result"]
+from .students import LORA_TARGETS, PARAM_SETS, _te_trained  # noqa: F401 (moved to `sau_nb.students`; old import paths keep working)
 from .training import RunControl, TrainLoop, _hold_interrupts  # noqa: F401 (`_hold_interrupts`: its old import path)
+from .memory import MEMORY_PROFILES, MemoryProfile, _adamw8bit, check_fits, memory_dtypes, memory_profile
+from .memory import _frozen_dtype, _optimizer_bytes, memory_estimate, trained_sizes  # noqa: F401 (moved to `sau_nb.memory`)
+# `from sau_nb.unlearn import *` still gives the names that moved to `sau_nb.students` and `sau_nb.memory`:
+_all_ = ["PARAM_SETS", "LORA_TARGETS", "TE_PARAM_SETS", "TE_DEFAULT", "TOKEN_SHIFT", "trainable_unet", "finish_unet",
+         "text_encoder_params", "token_shift", "bake_token_shift", "shifted_text_encoder", "frozen_copy", "shared_student", "shared_result",
+         "MemoryProfile", "MEMORY_PROFILES", "memory_profile", "memory_dtypes", "trained_sizes", "memory_estimate", "check_fits"]
 
 # %% auto #0
-__all__ = ['SAU_CHECKPOINT', 'OPTION_GROUP', 'MEMORY_PROFILES', 'ABLATIONS', 'check_triggers', 'check_unlearn_inputs',
-           'aligned_positions', 'te_loss', 'sau_loss', 'latent_bank', 'check_bank', 'prompt_departure', 'Objective',
-           'Trainable', 'Optim', 'Pairs', 'SAUConfig', 'sau_options', 'MemoryProfile', 'memory_profile',
-           'check_sau_call', 'sau_checkpoint_config', 'SAUModels', 'PairSampler', 'sau_unlearn', 'trigger_effect',
-           'stop_at_removal', 'memory_dtypes', 'trained_sizes', 'memory_estimate', 'check_fits', 'PARAM_SETS',
-           'LORA_TARGETS', 'TE_PARAM_SETS', 'TE_DEFAULT', 'TOKEN_SHIFT', 'trainable_unet', 'finish_unet',
-           'text_encoder_params', 'token_shift', 'bake_token_shift', 'shifted_text_encoder', 'frozen_copy',
-           'shared_student', 'shared_result']
+__all__ = ['SAU_CHECKPOINT', 'OPTION_GROUP', 'ABLATIONS', 'check_triggers', 'check_unlearn_inputs', 'aligned_positions',
+           'te_loss', 'sau_loss', 'latent_bank', 'check_bank', 'prompt_departure', 'Objective', 'Trainable', 'Optim',
+           'Pairs', 'SAUConfig', 'sau_options', 'check_sau_call', 'sau_checkpoint_config', 'SAUModels', 'PairSampler',
+           'sau_unlearn', 'trigger_effect', 'stop_at_removal', 'PARAM_SETS', 'LORA_TARGETS', 'TE_PARAM_SETS',
+           'TE_DEFAULT', 'TOKEN_SHIFT', 'trainable_unet', 'finish_unet', 'text_encoder_params', 'token_shift',
+           'bake_token_shift', 'shifted_text_encoder', 'frozen_copy', 'shared_student', 'shared_result',
+           'MemoryProfile', 'MEMORY_PROFILES', 'memory_profile', 'memory_dtypes', 'trained_sizes', 'memory_estimate',
+           'check_fits']
 
 # %% ../nbs/04_unlearn.ipynb #f46fabdd
 def check_triggers(tokenizer, trigger) -> list[str]:
@@ -386,41 +389,6 @@ def sau_options(config:SAUConfig|None=None, run:RunControl|None=None, options:di
         raise ValueError("ema runs are not checkpointed: drop checkpoint_dir and resume_from, or pass ema=0.")
     return config, run
 
-# %% ../nbs/04_unlearn.ipynb #d14aeb3c
-@dataclasses.dataclass(frozen=True)
-class MemoryProfile:
-    "How SAU holds its tensors: the options that decide its memory, in one place; `MEMORY_PROFILES` names three."
-    frozen:str = "copy" # "copy": a float32 UNet copy trains (teacher: its start values); "shared": it shares the input's frozen tensors
-    frozen_dtype:str|None = None # frozen="shared": the frozen parts' dtype: None (as loaded), "half" (the device's), "float16", "bfloat16"
-    checkpointing:bool = False # gradient checkpointing on the student: activations recomputed in backward
-    autocast:bool = False # the student's forward in the device's half dtype (float16 with a gradient scaler, or bfloat16)
-    optimizer:str = "adamw" # "adamw" (two float32 states per trained number) or "adamw8bit" (bitsandbytes', else torchao's; CUDA only)
-    bank_dtype:str = "float32" # how the latent bank is stored on the CPU: "float32" or "float16"
-    lean_maps:bool = False # keep only the attention maps' batch rows the loss reads
-    budget_gb:float|None = None # refuse a run whose estimate exceeds this many GB (on top of the device's own memory)
-
-    def __post_init__(self):
-        for name, value, valid in (("frozen", self.frozen, ("copy", "shared")),
-                                   ("frozen_dtype", self.frozen_dtype, (None, "half", "float16", "bfloat16")),
-                                   ("optimizer", self.optimizer, ("adamw", "adamw8bit")), ("bank_dtype", self.bank_dtype, ("float32", "float16"))):
-            if value not in valid: raise ValueError(f"MemoryProfile.{name} must be one of {valid}, got {value!r}.")
-        if self.frozen_dtype is not None and self.frozen == "copy":
-            raise ValueError("MemoryProfile.frozen_dtype needs frozen='shared' (frozen='copy' keeps today's float32 copies).")
-        if self.budget_gb is not None and not self.budget_gb > 0: raise ValueError(f"MemoryProfile.budget_gb must be positive, got {self.budget_gb}.")
-
-MEMORY_PROFILES = {
-    "default": MemoryProfile(),  # today's: float32 copies, everything kept
-    "lean": MemoryProfile(frozen="shared", frozen_dtype="half", checkpointing=True, bank_dtype="float16", lean_maps=True),
-    "t4": MemoryProfile(frozen="shared", frozen_dtype="half", checkpointing=True, autocast=True, optimizer="adamw8bit",
-                        bank_dtype="float16", lean_maps=True, budget_gb=15.),  # a 15 GB card
-}
-
-def memory_profile(memory) -> MemoryProfile:
-    "The `MemoryProfile` that `memory` names (a `MEMORY_PROFILES` key) or is."
-    if isinstance(memory, MemoryProfile): return memory
-    if isinstance(memory, str) and memory in MEMORY_PROFILES: return MEMORY_PROFILES[memory]
-    raise ValueError(f"Unknown memory profile {memory!r}: use one of {', '.join(map(repr, MEMORY_PROFILES))} or a MemoryProfile(...).")
-
 # %% ../nbs/04_unlearn.ipynb #d2dbdad1
 def check_sau_call(pipe, trigger, prompts, cfg:SAUConfig, bank=None, teacher_unet=None) -> tuple[list[str], list[str], torch.Tensor|None]:
     "The triggers and prompts as lists and the checked bank; raises with what to do when the call cannot run."
@@ -640,109 +608,6 @@ def stop_at_removal(trigger:str, prompts:list[str], # a few clean prompts the at
         below.append(r["ratio"] <= ratio)
         return len(below) >= patience and all(below[-patience:])
     return dict(check=lambda pipe: trigger_effect(pipe, trigger, prompts, seeds=seeds), stop=stop, check_every=every, cooldown=cooldown)
-
-# %% ../nbs/04_unlearn.ipynb #e4b11283
-def _adamw8bit():
-    "The 8-bit AdamW class: bitsandbytes', else torchao's (the same blocks of 256), else an error that says how to install one."
-    try: import bitsandbytes as bnb
-    except ImportError: pass
-    else: return bnb.optim.AdamW8bit
-    try: from torchao.optim import AdamW8bit
-    except ImportError:
-        raise ImportError("8-bit AdamW (memory='t4', optimizer='adamw8bit') needs bitsandbytes: pip install 'sau_nb[gpu]' "
-                          "(bitsandbytes>=0.43), or torchao (its AdamW8bit), or use memory='lean' (float32 AdamW).") from None
-    return AdamW8bit
-
-def _frozen_dtype(profile:MemoryProfile, device) -> torch.dtype|None:
-    "The frozen parts' dtype `profile` asks for on `device` (None: as loaded)."
-    if profile.frozen_dtype in (None, "half"): return None if profile.frozen_dtype is None else half_dtype(device)
-    return getattr(torch, profile.frozen_dtype)
-
-def memory_dtypes(profile:MemoryProfile, device) -> tuple:
-    "(frozen dtype or None, autocast dtype or None) of `profile` on `device`; raises where the device cannot do what it asks."
-    device = torch.device(device); half = half_dtype(device)  # bfloat16 on a CPU, float16 on a T4
-    if profile.optimizer == "adamw8bit" and device.type != "cuda":
-        raise ValueError(f"8-bit AdamW (memory='t4', optimizer='adamw8bit') runs on CUDA only here, not on {device}: "
-                         "use memory='lean' there (float32 AdamW).")
-    if profile.frozen_dtype == "float16" and device.type == "cpu":
-        raise ValueError("float16 on a CPU is not supported here (slow or missing kernels): use frozen_dtype='half' "
-                         "(bfloat16 on a CPU) or memory='lean'.")
-    if profile.optimizer == "adamw8bit": _adamw8bit()
-    return _frozen_dtype(profile, device), half if profile.autocast else None
-
-# %% ../nbs/04_unlearn.ipynb #865ad798
-def trained_sizes(unet, params:str="unet", lora_rank:int=4) -> list[int]:
-    "The number of numbers in each tensor that `params` trains, counted from the UNet's layers (nothing is built)."
-    check_params(params)
-    if params == "unet": return [p.numel() for p in unet.parameters()]
-    if params == "attn2_kv": return [p.numel() for n, p in unet.named_parameters() if is_attn2_kv(n)]
-    return [lora_rank * s for n, m in unet.named_modules() if isinstance(m, torch.nn.Linear) and n.endswith(tuple("." + t for t in LORA_TARGETS))
-            for s in (m.in_features, m.out_features)]  # A: (r, in), B: (out, r)
-
-def _optimizer_bytes(sizes:list[int], optimizer:str) -> int:
-    "AdamW's state: 8 bytes per trained number, 4 per tensor; 8-bit AdamW: 2 bytes and 8 per block of 256 (tensors of 4,096 or more)."
-    if optimizer == "adamw": return sum(8 * n + 4 for n in sizes)
-    return sum(8 * n if n < 4096 else 2 * n + 8 * math.ceil(n / 256) for n in sizes)
-
-def memory_estimate(pipe, # a StableDiffusionPipeline, or its UNet alone (then the text encoder and VAE count 0)
-                    params:str="unet", memory="default", lora_rank:int=4,
-                    trigger_lr:float=1e-2, # > 0: the student's text encoder (the trigger's shift) is counted
-                    n_latents:int=0, # latents in the bank (prompts × n_seeds), kept on the CPU
-                    te_params:str|None=TE_DEFAULT, # the text encoder's that train (`Trainable.te_params`): a float32 copy, gradients, state
-                    device=None, # the training device (it decides float16 or bfloat16); None: the UNet's
-                   ) -> dict:
-    "Bytes SAU holds, by part, from parameter counts and dtypes (not measured; activations not included)."
-    profile, unet = memory_profile(memory), getattr(pipe, "unet", pipe)
-    te, vae = getattr(pipe, "text_encoder", None), getattr(pipe, "vae", None)
-    device = torch.device(device or unet.device)
-    fdt = _frozen_dtype(profile, device)
-    size = lambda m: 0 if m is None else sum(p.numel() * p.element_size() for p in m.parameters())
-    count = lambda m: 0 if m is None else sum(p.numel() for p in m.parameters())
-    sizes = trained_sizes(unet, params, lora_rank); n, n_unet = sum(sizes), count(unet)
-    half_copy = lambda m: 0 if m is None or fdt is None or m.dtype == fdt else count(m) * fdt.itemsize
-    shared = profile.frozen == "shared"
-    est = dict(params=params, memory=memory if isinstance(memory, str) else "custom", n_trained=n, n_unet=n_unet,
-               input=size(unet) + size(te) + size(vae),  # the pipeline itself, as loaded
-               trained=4 * n, grads=4 * n,  # float32 master copies and their gradients
-               optimizer=_optimizer_bytes(sizes, profile.optimizer),
-               # a float32 copy's untrained part:
-               student_frozen=0 if shared or params == "unet" else 4 * (n_unet - (n if params == "attn2_kv" else 0)),
-               teacher=half_copy(unet) if shared else 4 * n,  # a half copy of the UNet, or float32 clones of the trained tensors
-               text_encoder=half_copy(te) if shared else 4 * count(te) * (trigger_lr > 0),  # a half copy, or the student's float32 copy
-              )
-    if te_params and te is not None:  # a float32 student text encoder (beside any half copy), gradients and optimizer state of what trains
-        te_sizes = [p.numel() for p in _te_trained(te, te_params).values()]
-        est["text_encoder"] = (half_copy(te) if shared else 0) + 4 * count(te)
-        est["grads"] += 4 * sum(te_sizes); est["optimizer"] += _optimizer_bytes(te_sizes, profile.optimizer); est["n_trained_te"] = sum(te_sizes)
-    c, s = unet.config.in_channels, unet.config.sample_size
-    est["bank_cpu"] = n_latents * c * s * s * (2 if profile.bank_dtype == "float16" else 4)
-    est["total"] = sum(est[k] for k in ("input", "trained", "grads", "optimizer", "student_frozen", "teacher", "text_encoder"))
-    if device.type == "cpu": est["total"] += est["bank_cpu"]  # the bank shares the CPU's memory
-    return est
-
-def check_fits(pipe, params:str, memory, device, te_params:str|None=TE_DEFAULT, **kwargs) -> dict:
-    "`memory_estimate`'s dict; raises, naming lighter settings that fit, above the CUDA device's memory or the profile's `budget_gb`."
-    profile, device = memory_profile(memory), torch.device(device)
-    caps = [(profile.budget_gb * 1e9, f"the profile's budget_gb={profile.budget_gb:g}")] if profile.budget_gb else []
-    if device.type == "cuda":
-        frac = torch.cuda.get_per_process_memory_fraction(device)
-        caps.append((torch.cuda.get_device_properties(device).total_memory * frac,
-                     f"{device}'s memory" + (f" at a per-process fraction of {frac:g}" if frac < 1 else "")))
-    est = memory_estimate(pipe, params, memory, device=device, te_params=te_params, **kwargs)
-    if not caps or est["total"] <= min(caps)[0]: return est
-    (cap, what), gb = min(caps), lambda b: f"{b / 1e9:.3g} GB"
-    names = [m for m, p in MEMORY_PROFILES.items() if device.type == "cuda" or p.optimizer == "adamw"]  # 8-bit AdamW needs CUDA
-    sets = (params,) + tuple(q for q in ("lora", "attn2_kv") if q != params)  # the lighter parameter sets after the asked one
-    tes = (te_params,) + ((None,) if te_params else ())  # then the text encoder's rows only, where it trains
-    fits = [f"params={q!r} with memory={m!r}" + ("" if t == te_params else f" and te_params={t!r}") for t in tes for q in sets for m in names
-            if (q, MEMORY_PROFILES[m], t) != (params, profile, te_params)
-            and memory_estimate(pipe, q, m, device=device, te_params=t, **kwargs)["total"] <= cap]
-    label = memory if isinstance(memory, str) else profile
-    raise ValueError(f"SAU with params={params!r}, te_params={te_params!r} and memory={label!r} needs about {gb(est['total'])} on {device} "
-                     "for weights, gradients, "
-                     f"optimizer state and frozen copies (activations come on top), more than {what} ({gb(cap)}): "
-                     + (f"use {fits[0]}" + (f" (also within it: {'; '.join(fits[1:])})" if fits[1:] else "") + "." if fits else
-                        "none of the memory profiles or parameter sets fits; use a device with more memory or load the pipeline in half precision."))
 
 # %% ../nbs/04_unlearn.ipynb #d8a0b653
 # label → `sau_unlearn` keywords; `bench/bench_sau.py --ablation` runs the same rows

@@ -6,6 +6,7 @@ from importlib.resources import files
 from pathlib import Path
 import pytest, torch
 import sau_nb.unlearn as unlearn
+import sau_nb.memory as memory
 from sau_nb.world import load_world
 from sau_nb.unlearn import (MEMORY_PROFILES, MemoryProfile, PARAM_SETS, check_fits, memory_estimate, memory_profile, sau_unlearn,
                             trainable_unet, trained_sizes)
@@ -34,7 +35,7 @@ def t4(monkeypatch):
     card = types.SimpleNamespace(total_memory=15 * 2**30, fraction=1.0)
     monkeypatch.setattr(torch.cuda, "get_device_properties", lambda d=None: card)
     monkeypatch.setattr(torch.cuda, "get_per_process_memory_fraction", lambda d=None: card.fraction)
-    monkeypatch.setattr(unlearn, "half_dtype", lambda device=None, capability=None: torch.float16)
+    monkeypatch.setattr(memory, "half_dtype", lambda device=None, capability=None: torch.float16)  # where the profiles look it up
     return card
 
 def test_unknown_profile_lists_the_valid_ones():
