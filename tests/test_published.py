@@ -39,7 +39,7 @@ def test_ema_returns_the_average(world):
     assert moved
     for n in moved: torch.testing.assert_close(pa[n], 0.1 * p0[n] + 0.9 * p1[n], rtol=1e-5, atol=1e-7)
 
-@pytest.mark.parametrize("bad, match", [(dict(latents="pixels"), "latents must be"), (dict(schedule="linear"), "schedule 'cosine'"),
+@pytest.mark.parametrize("bad, match", [(dict(latents="pixels"), "latents must be"), (dict(schedule="linear"), "schedule must be 'cosine'"),
                                         (dict(attn_loss="norm"), "attn_scope='trigger'"), (dict(latents="noise"), "w_keep=0"),
                                         (dict(ema=1.), "ema must be in"), (dict(ema=0.9, checkpoint_dir="x"), "not checkpointed")])
 def test_bad_recipe_options_are_refused(world, bad, match):
