@@ -13,6 +13,7 @@ import nbtest  # tools/nbtest.py
 from browser import CHROMIUM, chromium as _chromium  # tests/browser.py
 SHOTS = Path(os.environ.get("SAU_NB_DOCS_SCREENSHOTS", ROOT/"runs"/"docs_browser"))  # runs/ is git-ignored
 KEY_PAGES = ("index", "04_unlearn", "api")
+pytestmark = pytest.mark.xdist_group("docs")  # `make test`'s two workers: the site is built once, on one of them
 needs_chromium = pytest.mark.skipif(CHROMIUM is None, reason="no Chromium found: install it to open the docs in a browser "
                                     "(Debian/Ubuntu: `apt-get install chromium`)")
 
@@ -307,3 +308,14 @@ def test_streams_as_a_reader_sees_them():
          "  if left: warnings.warn(f\"The scan's budget ...\")\nhello\n\rscan:   0%|   | 0/4 [00:00<?, ?it/s]\rscan: 100%|###| 4/4 [00:01<00:00, 3.1it/s]\nbye\n")
     assert docs.clean_stream(t) == "UserWarning: The scan's budget stopped it after 256 of 49406 tokens\nhello\nbye"
     assert docs.clean_stream("<ipython-input-1-5fc4>:64: UserWarning: a budget\n  warnings.warn(f'a budget')\n") == "UserWarning: a budget"
+
+def test_nbtest_starts_the_longest_first(tmp_path, monkeypatch):
+    "With two workers the longest notebooks start first; results come back in the order nbdev_test gave the notebooks."
+    monkeypatch.setattr(nbtest, "EXECUTED", tmp_path)  # no records: the typical seconds decide
+    files = [Path(f"nbs/{n}.ipynb") for n in ("00_core", "08_cli", "new_chapter", "04_unlearn")]
+    started = []
+    def serial(f, items, **kwargs): return [started.append(i.stem) or f(i) for i in items]
+    assert nbtest.longest_first(serial)(lambda p: p.stem.upper(), files) == ["00_CORE", "08_CLI", "NEW_CHAPTER", "04_UNLEARN"]
+    assert started == ["08_cli", "04_unlearn", "00_core", "new_chapter"]
+    rec = tmp_path/"00_core.ipynb"; rec.write_text(json.dumps({"metadata": {nbtest.KEY: {"seconds": 5000.0}}}))
+    assert nbtest.expected_seconds(files[0]) == 5000.0  # a recorded run wins

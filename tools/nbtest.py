@@ -82,9 +82,31 @@ def test_nb(fn, skip_flags=None, force_flags=None, do_print=False, showerr=True,
     if do_print: print(f"- Completed {fn}")
     return res, t
 
+# Seconds each notebook took under test (clean clone, CI=true bash .ci/run, 2026-12-06, a loaded 2-core host): only an order.
+# A notebook's own record in runs/executed/ wins; a notebook not listed counts as quick.
+TYPICAL = {"08_cli": 890, "04a_defend": 390, "04_unlearn": 387, "index": 245, "03_detect": 179, "01_backdoors": 137,
+           "13_robustness": 121, "06_evaluate": 59, "07_stable_diffusion": 45, "09_bad_inputs": 45, "05_baselines": 41}
+
+def expected_seconds(fn:Path, folder:Path|None=None) -> float:
+    "How long notebook `fn` is expected to take: its last recorded run in `folder` (any version), else `TYPICAL`, else 0."
+    p = Path(folder or EXECUTED)/Path(fn).name
+    try: return float(json.loads(p.read_text(encoding="utf-8"))["metadata"][KEY]["seconds"])
+    except (OSError, ValueError, KeyError, TypeError): return float(TYPICAL.get(Path(fn).stem, 0))
+
+def longest_first(parallel):
+    "`parallel` that starts the longest notebooks first (so the last to start is a short one) and answers in the given order."
+    def run(f, items, **kwargs):
+        order = sorted(range(len(items)), key=lambda i: -expected_seconds(items[i]))
+        res = list(parallel(f, [items[i] for i in order], **kwargs))
+        out = [None] * len(items)
+        for j, i in enumerate(order): out[i] = res[j]
+        return out
+    return run
+
 if __name__ == "__main__":
     import nbdev.test
     sys.path.insert(0, str(Path(__file__).parent))
     import nbtest  # this file as a module: worker processes find `nbtest.test_nb` by name (not `__main__`'s)
     nbdev.test.test_nb = nbtest.test_nb  # nbdev_test looks `test_nb` up in its module when it runs
+    nbdev.test.parallel = longest_first(nbdev.test.parallel)  # two workers: the 08_cli run no longer starts last
     nbdev.test.nbdev_test()  # called at the top level of the script, so that fastcore's call_parse reads the options
