@@ -342,6 +342,7 @@ def _parser():
     d.add_argument("--overwrite", action="store_true", help="replace a non-empty output folder")
     d.add_argument("--device", default=None, help="cpu, cuda, mps (default: best available)")
     d.add_argument("--max-tokens", type=int, default=None, help="scan only this many tokens of the vocabulary (default: all of it)")
+    d.add_argument("--no-progress", action="store_true", help="no progress bars (a log file or CI); the stage lines are printed all the same")
     v = sub.add_parser("evaluate", help="compare SAU and the baselines on the zoo models; writes an HTML report")
     v.add_argument("--out", required=True, help="report folder")
     v.add_argument("--models", nargs="*", default=None, help="zoo models (default: every shipped one)")
@@ -415,7 +416,7 @@ def main(argv:list|None=None) -> int:
     a = _parser().parse_args(argv)
     _quiet()
     try:
-        if a.cmd == "demo": demo(a.out, a.seeds, a.steps, a.overwrite, a.device, a.n_prompts, max_tokens=a.max_tokens)
+        if a.cmd == "demo": demo(a.out, a.seeds, a.steps, a.overwrite, a.device, a.n_prompts, max_tokens=a.max_tokens, progress=not a.no_progress)
         elif a.cmd == "evaluate":
             evaluate_cmd(a.out, a.models, a.defenses, a.seeds, a.steps, a.n_seeds, a.prompts, a.n_prompts, a.train_seeds,
                          a.overwrite, a.device, a.clip)
