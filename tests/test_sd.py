@@ -121,3 +121,10 @@ def test_stage_flops_and_projection():
     assert achieved_share(7e12, 7., 10e12) == 0.1
     with pytest.raises(ValueError, match="must be positive"): achieved_share(1., -1., 1.)
     with pytest.raises(KeyError): stage_flops(table, {k: v for k, v in fl.items() if k != "first"})
+
+
+def test_scan_bench_refuses_a_setting_it_does_not_project():
+    "bench_scan_sd.py checks its arguments before any work: 07's T4 setting must be one of the projected sizes."
+    r = subprocess.run([sys.executable, "bench/bench_scan_sd.py", "--px", "512", "--setting", "256", "100"], capture_output=True, text=True,
+                       cwd=ROOT, env=ENV, timeout=120)
+    assert r.returncode == 2 and "must be one of --px" in r.stderr, r.stderr[-2000:]
