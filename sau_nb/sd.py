@@ -238,7 +238,7 @@ def _callers(frame) -> tuple:
     return tuple(reversed(names))
 
 def row_stage(callers:tuple) -> str:
-    "A forward pass's stage: the two sau_nb functions under `scan_model` (else `defend`) that called it, e.g. 'scan_tokens/token_departure'."
+    "A forward pass's stage: the two sau_nb functions under `scan_model` (else `defend`) that called it."
     for top in ("scan_model", "defend"):
         if top in callers: return "/".join(callers[callers.index(top) + 1:][:2]) or top
     return "/".join(callers[:2]) or "outside sau_nb"
@@ -269,14 +269,15 @@ class RowCount:
         "Rows of each module, per (model, stage)."
         out = {}
         for r in self.table():
-            d = out.setdefault((r["model"], r["stage"]), dict(model=r["model"], stage=r["stage"], unet=0, text_encoder=0, vae_decoder=0))
+            new = dict(model=r["model"], stage=r["stage"], unet=0, text_encoder=0, vae_decoder=0)
+            d = out.setdefault((r["model"], r["stage"]), new)
             d[r["module"]] += r["rows"]
         return list(out.values())
 
 @contextlib.contextmanager
-def count_rows(pipe # the pipeline whose modules count as the "input" model; any other (SAU's student, the repaired model) is "repaired"
+def count_rows(pipe, # its modules are the "input" model; any other (SAU's student, the repaired one) is "repaired"
               ):
-    "Within the block, count the rows of every UNet, text-encoder and VAE-decoder forward pass, by the stage of sau_nb that ran it: yields a `RowCount`."
+    "Within the block, count the rows of every UNet, text-encoder and VAE-decoder pass by the stage that ran it: yields a `RowCount`."
     rc = RowCount(pipe)
     h = torch.nn.modules.module.register_module_forward_hook(rc.hook, with_kwargs=True)
     try: yield rc
@@ -284,7 +285,7 @@ def count_rows(pipe # the pipeline whose modules count as the "input" model; any
 
 @contextlib.contextmanager
 def sample_size(pipe, px:int): # the default image size inside the block, a multiple of the VAE's 8× downsampling
-    "Within the block `pipe` generates `px`-pixel images by default, and so do the scan's contexts and `trigger_effect`: the UNet's `sample_size`."
+    "Within the block `pipe` (the scan's contexts, `trigger_effect`) generates `px`-pixel images by default: the UNet's `sample_size`."
     f = pipe.vae_scale_factor
     if px < f or px % f: raise ValueError(f"px must be a positive multiple of {f} (the VAE's downsampling), got {px}.")
     old = pipe.unet.config.sample_size
@@ -310,27 +311,31 @@ def row_flops(pipe, # e.g. `sd_pipeline("sd15", device="meta")`: FLOPs need shap
     d = pipe.text_encoder.config.hidden_size
     out = dict(unet=count(lambda: pipe.unet(x(1, 4, h, h), torch.tensor([500], device=dev), encoder_hidden_states=x(1, 77, d))),
                vae_decoder=count(lambda: pipe.vae.decode(x(1, 4, h, h))))
-    return {**out, **{("text_encoder", L): count(lambda: pipe.text_encoder(torch.zeros(1, L, dtype=torch.long, device=dev))) for L in lengths}}
+    ids = lambda L: torch.zeros(1, L, dtype=torch.long, device=dev)
+    return {**out, **{("text_encoder", L): count(lambda: pipe.text_encoder(ids(L))) for L in lengths}}
 
 def achieved_share(flops:float, seconds:float, peak:float) -> float:
     "The share of `peak` FLOP/s that a published timing reached: `flops` done in `seconds`."
-    if flops <= 0 or seconds <= 0 or peak <= 0: raise ValueError(f"flops, seconds and peak must be positive, got {flops}, {seconds}, {peak}.")
+    if min(flops, seconds, peak) <= 0:
+        raise ValueError(f"flops, seconds and peak must be positive, got {flops}, {seconds}, {peak}.")
     return flops / seconds / peak
 
 def stage_flops(table:list[dict], # `RowCount.table()`
                 flops:dict, # `row_flops`, plus "first": the first stage's attention FLOPs per token, beside its text encoder
                ) -> dict:
-    "FLOPs of each (model, stage), inference and training apart: each row times its forward FLOPs, `TRAIN_FACTOR` times for a row that trains."
+    "FLOPs of each (model, stage), inference and training apart: each row's forward FLOPs, `TRAIN_FACTOR` times if it trains."
     out = {}
     for r in table:
         f = flops[("text_encoder", r["shape"][-1]) if r["module"] == "text_encoder" else r["module"]]
-        if r["module"] == "text_encoder" and r["stage"].endswith("attention_departure"): f += flops["first"]  # its attention over the pixels
+        if r["module"] == "text_encoder" and r["stage"].endswith("attention_departure"):
+            f += flops["first"]  # its attention over the pixels
         d = out.setdefault((r["model"], r["stage"]), dict(infer=0., train=0.))
         d["train" if r["grad"] else "infer"] += r["rows"] * f * (TRAIN_FACTOR if r["grad"] else 1)
     return out
 
 def project_seconds(f:dict, # one stage's FLOPs: {"infer": ..., "train": ...}
-                    peak:float, infer:float, train:float) -> float: # a device's peak FLOP/s and the shares of it reached in inference and training
+                    peak:float, # a device's peak FLOP/s
+                    infer:float, train:float) -> float: # the shares of it reached in inference and training
     "Seconds on a device that reaches `infer` of its `peak` in inference and `train` in training."
     return f["infer"] / (peak * infer) + f["train"] / (peak * train)
 
