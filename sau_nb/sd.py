@@ -4,7 +4,7 @@
 
 # %% ../nbs/07_stable_diffusion.ipynb #a56c5f25
 from __future__ import annotations
-import contextlib, io, json, math, platform
+import contextlib, io, json, math, platform, sys
 from importlib import metadata
 from importlib.resources import files
 from pathlib import Path
@@ -18,9 +18,10 @@ from .core import (ClipJudge, random_clip, clip_image_image, clip_text_image, cl
 
 # %% auto #0
 __all__ = ['NO_GPU', 'SD15_PARTS', 'SMALL_CONFIG', 'SIZES', 'SD15', 'BADT2I_TRIGGER', 'BADT2I', 'BOYA_URL', 'BOYA_REGION',
-           'SD_PROMPTS', 'SD_EVAL_PROMPTS', 'SMALL_CLIP', 'SMALL_CLIP_CONFIG', 'GB', 'check_gpu', 'versions',
-           'sd15_config', 'sd_configs', 'sd_pipeline', 'CalibratedJudge', 'region_box', 'load_patch', 'PatchJudge',
-           'ClipTargetJudge', 'small_clip', 'sd_clip_scores', 'memory_rows']
+           'SD_PROMPTS', 'SD_EVAL_PROMPTS', 'SMALL_CLIP', 'SMALL_CLIP_CONFIG', 'T4_PEAK', 'H100_PEAK', 'TRAIN_FACTOR',
+           'GB', 'check_gpu', 'versions', 'sd15_config', 'sd_configs', 'sd_pipeline', 'CalibratedJudge', 'region_box',
+           'load_patch', 'PatchJudge', 'ClipTargetJudge', 'small_clip', 'sd_clip_scores', 'row_stage', 'RowCount',
+           'count_rows', 'sample_size', 'row_flops', 'achieved_share', 'stage_flops', 'project_seconds', 'memory_rows']
 
 # %% ../nbs/07_stable_diffusion.ipynb #8a88e0a2
 NO_GPU = ("No GPU in this runtime. In Colab: Runtime → Change runtime type → T4 GPU → Save, then Runtime → Run all. "
@@ -225,6 +226,118 @@ def sd_clip_scores(clip:ClipJudge, images, prompts:list[str], # images and the p
         ii = clip_image_image(clip, images, reference)
         out.update({"clip_image_image (cos)": float(ii.mean()), "clip_image_image_sd": float(ii.std())})
     return {"judge": clip.name, **out}
+
+# %% ../nbs/07_stable_diffusion.ipynb #c9e40866
+def _callers(frame) -> tuple:
+    "The public sau_nb functions on the call stack above `frame`, outermost first."
+    names = []
+    while frame is not None:
+        if frame.f_globals.get("__name__", "").startswith("sau_nb.") and not frame.f_code.co_name.startswith(("_", "<")):
+            names.append(frame.f_code.co_name)
+        frame = frame.f_back
+    return tuple(reversed(names))
+
+def row_stage(callers:tuple) -> str:
+    "A forward pass's stage: the two sau_nb functions under `scan_model` (else `defend`) that called it."
+    for top in ("scan_model", "defend"):
+        if top in callers: return "/".join(callers[callers.index(top) + 1:][:2]) or top
+    return "/".join(callers[:2]) or "outside sau_nb"
+
+class RowCount:
+    "Rows (batch entries) of every UNet, text-encoder and VAE-decoder forward pass, by model, stage, input shape and grad mode."
+    def __init__(self, pipe):
+        from diffusers import UNet2DConditionModel
+        from diffusers.models.autoencoders.vae import Decoder
+        from transformers import CLIPTextModel
+        self.kinds = ((UNet2DConditionModel, "unet"), (CLIPTextModel, "text_encoder"), (Decoder, "vae_decoder"))
+        self.own, self.counts = {id(pipe.unet), id(pipe.text_encoder), id(pipe.vae.decoder)}, {}
+    def hook(self, module, args, kwargs, out):
+        kind = next((k for c, k in self.kinds if isinstance(module, c)), None)
+        if kind is None: return
+        x = args[0] if args else next(iter(kwargs.values()))  # sample (B, c, h, w), input_ids (B, L) or latents (B, c, h, w)
+        key = ("input" if id(module) in self.own else "repaired", row_stage(_callers(sys._getframe(1))), kind,
+               tuple(x.shape[1:] if kind == "text_encoder" else x.shape[2:]), torch.is_grad_enabled())
+        self.counts[key] = self.counts.get(key, 0) + x.shape[0]
+    def table(self) -> list[dict]:
+        "One dict per (model, stage, module, shape, grad) with its rows, in the order they first ran."
+        return [dict(model=m, stage=s, module=k, shape=sh, grad=g, rows=n) for (m, s, k, sh, g), n in self.counts.items()]
+    def rows(self, stage:str="", module:str="unet", model:str|None=None) -> int:
+        "Rows of `module` in `stage` and the stages under it ('' for all), of `model` ('input', 'repaired', or None for both)."
+        under = lambda s: not stage or s == stage or s.startswith(stage + "/")
+        return sum(r["rows"] for r in self.table() if under(r["stage"]) and r["module"] == module and model in (None, r["model"]))
+    def by_stage(self) -> list[dict]:
+        "Rows of each module, per (model, stage)."
+        out = {}
+        for r in self.table():
+            new = dict(model=r["model"], stage=r["stage"], unet=0, text_encoder=0, vae_decoder=0)
+            d = out.setdefault((r["model"], r["stage"]), new)
+            d[r["module"]] += r["rows"]
+        return list(out.values())
+
+@contextlib.contextmanager
+def count_rows(pipe, # its modules are the "input" model; any other (SAU's student, the repaired one) is "repaired"
+              ):
+    "Within the block, count the rows of every UNet, text-encoder and VAE-decoder pass by the stage that ran it: yields a `RowCount`."
+    rc = RowCount(pipe)
+    h = torch.nn.modules.module.register_module_forward_hook(rc.hook, with_kwargs=True)
+    try: yield rc
+    finally: h.remove()
+
+@contextlib.contextmanager
+def sample_size(pipe, px:int): # the default image size inside the block, a multiple of the VAE's 8× downsampling
+    "Within the block `pipe` (the scan's contexts, `trigger_effect`) generates `px`-pixel images by default: the UNet's `sample_size`."
+    f = pipe.vae_scale_factor
+    if px < f or px % f: raise ValueError(f"px must be a positive multiple of {f} (the VAE's downsampling), got {px}.")
+    old = pipe.unet.config.sample_size
+    pipe.unet.register_to_config(sample_size=px // f)
+    try: yield pipe
+    finally: pipe.unet.register_to_config(sample_size=old)
+
+# %% ../nbs/07_stable_diffusion.ipynb #1ecce47b
+T4_PEAK, H100_PEAK = 65e12, 989e12  # float16 dense tensor-core peaks, FLOP/s (NVIDIA's datasheets: T4; H100 SXM)
+TRAIN_FACTOR = 4  # a row that trains costs its forward, the backward's two, and the forward recomputed by gradient checkpointing
+
+def row_flops(pipe, # e.g. `sd_pipeline("sd15", device="meta")`: FLOPs need shapes only
+              px:int, # image size: the latents are px/8 on a side
+              lengths=(77,), # text lengths the text encoder is counted at
+             ) -> dict:
+    "FLOPs of one forward row (`FlopCounterMode`): the UNet and the VAE decoder at `px`, and the text encoder at each length."
+    from torch.utils.flop_counter import FlopCounterMode
+    dev, h = pipe.unet.device, px // pipe.vae_scale_factor
+    x = lambda *s: torch.randn(*s, device=dev, dtype=pipe.unet.dtype)
+    def count(fn):
+        with torch.no_grad(), FlopCounterMode(display=False) as fc: fn()
+        return fc.get_total_flops()
+    d = pipe.text_encoder.config.hidden_size
+    out = dict(unet=count(lambda: pipe.unet(x(1, 4, h, h), torch.tensor([500], device=dev), encoder_hidden_states=x(1, 77, d))),
+               vae_decoder=count(lambda: pipe.vae.decode(x(1, 4, h, h))))
+    ids = lambda L: torch.zeros(1, L, dtype=torch.long, device=dev)
+    return {**out, **{("text_encoder", L): count(lambda: pipe.text_encoder(ids(L))) for L in lengths}}
+
+def achieved_share(flops:float, seconds:float, peak:float) -> float:
+    "The share of `peak` FLOP/s that a published timing reached: `flops` done in `seconds`."
+    if min(flops, seconds, peak) <= 0:
+        raise ValueError(f"flops, seconds and peak must be positive, got {flops}, {seconds}, {peak}.")
+    return flops / seconds / peak
+
+def stage_flops(table:list[dict], # `RowCount.table()`
+                flops:dict, # `row_flops`, plus "first": the first stage's attention FLOPs per token, beside its text encoder
+               ) -> dict:
+    "FLOPs of each (model, stage), inference and training apart: each row's forward FLOPs, `TRAIN_FACTOR` times if it trains."
+    out = {}
+    for r in table:
+        f = flops[("text_encoder", r["shape"][-1]) if r["module"] == "text_encoder" else r["module"]]
+        if r["module"] == "text_encoder" and r["stage"].endswith("attention_departure"):
+            f += flops["first"]  # its attention over the pixels
+        d = out.setdefault((r["model"], r["stage"]), dict(infer=0., train=0.))
+        d["train" if r["grad"] else "infer"] += r["rows"] * f * (TRAIN_FACTOR if r["grad"] else 1)
+    return out
+
+def project_seconds(f:dict, # one stage's FLOPs: {"infer": ..., "train": ...}
+                    peak:float, # a device's peak FLOP/s
+                    infer:float, train:float) -> float: # the shares of it reached in inference and training
+    "Seconds on a device that reaches `infer` of its `peak` in inference and `train` in training."
+    return f["infer"] / (peak * infer) + f["train"] / (peak * train)
 
 # %% ../nbs/07_stable_diffusion.ipynb #2674ae24
 GB = 1e9

@@ -81,3 +81,50 @@ def test_colab_opens_07_on_a_gpu():
     meta = json.loads((ROOT / "nbs" / "07_stable_diffusion.ipynb").read_text(encoding="utf-8"))["metadata"]
     assert meta["accelerator"] == "GPU" and meta["colab"]["gpuType"] == "T4", meta
     assert "accelerator" in (ROOT / "settings.ini").read_text().split("allowed_metadata_keys =")[1].splitlines()[0]
+
+
+def test_count_rows_by_stage_and_model():
+    "Rows are counted per forward pass by the sau_nb functions that ran it; a grad pass and another pipeline's modules are told apart."
+    import torch
+    from sau_nb.sd import sd_pipeline, count_rows, row_stage, SD_PROMPTS
+    from sau_nb.defend import Contexts, token_departure
+    from sau_nb.core import _pad_ids
+    assert row_stage(("defend", "scan_model", "scan_tokens", "token_departure", "x")) == "scan_tokens/token_departure"
+    assert row_stage(("defend", "sau_unlearn", "latent_bank")) == "sau_unlearn/latent_bank" and row_stage(()) == "outside sau_nb"
+    pipe, other = sd_pipeline("small"), sd_pipeline("small", seed=1)
+    K, h = 3, pipe.unet.config.sample_size
+    ctx = Contexts(SD_PROMPTS[:K], ["start"] * K, _pad_ids(pipe.tokenizer, SD_PROMPTS[:K]), torch.ones(K, dtype=torch.long),
+                   torch.randn(K, 4, h, h), torch.full((K,), 700), torch.randn(K, 4, h, h))
+    with count_rows(pipe) as rc:
+        token_departure(pipe, ctx, torch.arange(1000, 1005), batch_size=2)  # 5 tokens in 3 contexts, in batches of 2 tokens
+        with torch.enable_grad(): other.unet(torch.randn(2, 4, h, h), torch.tensor([1, 2]), encoder_hidden_states=torch.randn(2, 77, 64))
+    assert rc.rows("token_departure", "unet", "input") == 15 and rc.rows("token_departure", "text_encoder") == 15
+    assert [(r["model"], r["stage"], r["grad"], r["rows"]) for r in rc.table() if r["model"] == "repaired"] == [("repaired", "outside sau_nb", True, 2)]
+    assert rc.rows("", "unet") == 17 and rc.rows("", "vae_decoder") == 0
+    pipe.unet(torch.randn(1, 4, h, h), torch.tensor([1]), encoder_hidden_states=torch.randn(1, 77, 64))  # after the block: not counted
+    assert rc.rows("", "unet") == 17
+
+
+def test_stage_flops_and_projection():
+    "FLOPs per stage from rows (training rows TRAIN_FACTOR times, the first stage's attention added to its text rows) and seconds on a device."
+    from sau_nb.sd import stage_flops, project_seconds, achieved_share, TRAIN_FACTOR
+    table = [dict(model="input", stage="scan_tokens/attention_departure", module="text_encoder", shape=(24,), grad=False, rows=10),
+             dict(model="input", stage="verify/token_departure", module="unet", shape=(64, 64), grad=False, rows=3),
+             dict(model="input", stage="verify/token_departure", module="text_encoder", shape=(77,), grad=False, rows=3),
+             dict(model="repaired", stage="sau_unlearn", module="unet", shape=(64, 64), grad=True, rows=2)]
+    fl = {"unet": 100., "vae_decoder": 300., ("text_encoder", 24): 4., ("text_encoder", 77): 13., "first": 6.}
+    f = stage_flops(table, fl)
+    assert f[("input", "scan_tokens/attention_departure")] == dict(infer=100., train=0.)  # 10 × (4 + 6)
+    assert f[("input", "verify/token_departure")] == dict(infer=3 * 100. + 3 * 13., train=0.)
+    assert f[("repaired", "sau_unlearn")] == dict(infer=0., train=2 * 100. * TRAIN_FACTOR)
+    assert project_seconds(dict(infer=50., train=20.), peak=100., infer=0.5, train=0.1) == 50 / 50 + 20 / 10
+    assert achieved_share(7e12, 7., 10e12) == 0.1
+    with pytest.raises(ValueError, match="must be positive"): achieved_share(1., -1., 1.)
+    with pytest.raises(KeyError): stage_flops(table, {k: v for k, v in fl.items() if k != "first"})
+
+
+def test_scan_bench_refuses_a_setting_it_does_not_project():
+    "bench_scan_sd.py checks its arguments before any work: 07's T4 setting must be one of the projected sizes."
+    r = subprocess.run([sys.executable, "bench/bench_scan_sd.py", "--px", "512", "--setting", "256", "100"], capture_output=True, text=True,
+                       cwd=ROOT, env=ENV, timeout=120)
+    assert r.returncode == 2 and "must be one of --px" in r.stderr, r.stderr[-2000:]
