@@ -160,11 +160,15 @@ def scan_row(pipe, px: int, batches: list[int], seconds: float, rate: float | No
     if pipe.unet.device.type == "cuda": torch.cuda.reset_peak_memory_stats()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the budget's "tokens were not searched" warning: a partial scan is the point
-        scan = scan_tokens(pipe, SD_PROMPTS, batch_size=b, max_seconds=seconds, progress=False)
-    n, fpt = int((~torch.isnan(scan.per_context[:, 0])).sum()), fc.get_total_flops() / b
+        with FlopCounterMode(display=False) as staged:  # the staged scan as a user runs it (first stage, then the exact one)
+            scan = scan_tokens(pipe, SD_PROMPTS, batch_size=b, max_seconds=seconds, progress=False)
+    exact = fc.get_total_flops() / b  # the one-stage design's cost per token: the exact departure in every context
+    n = int(scan.searched.sum())  # tokens the staged scan searched (every one through its first stage), not only those re-scored exactly
+    fpt = staged.get_total_flops() / n
     vocab = len(pipe.tokenizer) - len(set(pipe.tokenizer.all_special_ids))
     row = dict(px=px, batch=b, tried=errors, dtype=str(pipe.unet.dtype).removeprefix("torch."), tokens=n,
-               scan_seconds=round(scan.seconds, 2), tokens_per_s=round(n / scan.seconds, 2), flops_per_token=int(fpt),
+               exactly_scored=int((~torch.isnan(scan.per_context[:, 0])).sum()), scan_seconds=round(scan.seconds, 2),
+               tokens_per_s=round(n / scan.seconds, 2), flops_per_token=int(fpt), exact_flops_per_token=int(exact),
                vocab=vocab, vocab_minutes_here=round(vocab / (n / scan.seconds) / 60, 1),
                vocab_minutes_t4_at_peak=round(vocab * fpt / (T4_TFLOPS * 1e12) / 60, 2),
                achieved_tflops=float(f"{fpt * n / scan.seconds / 1e12:.4g}"))
@@ -205,12 +209,12 @@ def t4_rows(rep: Report, dev, px: int, arch: str, steps: int, dry: bool):
     "The T4 profile's rows: float16 pipeline, float16 autocast with a gradient scaler, 15 GB per-process cap (a CPU refuses them)."
     import torch
     from unittest import mock
-    from sau_nb import unlearn
+    from sau_nb import memory  # where the memory profiles look `half_dtype` up (chapter 00c)
     if dev.type == "cuda":
         torch.cuda.set_per_process_memory_fraction(min(1., T4_GB * bench.GB / torch.cuda.get_device_properties(dev).total_memory))
     pipe = build(rep, "t4 pipeline", dev, None if dry else torch.float16, arch)
     # sau_nb picks bfloat16 from compute capability 8 on: a T4 (7.5) computes in float16, so the rows here do too
-    with mock.patch.object(unlearn, "half_dtype", lambda *a, **k: torch.float16):
+    with mock.patch.object(memory, "half_dtype", lambda *a, **k: torch.float16):
         for p in PARAMS:
             rep.run(f"t4 {p}", lambda: sau_row(pipe, px, p, steps), need_s=0 if dry else 40, params=p, profile="T4 (15 GB, float16)")
     del pipe; free()
