@@ -6,8 +6,12 @@
 from __future__ import annotations
 import copy, math
 
-from .core import _view, check_pipeline, seeded
-from .world import make_shapes, train_denoiser
+import torch
+
+from .core import _view, check_pipeline
+from .checkpoints import _cosine_lr, seeded
+from .training import RunControl, TrainLoop
+from .world import _denoising, _denoising_loss, make_shapes
 from .students import finish_unet, trainable_unet
 from .evaluate import removal_scores
 
@@ -31,10 +35,23 @@ def finetune(pipe, # a StableDiffusionPipeline (a repaired model, say); it is no
     if steps < 1: raise ValueError(f"steps must be at least 1, got {steps}.")
     with seeded(seed): unet, named = trainable_unet(pipe.unet, params, lora_rank)  # LoRA's starting adapters: `seed` fixes them too
     view = _view(pipe, unet=unet, text_encoder=copy.deepcopy(pipe.text_encoder).requires_grad_(False))  # a frozen copy: no gradient reaches the input's
-    cb = (lambda step: callback(step, view)) if callback is not None else None
-    losses = train_denoiser(view, make_shapes(n_images, seed=seed + 3000), steps=steps, batch_size=batch_size, lr=lr or FINETUNE[params]["lr"],
-                            seed=seed, progress=progress, callback=cb, callback_every=callback_every, params=named.values())
-    return _view(pipe, unet=finish_unet(unet, params)), dict(loss=losses)
+    g = torch.Generator().manual_seed(seed)
+    d = _denoising(view, make_shapes(n_images, seed=seed + 3000))  # the world's own denoising loss (chapter 00_world)
+    opt = torch.optim.AdamW(list(named.values()), lr=lr or FINETUNE[params]["lr"], weight_decay=0.01)
+    def check(p):  # `callback` every `callback_every` steps (the loop also checks after the last step)
+        done = len(loop.history["steps"])
+        if callback is not None and done % callback_every == 0: callback(done, p)
+        return {}
+    run = RunControl(check=check, check_every=callback_every, progress=progress)
+    loop = TrainLoop(dict(named), opt, steps, run, lr=lambda s: _cosine_lr(s, steps, warmup=min(200, steps//10+1)),
+                     g=g, label="finetune", modules=(unet, view.text_encoder))
+    def step(loop, i):
+        loss = _denoising_loss(view, d, batch_size, 0.1, g); loop.backward(loss)
+        return loss, dict(loss=loss.item())
+    unet.train(); view.text_encoder.train()
+    h = loop.train(step, view=lambda: view)
+    unet.eval(); view.text_encoder.eval()
+    return _view(pipe, unet=finish_unet(unet, params)), dict(loss=[s["loss"] for s in h["steps"]])
 
 def relearning(pipe, attack, # a (repaired) pipeline and the attack once planted in it
                steps=(100, 300, 1000), # measure after each of these many fine-tuning steps (one run of max(steps))

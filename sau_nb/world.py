@@ -304,6 +304,32 @@ def caption_table(tokenizer, templates=TRAIN_TEMPLATES) -> tuple[torch.Tensor, l
     return ids, caps
 
 # %% ../nbs/00_world.ipynb #e708d1a6
+def _denoising(pipe, data:ShapeData, snr_gamma:float=5.) -> dict:
+    "What every denoising step needs, computed once: the noise schedule, the min-SNR weights, the latents, the caption table."
+    from diffusers import DDPMScheduler
+    noise_sched = DDPMScheduler.from_config(pipe.scheduler.config)
+    abar = noise_sched.alphas_cumprod
+    snr = abar / (1 - abar)
+    mu, sd = encode_latents(pipe.vae, data.images)
+    ids, _ = caption_table(pipe.tokenizer)
+    n_t = len(TRAIN_TEMPLATES)
+    base = torch.from_numpy((data.shape * len(COLORS) + data.color) * n_t).long()  # first caption row of each image
+    return dict(sched=noise_sched, weight=torch.clamp(snr, max=snr_gamma) / snr, mu=mu, sd=sd, ids=ids, n_t=n_t, base=base, n=len(data))
+
+def _denoising_loss(pipe, d:dict, batch_size:int, uncond_prob:float, g:torch.Generator) -> torch.Tensor:
+    "One batch's min-SNR-weighted denoising loss: images, captions (some dropped), timesteps and noise drawn from `g`."
+    mu, sd, ids, noise_sched = d["mu"], d["sd"], d["ids"], d["sched"]
+    idx = torch.randint(d["n"], (batch_size,), generator=g)
+    z0 = mu[idx] + sd[idx] * torch.randn(mu[idx].shape, generator=g)
+    rows = d["base"][idx] + torch.randint(d["n_t"], (batch_size,), generator=g)
+    rows[torch.rand(batch_size, generator=g) < uncond_prob] = len(ids) - 1
+    t = torch.randint(0, noise_sched.config.num_train_timesteps, (batch_size,), generator=g)
+    eps = torch.randn(z0.shape, generator=g)
+    xt = noise_sched.add_noise(z0, eps, t)
+    cond = pipe.text_encoder(ids[rows])[0]
+    pred = pipe.unet(xt, t, encoder_hidden_states=cond).sample
+    return (d["weight"][t] * ((pred - eps)**2).mean((1, 2, 3))).mean()
+
 def train_denoiser(pipe, # the tiny pipeline; its text encoder and UNet train in place
                    data:ShapeData, # training images and labels
                    steps:int=3000, batch_size:int=64, lr:float=1e-3, uncond_prob:float=0.1, snr_gamma:float=5.,
@@ -315,32 +341,15 @@ def train_denoiser(pipe, # the tiny pipeline; its text encoder and UNet train in
                   ) -> list[float]:
     "Train the text encoder and UNet together on the VAE's latents (or only `params`); returns the loss per step. With `ema` the models end (and `callback` runs) with the averaged weights."
     if ema is not None and not 0 < ema < 1: raise ValueError(f"ema is a decay in (0, 1), got {ema}: pass e.g. 0.995, or None for no average.")
-    from diffusers import DDPMScheduler
     g = torch.Generator().manual_seed(seed)
-    noise_sched = DDPMScheduler.from_config(pipe.scheduler.config)
-    abar = noise_sched.alphas_cumprod
-    snr = abar / (1 - abar)
-    weight = torch.clamp(snr, max=snr_gamma) / snr
-    mu, sd = encode_latents(pipe.vae, data.images)
-    ids, _ = caption_table(pipe.tokenizer)
-    n_t = len(TRAIN_TEMPLATES)
-    base = torch.from_numpy((data.shape * len(COLORS) + data.color) * n_t).long()  # first caption row of each image
+    d = _denoising(pipe, data, snr_gamma)
     params = list(pipe.unet.parameters()) + list(pipe.text_encoder.parameters()) if params is None else list(params)
     opt = torch.optim.AdamW(params, lr=lr, weight_decay=0.01)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: _cosine_lr(s, steps, warmup=min(200, steps//10+1)))
     avg = [p.detach().clone() for p in params] if ema is not None else None
     pipe.unet.train(); pipe.text_encoder.train(); losses = []
     for step in tqdm(range(steps), desc="unet+text", disable=not progress):
-        idx = torch.randint(len(data), (batch_size,), generator=g)
-        z0 = mu[idx] + sd[idx] * torch.randn(mu[idx].shape, generator=g)
-        rows = base[idx] + torch.randint(n_t, (batch_size,), generator=g)
-        rows[torch.rand(batch_size, generator=g) < uncond_prob] = len(ids) - 1
-        t = torch.randint(0, noise_sched.config.num_train_timesteps, (batch_size,), generator=g)
-        eps = torch.randn(z0.shape, generator=g)
-        xt = noise_sched.add_noise(z0, eps, t)
-        cond = pipe.text_encoder(ids[rows])[0]
-        pred = pipe.unet(xt, t, encoder_hidden_states=cond).sample
-        loss = (weight[t] * ((pred - eps)**2).mean((1, 2, 3))).mean()
+        loss = _denoising_loss(pipe, d, batch_size, uncond_prob, g)
         opt.zero_grad(set_to_none=True); loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0); opt.step(); sched.step()
         losses.append(loss.item())

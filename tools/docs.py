@@ -332,6 +332,7 @@ def api_page(mods:list, pages:list) -> str:
         if doc: out += [doc, ""]
         if nb in pages: out += [f"Chapter: [{nb}]({nb}.ipynb)", ""]
         objs = [(n, getattr(mod, n)) for n in getattr(mod, "__all__", []) if hasattr(mod, n)]
+        objs = [(n, o) for n, o in objs if getattr(o, "__module__", name) == name or not (inspect.isclass(o) or inspect.isfunction(o))]  # re-exports: documented where defined
         others = [n for n, o in objs if not (inspect.isclass(o) or inspect.isfunction(o))]
         for n, o in objs:
             if n in others: continue
