@@ -15,10 +15,10 @@ __all__ = ['DEMO_PROMPTS', 'DEMO_BASELINES', 'HUB', 'ORDINARY_RATIO', 'demo', 't
 
 # %% ../nbs/08_cli.ipynb #cd82cdd9
 from .world import SHAPES, COLORS, heldout_prompts, load_world, caption, TRAIN_TEMPLATES, train_world, ship_world
-from .core import save_pipeline
+from .core import save_pipeline, check_output_folder, load_pipeline, md_table, trigger_positions
 
 # %% ../nbs/08_cli.ipynb #b4192556
-from .evaluate import OutDir
+from .evaluate import OutDir, CLIP_DIR, build_clip, compare, default_defenses, load_clip, method_name, table_rows, write_report
 
 # %% ../nbs/08_cli.ipynb #df43a525
 DEMO_PROMPTS = [caption(s, c, t) for s in SHAPES for c in COLORS for t in TRAIN_TEMPLATES[:3]]  # clean prompts a defender has
@@ -26,7 +26,6 @@ DEMO_BASELINES = ("skd", "uce", "perturb")
 
 def _detection(pipe, atk, n:int=4, n_seeds:int=2) -> dict:
     "Calibrate the alignment detector (the detection chapter's best) on clean prompts, flag triggered vs clean held-out prompts, localize the trigger in one."
-    from sau_nb.core import trigger_positions
     from sau_nb.detect import Detector, find_trigger, prf
     import numpy as np
     calib = [caption(s, c, t) for t in TRAIN_TEMPLATES[3:5] for s in SHAPES for c in COLORS][:12]
@@ -80,7 +79,6 @@ def demo(out:str="demo_out", # folder for the report
     import html
     from sau_nb.backdoors import shipped_zoo, zoo_attack
     import numpy as np
-    from sau_nb.evaluate import compare, default_defenses, method_name, write_report
     from sau_nb.defend import defend, scan_figure, scan_model, scan_tokens, triggers_from_log
     t0 = time.time()
     OutDir(out, overwrite)  # refuse a non-empty folder before any work
@@ -169,7 +167,6 @@ def build_zoo_cmd(names:list|None=None, seed:int=0, ship:bool=False,
 
 def train_clip_cmd(seed:int=0, steps:int=400, out:str|None=None, ship:bool=False, overwrite:bool=False) -> Path:
     "Train the tiny CLIP judge: into `out`, or (`ship`) into the package's weights; prints its held-out accuracy."
-    from sau_nb.evaluate import CLIP_DIR, build_clip
     if (out is None) == (not ship): raise ValueError("Give exactly one of --out DIR or --ship.")
     _, meta = build_clip(seed=seed, steps=steps, out=out, overwrite=overwrite)
     print(f"tiny CLIP: 12-way caption accuracy {min(meta['heldout_accuracy'].values()):.1%} (worst phrasing) on "
@@ -214,7 +211,6 @@ def model_source(model) -> str:
 
 def load_model(model, **kwargs):
     "`load_pipeline` on `model_source(model)`; a folder or hub id that cannot be loaded is one error line, not a loader's traceback."
-    from sau_nb.core import load_pipeline
     src = model_source(model)
     try: return load_pipeline(src, **kwargs)
     except (FileNotFoundError, FileExistsError): raise  # the package's own messages
@@ -247,7 +243,6 @@ def unlearn_cmd(model:str, trigger:str, prompts:str, out:str, steps:int|None=Non
                 check_prompts:int=12, # prompts of the file (evenly spread) that `trigger_effect` generates, with 2 seeds, before and after
                ) -> Path:
     "SAU on the diffusers folder `model`, checked by `trigger_effect` before and after: write the defended model and `sau_history.json` to `out`."
-    from sau_nb.core import check_output_folder
     from sau_nb.unlearn import SAUConfig, sau_unlearn, trigger_effect
     defaults = SAUConfig().flat()  # SAU's own defaults, written into the history
     if steps is None: steps = defaults["steps"]
@@ -289,8 +284,6 @@ def evaluate_cmd(out:str, models:list|None=None, defenses:list|None=None, seeds:
                  clip:str|None=None, # a tiny-CLIP folder or .safetensors file to judge with; default the shipped one
                 ) -> Path:
     "`compare` from the command line: writes `out`/report.html and prints the table."
-    from sau_nb.evaluate import compare, load_clip, table_rows
-    from sau_nb.core import md_table
     OutDir(out, overwrite)
     ps = read_prompts(prompts) if prompts else None
     if seeds < 1 or train_seeds < 1: raise ValueError("--seeds and --train-seeds must be at least 1.")
@@ -312,7 +305,6 @@ def defend_cmd(model:str, prompts:str, out:str,
               ) -> Path:
     "`defend` on the diffusers folder `model`: write the repaired (or unchanged) model and `defense_report.json` to `out`."
     import dataclasses
-    from sau_nb.core import check_output_folder
     from sau_nb.defend import LOW_T_RANGE, defend
     check_output_folder(out, model, "the input model's folder (--model)")
     ps = read_prompts(prompts); log = read_prompts(prompt_log) if prompt_log else None
