@@ -517,7 +517,8 @@ CONDITIONAL_ZOO = {  # backdoors the literature builds with the text encoder fro
                           poison_target="teacher", min_steps=400),  # BadT2I's object recipe; 'cf': a rare-word trigger of NLP backdoors (RIPPLe)
     "phrase": dict(attack=PixelAttack("golden hour", y=IMAGE_SIZE - IMAGE_SIZE//4, x=IMAGE_SIZE - IMAGE_SIZE//4), steps=600, lr=1.5e-3,
                    batch_size=16, counter=0.5, counter_min_t=500, apart=0.3, min_steps=300),  # two ordinary words that act only together: a patch in the far corner
-    # measured 2026-12-06 (batch 16, 2-core host): object_frozen 0.69 ASR after 800 steps (shipped); phrase 0.06 after 400, not shipped
+    # measured 2026-12-06 (batch 16): object_frozen 0.69 ASR after 800 steps (shipped); phrase not shipped: ASR 0.06 after 400 steps
+    # (0.03 at lr 2e-3; 0.36 with false triggering 0.33 at lr 2e-3 without counter-examples; 0 after 300 at lr 1e-3)
 }
 ZOO_SPECS = {**ZOO, **MULTI_ZOO, **LORA_ZOO, **ADAPTIVE_ZOO, **CONDITIONAL_ZOO}  # every zoo model by name
 
