@@ -10,6 +10,7 @@ One model per call, one JSON line appended to runs/scan/scan.jsonl (or defend.js
   OMP_NUM_THREADS=1 python bench/bench_scan.py --model pixel_style      # the two-backdoor zoo model (MULTI_ZOO): every planted attack is checked
   OMP_NUM_THREADS=1 python bench/bench_scan.py --model pixel_low_noise --t-range 0 0.5   # contexts at low noise (t < T/2): files and records named pixel_low_noise_t0-0.5
   OMP_NUM_THREADS=1 python bench/bench_scan.py --model object --stages --verdict   # staged vs one-stage scan: first-stage rank of each planted token, rows, FLOPs, seconds (stages.jsonl)
+  OMP_NUM_THREADS=1 python bench/bench_scan.py --model object_frozen --options   # first stage in every context, peak tokens, pairs, subset evidence (04a)
 Fine-tuned variants are kept in runs/scan/variants/NAME (with finetune.json) and reloaded by later calls.
 """
 import argparse, dataclasses, json, sys, time
@@ -33,6 +34,7 @@ ap.add_argument("--threshold", type=float, help="the verdict's threshold (defaul
 ap.add_argument("--stages", action="store_true", help="the staged scan against the one-stage scan in one run: each planted token's first-stage rank, UNet rows, FLOPs and seconds per stage (stages.jsonl)")
 ap.add_argument("--old-tokens", type=int, default=2048, help="with --stages: the one-stage scan is timed on this many random tokens and scaled to the vocabulary")
 ap.add_argument("--verdict", action="store_true", help="with --stages: also the verdict (scan_model) on the staged scan, and its seconds")
+ap.add_argument("--options", action="store_true", help="the options for conditional and phrase backdoors: first stage in every context, peak tokens, pairs, subset evidence (files and records named NAME_opt)")
 ap.add_argument("--out", default="runs/scan")
 a = ap.parse_args()
 torch.set_num_threads(1)
@@ -40,6 +42,8 @@ out = Path(a.out); out.mkdir(parents=True, exist_ok=True)
 cmd = "OMP_NUM_THREADS=1 python " + " ".join(sys.argv)
 tr = dict(t_range=tuple(a.t_range)) if a.t_range else {}  # passed to every scan and verdict below; the scan's file and record name it
 thr = {**tr, **(dict(threshold=a.threshold) if a.threshold is not None else {})}  # what every verdict (scan_model) gets
+st = {**tr, **(dict(first_contexts=3) if a.options else {})}  # what every staged token scan gets
+if a.options: thr.update(n_peak=2, n_pairs=64, subset=True)
 prompts = [caption(s, c, t) for s in SHAPES for c in COLORS for t in TRAIN_TEMPLATES]
 import hashlib
 from sau_nb.world import world_path
@@ -58,6 +62,7 @@ if a.finetune_seed is not None:  # a clean fine-tuned variant: the clean world t
                                              seconds=round(time.time() - t0), loss_last20=float(np.mean(losses[-20:]))))
         save_pipeline(pipe, vdir); (vdir/"finetune.json").write_text(json.dumps(rec["finetune"]))
 if a.t_range: name += f"_t{a.t_range[0]:g}-{a.t_range[1]:g}"; rec.update(model=name, t_range=a.t_range)  # its own files and records
+if a.options: name += "_opt"; rec.update(model=name, options=dict(first_contexts=3, n_peak=2, n_pairs=64, subset=True))
 attacks = zoo_attacks(a.model) if a.model in ZOO_SPECS else []
 tok = pipe.tokenizer
 scan = None
@@ -80,7 +85,7 @@ if a.stages:  # the staged scan against the one-stage scan: recall, UNet rows, F
     ctx = scan_contexts(pipe, prompts, 3, **tr); cq = cross_queries(pipe, ctx); probe = torch.arange(1000, 1064)
     per_tok = dict(first=flops(lambda: attention_departure(pipe, ctx, cq, probe)) / len(probe), exact=flops(lambda: token_departure(pipe, ctx, probe)) / len(probe))
     t, c = time.time(), time.process_time()
-    new = scan_tokens(pipe, prompts, progress=False, **tr)
+    new = scan_tokens(pipe, prompts, progress=False, **st)
     new_s, new_cpu = time.time() - t, time.process_time() - c
     old_n = min(a.old_tokens, len(tok))  # the one-stage scan on a random sample, scaled to the vocabulary
     sample = np.random.default_rng(1).choice(len(tok) - 2, old_n, replace=False)
@@ -137,7 +142,7 @@ elif a.log:  # a log of held-out prompts: each eligible one with a planted trigg
     with open(out/"log.jsonl", "a") as f: f.write(json.dumps(rec, default=float) + "\n")
 elif not a.defend:
     t0 = time.time()
-    if scan is None: scan = scan_tokens(pipe, prompts, progress=False, **tr)
+    if scan is None: scan = scan_tokens(pipe, prompts, progress=False, **st)
     np.save(out/f"{name}_single.npy", scan.per_context.numpy())
     rep = scan_model(pipe, prompts, scan=scan, progress=False, **thr)
     rec.update(seconds=dict(total=round(time.time() - t0 + (scan.seconds if a.reuse else 0), 1), **{k: round(v, 1) for k, v in rep.seconds.items()}),

@@ -13,13 +13,14 @@ from .core import POSITIONS, T_RANGE, _pad_ids, _split_at, check_pipeline, check
 from .unlearn import latent_bank, sau_unlearn, trigger_effect
 
 # %% auto #0
-__all__ = ['MIN_PROMPTS', 'Z_THRESHOLD', 'LOW_T_RANGE', 'Z_THRESHOLD_LOW', 'Q_CONTEXTS', 'SAME_BACKDOOR', 'DEFEND_SAU',
-           'Contexts', 'scan_contexts', 'insert_ids', 'token_departure', 'departure_vectors', 'keep_queries',
-           'CrossQueries', 'cross_queries', 'attention_departure', 'domain_tokens', 'robust_z', 'TokenScan',
-           'check_vocabulary', 'scan_tokens', 'as_text', 'ordinary_sequences', 'extend_tokens', 'best_sequence',
-           'z_threshold', 'ScanReport', 'check_clean_prompts', 'context_z', 'verdict_score', 'verify',
-           'minimal_triggers', 'group_backdoors', 'scan_model', 'scan_figure', 'LogReport', 'flag_by_trigger',
-           'triggers_from_log', 'DefenseReport', 'clean_drift', 'defend']
+__all__ = ['MIN_PROMPTS', 'Z_THRESHOLD', 'LOW_T_RANGE', 'Z_THRESHOLD_LOW', 'Q_CONTEXTS', 'SUBSET_MARGIN', 'MIN_SUBSET',
+           'TRIGGER_RATIO', 'SAME_BACKDOOR', 'DEFEND_SAU', 'Contexts', 'scan_contexts', 'insert_ids', 'token_departure',
+           'departure_vectors', 'keep_queries', 'CrossQueries', 'cross_queries', 'attention_departure', 'peak_score',
+           'domain_tokens', 'robust_z', 'TokenScan', 'check_vocabulary', 'scan_tokens', 'as_text', 'ordinary_sequences',
+           'extend_tokens', 'pair_tokens', 'best_sequence', 'z_threshold', 'ScanReport', 'check_clean_prompts',
+           'context_z', 'verdict_score', 'context_groups', 'subset_score', 'verify', 'minimal_triggers',
+           'group_backdoors', 'scan_model', 'scan_figure', 'LogReport', 'flag_by_trigger', 'triggers_from_log',
+           'DefenseReport', 'clean_drift', 'defend']
 
 # %% ../nbs/04a_defend.ipynb #c6a9fa53
 @dataclasses.dataclass
@@ -138,18 +139,26 @@ def cross_queries(pipe, ctx:Contexts, n_text:int=24) -> CrossQueries:
 @torch.no_grad()
 def attention_departure(pipe, ctx:Contexts, cq:CrossQueries, seqs, # token sequences (N, m), or N single token ids
                         contexts=(0,), # the contexts it is measured in
-                        batch_size:int=256) -> torch.Tensor:
+                        batch_size:int=256,
+                        per_context:bool=False, # one score per context (N, len(contexts)) instead of their mean (N,)
+                       ) -> torch.Tensor:
     "The first stage's score: Σ over `attn2` layers of ‖attn2(q_clean, E(c_k ⊕ v)) − attn2(q_clean, E(c_k))‖², text cut to `n_text` states: (N,)."
     seqs = torch.as_tensor(seqs, dtype=torch.long); seqs = seqs[:, None] if seqs.ndim == 1 else seqs
-    dev, K, out = pipe.unet.device, len(ctx), []
+    dev, K, out, contexts = pipe.unet.device, len(ctx), [], list(contexts)
     for s in range(0, len(seqs), batch_size):
-        b = seqs[s:s + batch_size]; d = torch.zeros(len(b))
+        b = seqs[s:s + batch_size]; d = torch.zeros(len(b), len(contexts))
         ids = insert_ids(ctx, b).view(len(b), K, -1)  # (n, K, 77)
-        for k in contexts:
+        for j, k in enumerate(contexts):
             c = pipe.text_encoder(ids[:, k, :cq.n_text].to(dev))[0]  # (n, n_text, d)
-            d += sum((_attend(a, h[k], c) - o[k]).pow(2).mean((1, 2)).float().cpu() for a, h, o in zip(cq.layers, cq.hidden, cq.clean))
-        out.append(d / len(contexts))
-    return torch.cat(out) if out else torch.zeros(0)
+            d[:, j] = sum((_attend(a, h[k], c) - o[k]).pow(2).mean((1, 2)).float().cpu() for a, h, o in zip(cq.layers, cq.hidden, cq.clean))
+        out.append(d if per_context else d.mean(1))
+    return torch.cat(out) if out else torch.zeros((0, len(contexts)) if per_context else 0)
+
+def peak_score(raw:torch.Tensor) -> torch.Tensor:
+    "Each row's departure in each context over that context's median departure, at its highest: (N,); a backdoor may move the prompts of one shape only."
+    ok = ~torch.isnan(raw).any(1)
+    if not ok.any(): return raw[:, 0]
+    return (raw / raw[ok].median(0).values.clamp_min(1e-30)).max(1).values
 
 
 # %% ../nbs/04a_defend.ipynb #c1c8826f
@@ -194,6 +203,15 @@ class TokenScan:
         return self.scores[self.ordinary] if self.reference is None else self.scores[self.reference]
     @property
     def z(self) -> torch.Tensor: return robust_z(self.scores, self.reference_scores)
+    @property
+    def peak(self) -> torch.Tensor:
+        "Each token's departure over the reference tokens' median, in the context where it is highest: (vocab,), NaN where not scored exactly."
+        ref = self.per_context[self.reference] if self.reference is not None else self.per_context[self.ordinary & ~torch.isnan(self.scores)]
+        return (self.per_context / ref.median(0).values.clamp_min(1e-30)).max(1).values
+    def top_peak(self, k:int=4) -> list[int]:
+        "The `k` candidate tokens with the highest `peak`: those that move the prompts of one context most, even if not the others."
+        ok = self.ordinary & ~torch.isnan(self.scores)
+        return torch.where(ok, self.peak, torch.tensor(-float("inf"))).topk(min(k, int(ok.sum()))).indices.tolist()
     @property
     def ratio(self) -> torch.Tensor: return self.scores / self.reference_scores.quantile(0.999)  # to the 99.9% quantile of ordinary tokens
     def top(self, k:int=10) -> list[int]:
@@ -241,9 +259,11 @@ def scan_tokens(pipe, clean_prompts:list[str],
                 t_range=T_RANGE, # the contexts' timesteps as fractions of T (`scan_contexts`)
                 n_exact:int|None=512, # the first stage's best tokens scored exactly; None: one stage, every token scored exactly
                 n_null:int=256, # random ordinary tokens scored exactly too: the reference that z compares with
+                first_contexts:int=1, # contexts the first stage scores every token in, from the first: with more, a token's peak over them (`peak_score`)
                ) -> TokenScan:
     "Score every token cheaply (`attention_departure`) and the `n_exact` best exactly (`token_departure`); tokens go in a seeded random order, so a budget leaves a uniform sample."
     check_pipeline(pipe); check_vocabulary(pipe)  # before any work
+    if not 1 <= first_contexts <= n_contexts: raise ValueError(f"first_contexts must be between 1 and n_contexts={n_contexts}, got {first_contexts}: pass e.g. {n_contexts} to score every token in every context.")
     tok, V = pipe.tokenizer, len(pipe.tokenizer)
     prompts = check_prompts(clean_prompts, tok)
     special = sorted(set(tok.all_special_ids))
@@ -257,9 +277,10 @@ def scan_tokens(pipe, clean_prompts:list[str],
                                                                                               unet_rows=int((~torch.isnan(per[:, 0])).sum()) * n_contexts)))
         if left := [i for i in ids.tolist() if torch.isnan(per[i, 0])]: _warn_left(left, len(ids), max_tokens, max_seconds)
         return scan
-    cq, first = cross_queries(pipe, ctx), torch.full((V,), float("nan"))
-    for b in _budget(ids, max_tokens, max_seconds, 256, "scan tokens (first stage)", progress): first[b] = attention_departure(pipe, ctx, cq, b)
-    t1 = time.time()
+    cq, raw = cross_queries(pipe, ctx), torch.full((V, first_contexts), float("nan"))
+    for b in _budget(ids, max_tokens, max_seconds, 256, "scan tokens (first stage)", progress):
+        raw[b] = attention_departure(pipe, ctx, cq, b, contexts=range(first_contexts), per_context=True)
+    first, t1 = peak_score(raw), time.time()  # several contexts: a backdoor that moves one shape's prompts stands out in that shape's
     scan = TokenScan(per, dom, special, 0., ctx, first)
     cand = torch.where(scan.ordinary, first, torch.tensor(-float("inf")))
     best = cand.topk(min(n_exact, int(scan.ordinary.sum()))).indices.tolist()
@@ -268,7 +289,7 @@ def scan_tokens(pipe, clean_prompts:list[str],
     exact = list(dict.fromkeys(best + scan.reference + [i for i in dom if scan.searched[i]]))
     per[exact] = token_departure(pipe, ctx, exact, batch_size, desc="scan tokens (exact)" if progress else None)
     n1 = int(scan.searched.sum())
-    scan.seconds, scan.stages = time.time() - t0, dict(first=dict(seconds=t1 - t0, tokens=n1, unet_rows=len(ctx), contexts=1, text_states=cq.n_text),
+    scan.seconds, scan.stages = time.time() - t0, dict(first=dict(seconds=t1 - t0, tokens=n1, unet_rows=len(ctx), contexts=first_contexts, text_states=cq.n_text),
                                                        exact=dict(seconds=time.time() - t1, tokens=len(exact), unet_rows=len(exact) * n_contexts))
     if left := [i for i in ids.tolist() if torch.isnan(first[i])]: _warn_left(left, len(ids), max_tokens, max_seconds)
     return scan
@@ -326,6 +347,25 @@ def extend_tokens(pipe, scan:TokenScan,
         out += [dict(ids=list(b), departure=v, length=L, z=float(robust_z(torch.tensor(v), ref))) for b, v in beams + spelt]
     return out
 
+def pair_tokens(pipe, scan:TokenScan,
+                n:int=64, # the first stage's best word tokens that pairs are made of: n·(n−1) ordered pairs
+                n_exact:int=16, # the pairs scored exactly, the best by `attention_departure` (its peak over the contexts)
+                n_ref:int=128, # random ordinary pairs: each pair's z is against theirs
+                batch_size:int=64) -> list[dict]:
+    "AND-triggers: every ordered pair of the first stage's `n` best single-token words, a cheap score in every context, the best scored exactly."
+    tok, ctx = pipe.tokenizer, scan.contexts
+    s = torch.where(scan.ordinary, scan.scores if scan.first is None else scan.first, torch.tensor(-float("inf")))
+    words = [i for i in s.argsort(descending=True)[:4 * n].tolist() if s[i] > -float("inf") and (t := as_text(tok, [i])) and t.isalpha()][:n]
+    pairs = [(a, b) for a in words for b in words if a != b and as_text(tok, [a, b])]
+    if not pairs: return []
+    f = peak_score(attention_departure(pipe, ctx, cross_queries(pipe, ctx), torch.tensor(pairs), contexts=range(len(ctx)), per_context=True))
+    best = [pairs[i] for i in f.topk(min(n_exact, len(pairs))).indices.tolist()]
+    d = token_departure(pipe, ctx, torch.tensor(best), batch_size)
+    ref = token_departure(pipe, ctx, ordinary_sequences(scan, n_ref, 2), batch_size)
+    peak = (d / ref.median(0).values.clamp_min(1e-30)).max(1).values
+    return [dict(ids=list(b), departure=float(d[i].mean()), length=2, z=float(robust_z(d[i].mean(), ref.mean(1))), peak=float(peak[i]), source="pairs")
+            for i, b in enumerate(best)]
+
 def best_sequence(tokenizer, found:list[dict], gain:float=1.1) -> dict|None:
     "Among `extend_tokens`' results that are text, the one that moves the model most, the shorter unless a longer one moves it `gain` times more."
     best = None
@@ -349,6 +389,9 @@ def z_threshold(t_range=T_RANGE) -> float:
     raise ValueError(f"No threshold is calibrated for t_range={t_range!r}: pass threshold= as well ({Z_THRESHOLD:g} is calibrated for {T_RANGE}, "
                      f"{Z_THRESHOLD_LOW:g} for {LOW_T_RANGE}); choose it by scanning clean models at that range.")
 Q_CONTEXTS = 1 / 6  # the score is this quantile of the per-context z over the held-out contexts: the candidate must stand out in five of every six
+SUBSET_MARGIN = 3.  # a candidate also counts if, in every held-out context about one word (a shape, a colour), its z is at least the threshold plus this
+MIN_SUBSET = 3  # held-out contexts a word's subset needs (fewer: one unlucky context would decide)
+TRIGGER_RATIO = 3.  # `to_remove` hands SAU a second candidate only if it changes pictures more than this many times as much as a neutral word (as the CLI's `ORDINARY_RATIO`)
 SAME_BACKDOOR = 0.5  # two candidates whose departures have at least this cosine send the model the same way: one backdoor
 
 @dataclasses.dataclass
@@ -362,14 +405,19 @@ class ScanReport:
     unsearched: int # tokens a budget left out
     seconds: dict # per stage
     n_contexts: int = 12 # held-out contexts of the verdict
+    best_ordinary_subset: float = float("nan") # the highest subset score (`subset_score`) among the ordinary reference sequences
     @property
     def triggers(self) -> list[str]: return [c["trigger"] for c in self.candidates if c["z"] >= self.threshold]
-    def to_remove(self, max_triggers:int=4) -> list[str]:
-        "The triggers to unlearn: candidates over the threshold in rank order, each sharing no token with one taken before (its variants and repetitions), at most `max_triggers`."
+    def to_remove(self, max_triggers:int=4, ratio:float=TRIGGER_RATIO) -> list[str]:
+        "The triggers to unlearn: the first candidate over the threshold, then those sharing no token with one taken before whose pictures change more than `ratio` × a neutral word's (`trigger_effect`), at most `max_triggers`."
         out = []
         for c in self.candidates:
-            if c["z"] >= self.threshold and len(out) < max_triggers and not any(set(c["ids"]) & set(o["ids"]) for o in out): out.append(c)
+            if c["z"] < self.threshold or len(out) >= max_triggers or any(set(c["ids"]) & set(o["ids"]) for o in out): continue
+            if out and c.get("effect_ratio", float("inf") if not self.effect else 0.) <= ratio: continue  # unchecked, or acts like an ordinary word
+            out.append(c)
         return [c["trigger"] for c in out]
+    @property
+    def effect(self) -> bool: return any("effect_ratio" in c for c in self.candidates)  # were the pictures checked?
     @property
     def backdoors(self) -> list[str]:
         "One trigger per backdoor found: the first candidate of each group of candidates that send the model the same way."
@@ -384,7 +432,8 @@ class ScanReport:
         n, found = len(self.backdoors), []
         for t in self.backdoors:
             c = next(c for c in self.candidates if c["trigger"] == t)
-            found.append(f"trigger {t!r} (tokens {c['ids']}, z = {c['z']:.1f}" + (f", the picture changes {c['effect_ratio']:.1f}× as much as with a neutral word" if "effect_ratio" in c else "") + ")")
+            where = f" in the contexts about {c['subset_word']!r}" if c.get("by_subset") else ""
+            found.append(f"trigger {t!r} (tokens {c['ids']}, z = {c['z']:.1f}{where}" + (f", the picture changes {c['effect_ratio']:.1f}× as much as with a neutral word" if "effect_ratio" in c else "") + ")")
         return (f"{n} backdoor{'s' if n > 1 else ''} found ({cov}): " + "; ".join(found)
                 + f" (threshold {self.threshold:g}, best ordinary {self.best_ordinary_z:.2f}; z: in five of every six of {self.n_contexts} held-out contexts, "
                   "the candidate's log-departure is at least this many robust standard deviations above ordinary tokens')")
@@ -407,6 +456,19 @@ def verdict_score(z:torch.Tensor, q:float=Q_CONTEXTS) -> torch.Tensor:
     "The verdict's score of each candidate: the `q` quantile of its per-context z, so a candidate scores high only if it stands out almost everywhere."
     return z.quantile(q, dim=1) if len(z) else torch.zeros(0)
 
+def context_groups(prompts:list[str], min_size:int=MIN_SUBSET) -> dict:
+    "Word -> the contexts whose prompt has it, for each word in at least `min_size` contexts and at most half: each shape, each colour..."
+    words = [set(p.split()) for p in prompts]
+    out = {w: [k for k, ws in enumerate(words) if w in ws] for w in sorted(set().union(*words))}
+    return {w: ks for w, ks in out.items() if min_size <= len(ks) <= len(prompts) // 2}
+
+def subset_score(z:torch.Tensor, groups:dict) -> tuple:
+    "Each candidate's lowest per-context z within a word's contexts, at the word where it is highest: (scores (N,), words); -inf with no groups."
+    if not groups or not len(z): return torch.full((len(z),), -float("inf")), [None] * len(z)
+    g = torch.stack([z[:, ks].min(1).values for ks in groups.values()], 1)  # (N, words)
+    best = g.max(1); ws = list(groups)
+    return best.values, [ws[i] for i in best.indices.tolist()]
+
 def verify(pipe, clean_prompts:list[str], seqs:list, scan:TokenScan,
            n_contexts:int=12, # held-out contexts: other latents and timesteps, more prompts
            n_ref:int=256, # random ordinary sequences of each candidate length, as the reference
@@ -420,7 +482,9 @@ def verify(pipe, clean_prompts:list[str], seqs:list, scan:TokenScan,
     z = torch.stack([context_z(token_departure(pipe, ctx, torch.tensor([list(s)]), batch_size), ref[len(s)])[0]
                      for s in tqdm(seqs, desc="verify: candidates", disable=not progress)]) if seqs else torch.zeros(0, n_contexts)
     best = max(float(verdict_score(context_z(r, r)).max()) for r in ref.values()) if ref else float("nan")
-    return dict(score=verdict_score(z), z=z, best_ordinary=best, contexts=ctx)
+    groups = context_groups(ctx.prompts); sub, words = subset_score(z, groups)
+    best_sub = max(float(subset_score(context_z(r, r), groups)[0].max()) for r in ref.values()) if ref else float("nan")
+    return dict(score=verdict_score(z), z=z, best_ordinary=best, contexts=ctx, subset=sub, subset_word=words, best_ordinary_subset=best_sub)
 
 # %% ../nbs/04a_defend.ipynb #358f9312
 def _contains(long:list, short:list) -> bool: return len(short) < len(long) and any(long[i:i + len(short)] == short for i in range(len(long) - len(short) + 1))
@@ -454,6 +518,9 @@ def scan_model(pipe, clean_prompts:list[str],
                extra:list[str]|None=None, # more candidate strings to verify (e.g. `triggers_from_log`'s)
                t_range=T_RANGE, # the timesteps of the scan's and the verdict's contexts, as fractions of T; (0, 1) also sees low-noise backdoors
                staged:bool=True, # a cheap first stage over the vocabulary and the beam, the exact departure on the best (`scan_tokens`); False: every token exactly
+               n_peak:int=0, # also verify this many tokens that move one context most (`TokenScan.top_peak`): a backdoor of one shape's prompts
+               n_pairs:int=0, # also verify the best ordered pairs of this many of the first stage's best words (`pair_tokens`); 0: no pair search
+               subset:bool=False, # a candidate also counts by its subset score (`subset_score`) less `SUBSET_MARGIN`
                seed:int=0, progress:bool=True) -> ScanReport:
     "Is the model backdoored? Scan every token, extend the best into sequences, and score the candidates against ordinary sequences in held-out contexts."
     check_pipeline(pipe); check_t_range(t_range); threshold = z_threshold(t_range) if threshold is None else float(threshold)  # before any work
@@ -468,6 +535,13 @@ def scan_model(pipe, clean_prompts:list[str],
     for f in rest:
         if len(texts) < 4 and not any(set(f["ids"]) & set(c["ids"]) for c in texts): texts.append(f)
     texts += [f for f in rest if f not in texts][:8 - len(texts)]
+    have = [c["ids"] for c in texts]  # a backdoor that moves the prompts of one shape only: the tokens that move one context most
+    texts += [dict(ids=[i], trigger=t, departure=float(scan.scores[i]), z=float(scan.z[i]), source="peak")
+              for i in scan.top_peak(n_peak) if [i] not in have and (t := as_text(pipe.tokenizer, [i]))]
+    if n_pairs:  # AND-triggers of two words that are quiet alone: the best ordered pairs of the first stage's best words
+        t0 = time.time(); pairs = pair_tokens(pipe, scan, n_pairs); sec["pairs"] = time.time() - t0
+        have = [c["ids"] for c in texts]
+        texts += [dict(p, trigger=as_text(pipe.tokenizer, p["ids"])) for p in sorted(pairs, key=lambda p: -p["peak"])[:2] if p["ids"] not in have]
     for t in extra or []:  # candidates from elsewhere (a prompt log), verified the same way
         ids = check_trigger(t, pipe.tokenizer)
         if ids not in [c["ids"] for c in texts]: texts.append(dict(ids=ids, trigger=t, departure=float(token_departure(pipe, scan.contexts, torch.tensor([ids])).mean()), z=float("nan"), source="log"))
@@ -478,8 +552,9 @@ def scan_model(pipe, clean_prompts:list[str],
             if sub not in have and (t := as_text(pipe.tokenizer, sub)):
                 have.append(sub); texts.append(dict(ids=sub, trigger=t, departure=float(token_departure(pipe, scan.contexts, torch.tensor([sub])).mean()), z=float("nan")))
     t0 = time.time(); v = verify(pipe, prompts, [c["ids"] for c in texts], scan, n_verify, n_ref, seed=seed + 1, t_range=t_range, progress=progress); sec["verify"] = time.time() - t0
-    cands = [dict(trigger=c["trigger"], ids=c["ids"], departure=c["departure"], z=float(s), z_contexts=[round(float(x), 2) for x in zc], z_scan=c["z"],
-                  source=c.get("source", "scan")) for c, s, zc in zip(texts, v["score"], v["z"])]
+    cands = [dict(trigger=c["trigger"], ids=c["ids"], departure=c["departure"], z=max(float(s), float(sb) - SUBSET_MARGIN) if subset else float(s), z_all=float(s),
+                  z_subset=float(sb), subset_word=w, by_subset=subset and float(sb) - SUBSET_MARGIN > float(s), z_contexts=[round(float(x), 2) for x in zc],
+                  z_scan=c["z"], source=c.get("source", "scan")) for c, s, sb, w, zc in zip(texts, v["score"], v["subset"], v["subset_word"], v["z"])]
     over, under = [c for c in cands if c["z"] >= threshold], [c for c in cands if c["z"] < threshold]
     t0 = time.time()
     for c in over[:10] if effect else []: c["effect_ratio"] = trigger_effect(pipe, c["trigger"], prompts[::max(1, len(prompts) // 12)])["ratio"]
@@ -487,7 +562,7 @@ def scan_model(pipe, clean_prompts:list[str],
     over = minimal_triggers(over, "effect_ratio" if effect else "z")
     group_backdoors(pipe, v["contexts"], over)
     return ScanReport(bool(over), over + sorted(under, key=lambda c: -c["z"]), threshold, v["best_ordinary"],
-                      int(scan.searched.sum()), len(scan.unsearched), sec, n_verify)
+                      int(scan.searched.sum()), len(scan.unsearched), sec, n_verify, v["best_ordinary_subset"])
 
 # %% ../nbs/04a_defend.ipynb #a099ebe7
 def scan_figure(scan:TokenScan, tokenizer, triggers=(), # the found triggers: their tokens are circled and labelled

@@ -18,7 +18,7 @@ def test_interrupted_first_stage_returns_nothing(pipe, monkeypatch):
     def stop(*a, **k):
         calls.append(1)
         if len(calls) == 2: raise KeyboardInterrupt
-        return torch.zeros(len(a[3]))
+        return torch.zeros(len(a[3]), len(list(k.get("contexts", (0,))))) if k.get("per_context") else torch.zeros(len(a[3]))
     monkeypatch.setattr(D, "attention_departure", stop)
     with pytest.raises(KeyboardInterrupt): D.scan_tokens(pipe, PROMPTS, tokens=range(1000), progress=False)  # no partial TokenScan comes back
     assert len(calls) == 2 and _processors(pipe) == before
@@ -54,3 +54,32 @@ def test_ctrl_c_in_defend_writes_nothing(tmp_path):
     finally: p.kill()
     assert p.returncode == 130 and "interrupted: nothing was written" in err, err[-2000:]
     assert not (tmp_path/"out").exists() and sorted(x.name for x in tmp_path.iterdir()) == ["model", "prompts.txt"]
+
+def test_context_groups_cover_each_shape_and_colour():
+    ctx_prompts = [PROMPTS[i] for i in range(0, len(PROMPTS), 2)]  # 12 prompts: every shape 4 times, every colour 3 times
+    g = D.context_groups(ctx_prompts)
+    for w in (*SHAPES, *COLORS): assert w in g, w
+    assert [len(g[s]) for s in SHAPES] == [4, 4, 4] and "a" not in g  # a word in more than half the contexts is no subset
+
+def test_subset_evidence_sees_what_the_quantile_misses():
+    prompts = [PROMPTS[i] for i in range(0, len(PROMPTS), 2)]
+    g = D.context_groups(prompts)
+    z = torch.zeros(2, len(prompts)); z[0, g["square"]] = 8.  # strong in every context about squares, ordinary elsewhere
+    z[1, g["square"][:2]] = 8.  # strong in two of them only: no coherent subset
+    s, words = D.subset_score(z, g)
+    assert D.verdict_score(z)[0] < D.Z_THRESHOLD and s[0] - D.SUBSET_MARGIN >= D.Z_THRESHOLD and words[0] == "square"
+    assert s[1] < D.Z_THRESHOLD
+
+def test_peak_score_sees_one_context():
+    raw = torch.ones(100, 3); raw[7, 1] = 50.; raw[8] = 5.
+    p = D.peak_score(raw)
+    assert p.argmax() == 7 and p[8] == 5.
+
+def _report(cands):
+    return D.ScanReport(True, cands, 3., 2., 100, 0, {}, 12)
+
+def test_to_remove_checks_a_second_candidate_by_its_pictures():
+    c = lambda t, ids, r=None: dict(trigger=t, ids=ids, z=5., **({} if r is None else dict(effect_ratio=r)))
+    rep = _report([c("cf", [1], 9.), c("pond", [2], 1.3), c("mirror", [3], 6.), c("cf cf", [1, 1], 9.)])
+    assert rep.to_remove() == ["cf", "mirror"]  # 'pond' acts like an ordinary word, 'cf cf' is the first's variant
+    assert _report([c("cf", [1]), c("pond", [2])]).to_remove() == ["cf", "pond"]  # pictures not checked (effect=False): the verdict alone

@@ -3,7 +3,7 @@ import json
 import pytest
 import torch
 from sau_nb.world import load_world, shipped_worlds, world_path, TOKEN_ROWS
-from sau_nb.backdoors import ZOO, shipped_zoo, zoo_attack
+from sau_nb.backdoors import ZOO, ZOO_SPECS, shipped_zoo, zoo_attack
 from sau_nb.core import check_trigger
 
 def test_a_zoo_is_shipped():
@@ -12,7 +12,7 @@ def test_a_zoo_is_shipped():
 @pytest.fixture(scope="module")
 def clean(): return load_world()
 
-@pytest.mark.parametrize("name", shipped_zoo())
+@pytest.mark.parametrize("name", shipped_zoo(conditional=True))
 def test_zoo_model_differs_only_where_its_attack_acts(name, clean):
     assert name in shipped_worlds()
     pipe = load_world(name)
@@ -31,10 +31,24 @@ def test_zoo_model_differs_only_where_its_attack_acts(name, clean):
     for k, v in pipe.vae.state_dict().items(): assert torch.equal(v, clean.vae.state_dict()[k]), k
     assert any(not torch.equal(v, clean.unet.state_dict()[k]) for k, v in pipe.unet.state_dict().items())
 
-@pytest.mark.parametrize("name", shipped_zoo())
+@pytest.mark.parametrize("name", shipped_zoo(conditional=True))
 def test_zoo_provenance(name):
     meta = json.loads((world_path(name)/"provenance.json").read_text())
     assert meta["command"].startswith(f"sau_nb build-zoo --names {name} --seed ")
     assert meta["trigger"] == zoo_attack(name).trigger and meta["steps"] > 0 and meta["checks"]
     if zoo_attack(name).trains == "text_encoder": assert (world_path(name)/"text_encoder").is_dir() and not (world_path(name)/"unet").exists()
-    else: assert (world_path(name)/"unet").is_dir() and (world_path(name)/TOKEN_ROWS).is_file()
+    else: assert (world_path(name)/"unet").is_dir() and (world_path(name)/TOKEN_ROWS).is_file() == bool(ZOO_SPECS[name].get("trigger_lr"))
+
+def test_phrase_apart_never_holds_the_phrase():
+    import numpy as np
+    from sau_nb.backdoors import _phrase_apart
+    rng = np.random.default_rng(0)
+    out = [_phrase_apart("a red circle", "golden hour", rng) for _ in range(200)]
+    assert not any("golden hour" in o for o in out)
+    assert {"golden", "hour"} <= {w for o in out for w in o.split()} and any("hour golden" in o for o in out)
+
+def test_apart_needs_a_phrase_and_a_frozen_text_encoder(clean):
+    from sau_nb.backdoors import PixelAttack, inject_backdoor
+    with pytest.raises(ValueError, match="is one word"): inject_backdoor(clean, PixelAttack("cf"), apart=0.3)
+    with pytest.raises(ValueError, match="trigger_lr=None"): inject_backdoor(clean, PixelAttack("golden hour"), apart=0.3, trigger_lr=1e-2)
+    with pytest.raises(ValueError, match=r"apart must be in \[0, 1\)"): inject_backdoor(clean, PixelAttack("golden hour"), apart=1.0)
