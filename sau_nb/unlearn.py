@@ -112,7 +112,7 @@ def sau_loss(unet, frozen, # the student; its teacher: the trainable tensors' st
              aligned:torch.Tensor, # (b, 77): for each triggered position, the clean one (-1: the trigger itself)
              c_keep=None, # text states for the preservation term; default c_clean
              xt_keep=None, t_keep=None, # its own noised latents and timesteps; default xt, t
-             obj:Objective|None=None, # the terms' weights and forms (`Objective`); None: SAU's defaults
+             obj=None, # the terms' weights and forms, an `Objective` (defined with SAU's other options below); None: SAU's defaults
              c_trig_s=None, c_keep_s=None, # the student's text states when its text encoder trains; default c_trig, c_keep
              lean_maps=False, # keep only the attention maps' rows the loss reads
              autocast=None, # a dtype: the student's forward runs under `torch.autocast` in it
