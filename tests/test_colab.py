@@ -25,7 +25,6 @@ from sau_nb.labs import (COLAB_FREEZE, REPO, BRANCH, TORCH_STACK, colab_constrai
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURE = ROOT/COLAB_FREEZE
-pytestmark = pytest.mark.xdist_group("colab")  # `make test`'s two workers: the wheel and the simulated runtime are built once
 CACHE = ROOT/"build"/"colab-sim"  # git-ignored
 KERNEL = ("ipython", "ipykernel", "ipywidgets")  # Colab's kernel: in the simulated runtime whether sau_nb needs it or not
 TORCH_NEEDS = ("filelock", "typing-extensions", "sympy", "networkx", "jinja2", "fsspec")  # torch's own, CUDA aside

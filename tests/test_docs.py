@@ -13,7 +13,6 @@ import nbtest  # tools/nbtest.py
 from browser import CHROMIUM, chromium as _chromium  # tests/browser.py
 SHOTS = Path(os.environ.get("SAU_NB_DOCS_SCREENSHOTS", ROOT/"runs"/"docs_browser"))  # runs/ is git-ignored
 KEY_PAGES = ("index", "04_unlearn", "api")
-pytestmark = pytest.mark.xdist_group("docs")  # `make test`'s two workers: the site is built once, on one of them
 needs_chromium = pytest.mark.skipif(CHROMIUM is None, reason="no Chromium found: install it to open the docs in a browser "
                                     "(Debian/Ubuntu: `apt-get install chromium`)")
 

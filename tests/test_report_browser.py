@@ -7,9 +7,8 @@ ROOT = Path(__file__).resolve().parents[1]
 from browser import CHROMIUM, chromium  # tests/browser.py
 SCREENSHOT = Path(os.environ.get("SAU_NB_SCREENSHOT", ROOT/"runs"/"report_browser"/"screenshot.png"))  # runs/ is git-ignored
 
-pytestmark = [pytest.mark.skipif(CHROMIUM is None, reason="no Chromium found: install it to run the browser test of the HTML "
-                                 "report (Debian/Ubuntu: `apt-get install chromium`; .ci/run does this)"),
-              pytest.mark.xdist_group("report")]  # `make test`'s two workers: the module's report is built once, on one of them
+pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="no Chromium found: install it to run the browser test of the HTML "
+                                "report (Debian/Ubuntu: `apt-get install chromium`; .ci/run does this)")
 
 CHECK = """<script>window.addEventListener('load', () => {
   const imgs = [...document.images];
