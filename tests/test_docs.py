@@ -158,6 +158,14 @@ def test_toctree_in_reading_order(site):
     seen = [n for n in dict.fromkeys(nav) if n in chapters + ["api"]]
     assert seen == chapters + ["api"], seen
 
+def _docstring_lines(src:str) -> set:
+    "The lines of the docstrings of the functions and classes defined in `src`: show_doc shows them (a formula, say)."
+    import ast
+    try: tree = ast.parse(src)
+    except SyntaxError: return set()
+    docs_ = (ast.get_docstring(n, clean=False) for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.ClassDef, ast.AsyncFunctionDef)))
+    return {l.strip() for d in docs_ if d for l in d.splitlines()}
+
 def _hidden_lines(nb:Path) -> set:
     "Distinctive code lines of the cells nbdev leaves out of the docs (hide, export, exporti), found in no shown cell."
     cells = json.loads(nb.read_text(encoding="utf-8"))["cells"]
@@ -168,7 +176,7 @@ def _hidden_lines(nb:Path) -> set:
         d = docs._directives(src)
         lines = {l.strip() for l in src.splitlines()}
         if d.keys() & {"hide", "export", "exporti", "default_exp"}:
-            hidden |= {l for l in lines if len(l) >= 30 and not l.startswith(("#", '"', "'", "def ", "class ", "@", ")"))
+            hidden |= {l for l in lines - _docstring_lines(src) if len(l) >= 30 and not l.startswith(("#", '"', "'", "def ", "class ", "@", ")"))
                        and not re.search(r",\s*(#.*)?$", l)}  # signature lines: show_doc shows them, with their docments
         else: shown |= lines
     shown = {l.strip() for l in shown}
