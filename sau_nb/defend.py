@@ -154,11 +154,15 @@ def attention_departure(pipe, ctx:Contexts, cq:CrossQueries, seqs, # token seque
         out.append(d if per_context else d.mean(1))
     return torch.cat(out) if out else torch.zeros((0, len(contexts)) if per_context else 0)
 
+def _peak(d:torch.Tensor, ref:torch.Tensor) -> torch.Tensor:
+    "Each row of `d` (N, K) over the reference rows' median in each context, at its highest: (N,)."
+    return (d / ref.median(0).values.clamp_min(1e-30)).max(1).values
+
 def peak_score(raw:torch.Tensor) -> torch.Tensor:
     "Each row's departure in each context over that context's median departure, at its highest: (N,); a backdoor may move the prompts of one shape only."
     ok = ~torch.isnan(raw).any(1)
     if not ok.any(): return raw[:, 0]
-    return (raw / raw[ok].median(0).values.clamp_min(1e-30)).max(1).values
+    return _peak(raw, raw[ok])
 
 
 # %% ../nbs/04a_defend.ipynb #c1c8826f
@@ -207,7 +211,7 @@ class TokenScan:
     def peak(self) -> torch.Tensor:
         "Each token's departure over the reference tokens' median, in the context where it is highest: (vocab,), NaN where not scored exactly."
         ref = self.per_context[self.reference] if self.reference is not None else self.per_context[self.ordinary & ~torch.isnan(self.scores)]
-        return (self.per_context / ref.median(0).values.clamp_min(1e-30)).max(1).values
+        return _peak(self.per_context, ref)
     def top_peak(self, k:int=4) -> list[int]:
         "The `k` candidate tokens with the highest `peak`: those that move the prompts of one context most, even if not the others."
         ok = self.ordinary & ~torch.isnan(self.scores)
@@ -362,7 +366,7 @@ def pair_tokens(pipe, scan:TokenScan,
     best = [pairs[i] for i in f.topk(min(n_exact, len(pairs))).indices.tolist()]
     d = token_departure(pipe, ctx, torch.tensor(best), batch_size)
     ref = token_departure(pipe, ctx, ordinary_sequences(scan, n_ref, 2), batch_size)
-    peak = (d / ref.median(0).values.clamp_min(1e-30)).max(1).values
+    peak = _peak(d, ref)
     return [dict(ids=list(b), departure=float(d[i].mean()), length=2, z=float(robust_z(d[i].mean(), ref.mean(1))), peak=float(peak[i]), source="pairs")
             for i, b in enumerate(best)]
 
