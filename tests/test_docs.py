@@ -111,9 +111,10 @@ def test_builds_without_warnings(site):
     assert want <= {p.stem for p in out.glob("*.html")}, want - {p.stem for p in out.glob("*.html")}
 
 def _shown(c) -> bool:
-    "Does the docs page show this executed cell's outputs (not a hidden, exported or output-less cell)?"
+    "Does the docs page show this executed cell's outputs (not a hidden or exported cell, nor one whose only output is a progress bar, which the page drops)?"
     d = docs._directives(docs._src(c))
-    return c["cell_type"] == "code" and bool(c.get("outputs")) and not d.keys() & {"hide", "export", "exporti", "default_exp"} \
+    return c["cell_type"] == "code" and bool(docs.clean_outputs(c.get("outputs") or [])) \
+        and not d.keys() & {"hide", "export", "exporti", "default_exp"} \
         and d.get("include", "").lower() != "false" and d.get("output", "").lower() != "false"
 
 def _after(html:str, text:str) -> str:
