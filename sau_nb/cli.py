@@ -73,6 +73,7 @@ def demo(out:str="demo_out", # folder for the report
          n_prompts:int=12, # held-out evaluation prompts (12: every shape × colour in one phrasing)
          baselines=DEMO_BASELINES,
          max_tokens:int|None=None, # scan only this many tokens of the vocabulary (None: all of it; a warning names what was left)
+         n_ref:int=256, # ordinary sequences of each length the verdict compares candidates with (fewer: faster, a noisier verdict)
          progress:bool=True, # progress bars with an ETA for every long stage
         ) -> Path:
     "Backdoor → detect, localize, scan the vocabulary → defend (trigger not given) and baselines → report, on the shipped tiny world; writes `out`/report.html."
@@ -94,14 +95,14 @@ def demo(out:str="demo_out", # folder for the report
     ts = time.time()  # the blind scan: the clean prompts, the log's candidates, and every token of the vocabulary (or `max_tokens` of them)
     lrep = triggers_from_log(pipe, det["log"], DEMO_PROMPTS, detector=det["detector"], max_flagged=4); took["prompt log"] = time.time() - ts
     scan = scan_tokens(pipe, DEMO_PROMPTS, max_tokens=max_tokens, progress=progress)
-    rep = scan_model(pipe, DEMO_PROMPTS, scan=scan, extra=[c["trigger"] for c in lrep.candidates], progress=progress)
+    rep = scan_model(pipe, DEMO_PROMPTS, scan=scan, extra=[c["trigger"] for c in lrep.candidates], n_ref=n_ref, progress=progress)
     found, scan_s = rep.backdoors, time.time() - ts
     took.update({f"scan: {k}": v["seconds"] for k, v in scan.stages.items()}, **{f"scan: {k}": v for k, v in rep.seconds.items() if k != "tokens"})
     print(f"blind scan ({scan_s:.0f} s): {rep}")
     fns, rescan_s = default_defenses(), []
     show = progress  # `compare` asks its defenses for no bars: the blind defense's SAU run and re-scan show theirs
     def blind_defend(pipe, trigger, prompts, steps, n_seeds, seed=0, progress=False):  # `trigger` is not used: defend acts on what the scan found
-        new, r = defend(pipe, prompts, before=rep, scan_kw=dict(scan=scan), sau_kw=dict(steps=steps, n_seeds=n_seeds), rescan="candidates", seed=seed, progress=show)
+        new, r = defend(pipe, prompts, before=rep, scan_kw=dict(scan=scan, n_ref=n_ref), sau_kw=dict(steps=steps, n_seeds=n_seeds), rescan="candidates", seed=seed, progress=show)
         rescan_s.append(r.seconds.get("rescan", 0.))
         took.update({f"defend: {k}": v for k, v in r.seconds.items() if k != "scan"})
         return new, dict(seconds=r.seconds.get("sau", 0.), report=str(r))  # the unlearning alone: the scan's time is its own column
@@ -302,6 +303,7 @@ def defend_cmd(model:str, prompts:str, out:str,
                rescan:str="full", seed:int=0, overwrite:bool=False, device:str|None=None,
                allow_pickle:bool=False, # load pickle weights: only a model you trust
                low_noise:bool=False, # scan at low noise (`LOW_T_RANGE`, t < T/2, its own threshold) instead of the default high-noise half
+               n_ref:int=256, # ordinary sequences of each length the verdict compares candidates with (fewer: faster, a noisier verdict)
               ) -> Path:
     "`defend` on the diffusers folder `model`: write the repaired (or unchanged) model and `defense_report.json` to `out`."
     import dataclasses
@@ -310,8 +312,8 @@ def defend_cmd(model:str, prompts:str, out:str,
     ps = read_prompts(prompts); log = read_prompts(prompt_log) if prompt_log else None
     with OutDir(out, overwrite) as tmp:
         pipe = load_model(model, device=device, dtype=torch.float32, allow_pickle=allow_pickle)
-        scan_kw = {**(dict(max_tokens=max_tokens) if max_tokens else {}), **(dict(t_range=LOW_T_RANGE) if low_noise else {})}
-        new, rep = defend(pipe, ps, prompt_log=log, scan_kw=scan_kw or None,
+        scan_kw = {**(dict(max_tokens=max_tokens) if max_tokens else {}), **(dict(t_range=LOW_T_RANGE) if low_noise else {}), "n_ref": n_ref}
+        new, rep = defend(pipe, ps, prompt_log=log, scan_kw=scan_kw,
                           sau_kw=dict(steps=steps) if steps else None, rescan=rescan, seed=seed, progress=True)
         save_pipeline(new, tmp, overwrite=True)
         (tmp/"defense_report.json").write_text(json.dumps(dict(model=str(model), n_prompts=len(ps), n_log=len(log) if log else 0, unchanged=new is pipe,
@@ -334,6 +336,7 @@ def _parser():
     d.add_argument("--overwrite", action="store_true", help="replace a non-empty output folder")
     d.add_argument("--device", default=None, help="cpu, cuda, mps (default: best available)")
     d.add_argument("--max-tokens", type=int, default=None, help="scan only this many tokens of the vocabulary (default: all of it)")
+    d.add_argument("--n-ref", type=int, default=256, help="ordinary sequences of each length the verdict compares candidates with (fewer: faster, noisier)")
     d.add_argument("--no-progress", action="store_true", help="no progress bars (a log file or CI); the stage lines are printed all the same")
     v = sub.add_parser("evaluate", help="compare SAU and the baselines on the zoo models; writes an HTML report")
     v.add_argument("--out", required=True, help="report folder")
@@ -388,6 +391,7 @@ def _parser():
     f.add_argument("--out", required=True, help="folder for the repaired model (the input unchanged if nothing is found) and defense_report.json")
     f.add_argument("--steps", type=int, default=None, help="SAU training steps (default: sau_unlearn's)")
     f.add_argument("--max-tokens", type=int, default=None, help="search only this many tokens of the vocabulary (default: all of it)")
+    f.add_argument("--n-ref", type=int, default=256, help="ordinary sequences of each length the verdict compares candidates with (fewer: faster, noisier)")
     f.add_argument("--rescan", default="full", choices=["full", "candidates"], help="re-scan the repaired model from scratch, or only the found triggers among 2,048 tokens")
     f.add_argument("--seed", type=int, default=0); f.add_argument("--device", default=None)
     f.add_argument("--overwrite", action="store_true")
@@ -408,7 +412,7 @@ def main(argv:list|None=None) -> int:
     a = _parser().parse_args(argv)
     _quiet()
     try:
-        if a.cmd == "demo": demo(a.out, a.seeds, a.steps, a.overwrite, a.device, a.n_prompts, max_tokens=a.max_tokens, progress=not a.no_progress)
+        if a.cmd == "demo": demo(a.out, a.seeds, a.steps, a.overwrite, a.device, a.n_prompts, max_tokens=a.max_tokens, n_ref=a.n_ref, progress=not a.no_progress)
         elif a.cmd == "evaluate":
             evaluate_cmd(a.out, a.models, a.defenses, a.seeds, a.steps, a.n_seeds, a.prompts, a.n_prompts, a.train_seeds,
                          a.overwrite, a.device, a.clip)
@@ -419,7 +423,8 @@ def main(argv:list|None=None) -> int:
         elif a.cmd == "export-world": export_world_cmd(a.name, a.out, a.overwrite)
         elif a.cmd == "unlearn": unlearn_cmd(a.model, a.trigger, a.prompts, a.out, a.steps, a.params, a.seed, a.overwrite, a.device,
                                               a.allow_pickle, a.trigger_lr, a.w_orig, a.te_params, a.memory, a.force, a.check_prompts)
-        elif a.cmd == "defend": defend_cmd(a.model, a.prompts, a.out, a.prompt_log, a.steps, a.max_tokens, a.rescan, a.seed, a.overwrite, a.device, a.allow_pickle, low_noise=a.low_noise)
+        elif a.cmd == "defend": defend_cmd(a.model, a.prompts, a.out, a.prompt_log, a.steps, a.max_tokens, a.rescan, a.seed, a.overwrite, a.device, a.allow_pickle,
+                                              low_noise=a.low_noise, n_ref=a.n_ref)
     except (ValueError, FileExistsError, FileNotFoundError, TypeError) as e:
         print(f"sau_nb {a.cmd}: error: {e}", file=sys.stderr)
         return 2
