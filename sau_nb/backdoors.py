@@ -11,8 +11,8 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from .world import world_quality
-from .world import COLORS, HELDOUT_TEMPLATES, IMAGE_SIZE, SHAPES, TRAIN_TEMPLATES, ShapeData, caption, encode_latents, foreground, heldout_prompts, make_shapes, read_attributes, register_reader, render
+from .world import encode_latents, world_quality
+from .shapes import COLORS, HELDOUT_TEMPLATES, IMAGE_SIZE, SHAPES, TRAIN_TEMPLATES, ShapeData, caption, foreground, heldout_prompts, make_shapes, read_attributes, register_reader, render
 from .core import _check_attr, _cosine_lr, check_pipeline, generate, load_lora, lora_state_dict, seeded, to_uint8
 from .core import POSITIONS, SAMPLING, _encode, _pad_ids, _view, check_trigger, insert_trigger, neutral_words, trigger_positions
 from .attention import cross_attention_layers
