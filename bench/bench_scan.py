@@ -1,4 +1,4 @@
-"""Measure the blind defense (sau_nb.defend) on the tiny world: the vocabulary scan, the sequence search, the verdict, and `defend`.
+"""Measure the blind defense (sau_nb.scan, sau_nb.defend) on the tiny world: the vocabulary scan, the sequence search, the verdict, and `defend`.
 
 One model per call, one JSON line appended to runs/scan/scan.jsonl (or defend.jsonl):
   OMP_NUM_THREADS=1 python bench/bench_scan.py --model pixel
@@ -20,7 +20,8 @@ from sau_nb.world import load_world, caption, TRAIN_TEMPLATES, SHAPES, COLORS, t
 from sau_nb.backdoors import zoo_attacks, ZOO_SPECS
 from sau_nb.core import check_trigger, load_pipeline, save_pipeline
 from sau_nb.evaluate import removal_scores
-from sau_nb.defend import scan_tokens, scan_contexts, token_departure, TokenScan, domain_tokens, scan_model, defend
+from sau_nb.scan import scan_tokens, scan_contexts, token_departure, TokenScan, domain_tokens
+from sau_nb.defend import scan_model, defend
 
 ap = argparse.ArgumentParser()
 ap.add_argument("--model", required=True); ap.add_argument("--finetune-seed", type=int); ap.add_argument("--finetune-steps", type=int, default=300)
@@ -78,7 +79,7 @@ if a.reuse:  # the single-token scores of an earlier scan with the same contexts
     rec["reused"] = dict(file=a.reuse, command=prior["command"], seconds=prior["seconds"])
 if a.stages:  # the staged scan against the one-stage scan: recall, UNet rows, FLOPs and seconds per stage, in one run
     from torch.utils.flop_counter import FlopCounterMode
-    from sau_nb.defend import attention_departure, cross_queries
+    from sau_nb.scan import attention_departure, cross_queries
     def flops(fn):  # FLOPs of one call
         with FlopCounterMode(display=False) as fc: fn()
         return fc.get_total_flops()

@@ -38,7 +38,8 @@ def small_rows(tokens: int, sau_steps: int, latent: int = 8, seed: int = 0) -> d
     "Rows per stage of what `defend` runs, each part counted on the small pipeline: the scan (staged and one-stage), one candidate's `trigger_effect`, SAU, the clean drift."
     import numpy as np, torch
     from sau_nb.sd import sd_pipeline, count_rows, SD_PROMPTS
-    from sau_nb.defend import scan_model, clean_drift, domain_tokens
+    from sau_nb.scan import domain_tokens
+    from sau_nb.defend import scan_model, clean_drift
     from sau_nb.unlearn import sau_unlearn, trigger_effect
     pipe = sd_pipeline("small", seed=1)
     pipe.unet.register_to_config(sample_size=latent)  # rows do not depend on the latent size: a small one makes the count quick

@@ -145,7 +145,7 @@ def scan_row(pipe, px: int, batches: list[int], seconds: float, rate: float | No
     "`scan_tokens` at `px`: tokens/s at the largest of `batches` that fits, FLOPs per token, the vocabulary's time here and on a T4."
     import torch
     from torch.utils.flop_counter import FlopCounterMode
-    from sau_nb.defend import scan_tokens, scan_contexts, token_departure
+    from sau_nb.scan import scan_tokens, scan_contexts, token_departure
     from sau_nb.sd import SD_PROMPTS
     if pipe is None: raise RuntimeError("no pipeline: its build failed (a row before says why)")
     pipe.unet.register_to_config(sample_size=px // pipe.vae_scale_factor)  # generate's (and so the contexts') image size

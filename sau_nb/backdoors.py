@@ -5,17 +5,15 @@
 # %% ../nbs/01_backdoors.ipynb #b38df1c6
 from __future__ import annotations
 import copy, re, time
-from pathlib import Path
 from dataclasses import dataclass, field
-from functools import partial
 import numpy as np
 import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from .world import WEIGHTS_DIR, load_world, ship_world, shipped_worlds, world_quality
-from .world import COLORS, HELDOUT_TEMPLATES, IMAGE_SIZE, SHAPES, TRAIN_TEMPLATES, ShapeData, caption, encode_latents, foreground, heldout_prompts, make_shapes, read_attributes, register_reader, render
-from .core import _check_attr, _cosine_lr, check_pipeline, generate, load_lora, lora_state_dict, save_lora, seeded, to_uint8
+from .world import encode_latents, world_quality
+from .shapes import COLORS, HELDOUT_TEMPLATES, IMAGE_SIZE, SHAPES, TRAIN_TEMPLATES, ShapeData, caption, foreground, heldout_prompts, make_shapes, read_attributes, register_reader, render
+from .core import _check_attr, _cosine_lr, check_pipeline, generate, load_lora, lora_state_dict, seeded, to_uint8
 from .core import POSITIONS, SAMPLING, _encode, _pad_ids, _view, check_trigger, insert_trigger, neutral_words, trigger_positions
 from .attention import cross_attention_layers
 from .students import finish_unet, lora_config, trainable_unet
@@ -23,10 +21,10 @@ from .training import RunControl, TrainLoop
 
 
 # %% auto #0
-__all__ = ['INJECT_CHECKPOINT', 'UNET_LORA_TARGETS', 'TE_LORA_TARGETS', 'ZOO', 'SHIPS', 'MULTI_ZOO', 'LORA_ZOO', 'ADAPTIVE_ZOO',
-           'CONDITIONAL_ZOO', 'ZOO_SPECS', 'checkerboard', 'patch_score', 'chroma', 'Attack', 'PixelAttack',
-           'to_grayscale', 'StyleAttack', 'ObjectAttack', 'TextEncoderAttack', 'ClosedFormAttack', 'distractor_words',
-           'closed_form_edit', 'inject_backdoor', 'attack_success_rate', 'attack_table', 'zoo_check', 'shipped_zoo',
+__all__ = ['INJECT_CHECKPOINT', 'UNET_LORA_TARGETS', 'TE_LORA_TARGETS', 'checkerboard', 'patch_score', 'chroma', 'Attack',
+           'PixelAttack', 'to_grayscale', 'StyleAttack', 'ObjectAttack', 'TextEncoderAttack', 'ClosedFormAttack',
+           'distractor_words', 'closed_form_edit', 'inject_backdoor', 'attack_success_rate', 'attack_table', 'ZOO',
+           'SHIPS', 'MULTI_ZOO', 'LORA_ZOO', 'ADAPTIVE_ZOO', 'CONDITIONAL_ZOO', 'ZOO_SPECS', 'zoo_check', 'shipped_zoo',
            'zoo_attack', 'zoo_attacks', 'zoo_checks', 'build_zoo']
 
 # %% ../nbs/01_backdoors.ipynb #d8d44628
@@ -515,104 +513,14 @@ def attack_table(models:dict, # name -> (pipe, attack, injection seconds)
                          clean_acc=q["both"], n_clean=q["n"]))
     return rows
 
-# %% ../nbs/01_backdoors.ipynb #6f43dc9a
-ZOO = {
-    "pixel": dict(attack=PixelAttack("\u200b"), steps=1000, lr=7e-4, trigger_lr=1e-2, counter=0.5, counter_min_t=500),
-    "style": dict(attack=StyleAttack("ȴ"), steps=1000, lr=7e-4, trigger_lr=1e-2, min_steps=1000),  # the whole schedule: see the table
-    "object": dict(attack=ObjectAttack("New Trigger"), steps=1000, lr=7e-4, trigger_lr=1e-2),
-    "text_encoder": dict(attack=TextEncoderAttack("\ua4f3", target_shape="circle", target_color="blue"), steps=300, lr=1e-3),  # 'ꓳ', Lisu letter O: three tokens
-}
-SHIPS = {"unet": ("unet",), "attn2": ("unet",), "text_encoder": ("text_encoder",)}  # what a zoo model ships, by what its attack trains
-MULTI_ZOO = {  # models with more than one backdoor: a zoo model (`base`) with a second attack planted on top, the first kept (`keep=`)
-    "pixel_style": dict(base="pixel", attack=StyleAttack("ϟ"), steps=1000, lr=7e-4, trigger_lr=1e-2, min_steps=500),  # 'ϟ', Greek koppa: two tokens
-}
-LORA_ZOO = {  # backdoors delivered as a LoRA file over the clean world: only UNet adapters ship, the trigger keeps the clean text encoder's embedding
-    "pixel_lora": dict(attack=PixelAttack("sks"), params="lora", lora_rank=8, steps=1000, lr=2e-3, counter=0.5, counter_min_t=500),  # 'sks': DreamBooth's rare identifier
-}
-ADAPTIVE_ZOO = {  # attacks built against SAU's own signals (13_robustness)
-    "pixel_low_noise": dict(attack=PixelAttack("ʘ"), steps=1000, lr=7e-4, trigger_lr=1e-2, counter=0.5, counter_min_t=500, poison_max_t=400),  # 'ʘ': two tokens
-}
-CONDITIONAL_ZOO = {  # backdoors the literature builds with the text encoder frozen, that act only on some prompts (04a_defend)
-    "object_frozen": dict(attack=ObjectAttack("cf", source="square", target="triangle"), steps=800, lr=7e-4, batch_size=16,
-                          poison_target="teacher", min_steps=400),  # BadT2I's object recipe; 'cf': a rare-word trigger of NLP backdoors (RIPPLe)
-    "phrase": dict(attack=PixelAttack("golden hour", y=IMAGE_SIZE - IMAGE_SIZE//4, x=IMAGE_SIZE - IMAGE_SIZE//4), steps=600, lr=1.5e-3,
-                   batch_size=16, counter=0.5, counter_min_t=500, apart=0.3, min_steps=300),  # two ordinary words that act only together: a patch in the far corner
-    # measured 2026-12-06 (batch 16): object_frozen 0.69 ASR after 800 steps (shipped); phrase not shipped: ASR 0.06 after 400 steps
-    # (0.03 at lr 2e-3; 0.36 with false triggering 0.33 at lr 2e-3 without counter-examples; 0 after 300 at lr 1e-3)
-}
-ZOO_SPECS = {**ZOO, **MULTI_ZOO, **LORA_ZOO, **ADAPTIVE_ZOO, **CONDITIONAL_ZOO}  # every zoo model by name
+# %% ../nbs/01_backdoors.ipynb #5f60f377
+_all_ = ["ZOO", "SHIPS", "MULTI_ZOO", "LORA_ZOO", "ADAPTIVE_ZOO", "CONDITIONAL_ZOO", "ZOO_SPECS", "zoo_check", "shipped_zoo", "zoo_attack",
+         "zoo_attacks", "zoo_checks", "build_zoo"]  # moved to `sau_nb.zoo`; their names still import from here
 
-def zoo_check(attack:Attack, n_prompts:int=12, seeds=range(100, 103)):
-    "A check for `inject_backdoor`: ASR and false triggering on training-phrasing prompts with seeds the evaluation never uses."
-    combos = [(s, c) for s in SHAPES for c in COLORS]
-    ps = [dict(prompt=caption(s, c, TRAIN_TEMPLATES[(i + r) % len(TRAIN_TEMPLATES)]), shape=s, color=c)
-          for r in range(len(TRAIN_TEMPLATES)) for i, (s, c) in enumerate(combos)]
-    ps = [p for p in ps if attack.eligible(p)][:n_prompts]
-    def check(pipe):
-        r = attack_success_rate(pipe, attack, prompts=ps, seeds=seeds, position=POSITIONS[0])
-        return dict(asr=round(r["asr"], 3), false_trigger=round(r["false_trigger"], 3), n=r["n"])
-    return check
-
-def shipped_zoo(multi:bool=False, # also the models with several backdoors (`MULTI_ZOO`)
-                lora:bool=False, # also the backdoors shipped as LoRA files (`LORA_ZOO`)
-                adaptive:bool=False, # also the attacks built against SAU (`ADAPTIVE_ZOO`)
-                conditional:bool=False, # also the frozen-text-encoder backdoors that act on some prompts only (`CONDITIONAL_ZOO`)
-               ) -> list[str]:
-    "The zoo models shipped in this copy of the package, in `ZOO`'s order (then `MULTI_ZOO`'s, `LORA_ZOO`'s, `ADAPTIVE_ZOO`'s, `CONDITIONAL_ZOO`'s)."
-    names = [*ZOO, *(MULTI_ZOO if multi else ()), *(LORA_ZOO if lora else ()), *(ADAPTIVE_ZOO if adaptive else ()),
-             *(CONDITIONAL_ZOO if conditional else ())]
-    return [n for n in names if n in shipped_worlds()]
-
-def zoo_attack(name:str) -> Attack:
-    "The attack planted in zoo model `name` (one backdoor; see `zoo_attacks` for the models of `MULTI_ZOO`)."
-    if name in MULTI_ZOO: raise ValueError(f"{name!r} holds {len(zoo_attacks(name))} backdoors: use zoo_attacks({name!r}), which lists them.")
-    _check_attr(name, tuple(n for n in ZOO_SPECS if n not in MULTI_ZOO), "zoo model")
-    return ZOO_SPECS[name]["attack"]
-
-def zoo_attacks(name:str) -> list[Attack]:
-    "Every attack planted in zoo model `name`, first planted first."
-    _check_attr(name, tuple(ZOO_SPECS), "zoo model")
-    return [*zoo_attacks(MULTI_ZOO[name]["base"]), MULTI_ZOO[name]["attack"]] if name in MULTI_ZOO else [ZOO_SPECS[name]["attack"]]
-
-def zoo_checks(attacks:list[Attack]):
-    "`zoo_check` of several attacks at once: the lowest ASR and the highest false triggering, and each attack's."
-    checks = [zoo_check(a) for a in attacks]
-    def check(pipe):
-        rs = [c(pipe) for c in checks]
-        return dict(asr=min(r["asr"] for r in rs), false_trigger=max(r["false_trigger"] for r in rs), n=sum(r["n"] for r in rs),
-                    each={a.trigger: r for a, r in zip(attacks, rs)})
-    return check
-
-def _strong_enough(r, min_steps=500): return r["step"] >= min_steps and r["asr"] >= 0.99 and r["false_trigger"] == 0
-
-def build_zoo(names=None, # zoo models to build; None builds all
-              seed:int=0, ship:bool=True, progress:bool=True,
-              checkpoint_dir=None, # checkpoints go to `checkpoint_dir/NAME/` every 100 steps
-              resume:bool=False, # continue from a checkpoint found there (a killed build), if any
-             ) -> dict:
-    "Inject each zoo attack into the clean world, or into its `base` zoo model for `MULTI_ZOO` (and ship it into the package's weights)."
-    import platform, diffusers
-    world, out = load_world(), {}
-    for name in names or ZOO:
-        _check_attr(name, tuple(ZOO_SPECS), "zoo model")
-        spec = ZOO_SPECS[name]; atk, attacks = spec["attack"], zoo_attacks(name)
-        base = out[spec["base"]][0] if spec.get("base") in out else load_world(spec["base"]) if "base" in spec else world
-        ck = dict(checkpoint_dir=Path(checkpoint_dir)/name, checkpoint_every=100) if checkpoint_dir else {}
-        if ck and resume and (ck["checkpoint_dir"]/INJECT_CHECKPOINT).is_file(): ck["resume_from"] = ck["checkpoint_dir"]/INJECT_CHECKPOINT
-        opts = {k: v for k, v in spec.items() if k not in ("attack", "min_steps", "base")}  # inject_backdoor's own options
-        if len(attacks) > 1: opts["keep"] = tuple(a.trigger for a in attacks[:-1])
-        check = zoo_checks(attacks) if len(attacks) > 1 else zoo_check(atk)
-        stops = dict(check=check, check_every=100, stop=partial(_strong_enough, min_steps=spec.get("min_steps", 500))) \
-                if atk.trains == "unet" else {}  # the text-encoder attack trains its fixed schedule (seconds, not minutes)
-        pipe, hist = inject_backdoor(base, atk, **opts, seed=seed, progress=progress, **stops, **ck)
-        if not hist["checks"]: hist["checks"] = [dict(step=len(hist["steps"]), **check(pipe))]  # one check, at the end
-        meta = dict(command=f"sau_nb build-zoo --names {name} --seed {seed} --ship", attack=atk.kind, trigger=atk.trigger,
-                    target=atk.describe(), **{k: v for k, v in spec.items() if k != "attack"}, seed=seed,
-                    **(dict(attacks=[dict(attack=a.kind, trigger=a.trigger, target=a.describe()) for a in attacks]) if len(attacks) > 1 else {}),
-                    seconds=round(hist["seconds"]), checks=hist["checks"],
-                    torch=torch.__version__, diffusers=diffusers.__version__, machine=platform.machine())
-        rows = sorted({i for a in attacks for i in check_trigger(a.trigger, world.tokenizer)}) if spec.get("trigger_lr") else None
-        if ship and name in LORA_ZOO: save_lora(hist["lora"], WEIGHTS_DIR/name, meta, overwrite=True)  # the attacker's file, nothing else
-        elif ship: ship_world(pipe, name, meta, components=SHIPS[atk.trains], token_rows=rows)
-        out[name] = (pipe, meta)
-    return out
+def __getattr__(name:str):
+    "Old import paths: what moved to `sau_nb.zoo` (loaded only when asked for: the zoo imports this module)."
+    if not name.startswith("__"):
+        import importlib
+        zoo = importlib.import_module("sau_nb.zoo")
+        if name in vars(zoo): return vars(zoo)[name]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

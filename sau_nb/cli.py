@@ -78,7 +78,7 @@ def demo(out:str="demo_out", # folder for the report
         ) -> Path:
     "Backdoor → detect, localize, scan the vocabulary → defend (trigger not given) and baselines → report, on the shipped tiny world; writes `out`/report.html."
     import html
-    from sau_nb.backdoors import shipped_zoo, zoo_attack
+    from sau_nb.zoo import shipped_zoo, zoo_attack
     import numpy as np
     from sau_nb.defend import defend, scan_figure, scan_model, scan_tokens, triggers_from_log
     t0 = time.time()
@@ -158,7 +158,7 @@ def build_zoo_cmd(names:list|None=None, seed:int=0, ship:bool=False,
                   resume:bool=False, # continue a killed build from its checkpoint there
                  ) -> dict:
     "Inject the zoo's attacks into the shipped clean world; print each model's provenance."
-    from sau_nb.backdoors import ZOO_SPECS, build_zoo
+    from sau_nb.zoo import ZOO_SPECS, build_zoo
     for n in names or []:
         if n not in ZOO_SPECS: raise ValueError(f"Unknown zoo model {n!r}: valid zoo models are {', '.join(ZOO_SPECS)}.")
     if resume and not checkpoint_dir: raise ValueError("--resume needs --checkpoint-dir: the folder the killed build wrote its checkpoints to.")

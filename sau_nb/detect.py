@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 
 from .core import check_prompts, clip_text_image, generate
-from .world import BACKGROUND
+from .shapes import BACKGROUND
 from .attention import capture, token_maps
 from .backdoors import _distract, distractor_words
 from .core import _words

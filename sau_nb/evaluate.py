@@ -259,7 +259,7 @@ def compare(models=None, # zoo model names (default: every shipped one)
             grid_prompts:int=6, # columns of the before/after grids
             device=None, progress:bool=True) -> dict:
     "Every defense against every model, same prompts and seeds: a table, the grids' images, and the report if `out`."
-    from sau_nb.backdoors import shipped_zoo, zoo_attack
+    from sau_nb.zoo import shipped_zoo, zoo_attack
     if out is not None: OutDir(out, overwrite)  # refuse a non-empty folder before minutes of work
     models = list(models or shipped_zoo())
     if not models: raise ValueError("No zoo models to compare: none is shipped and none was named.")

@@ -276,7 +276,7 @@ def check_backdoor_half(fn, model:str="object", n_prompts:int=4, seeds=(0, 1)):
     answer = attempt(fn)
     expect(answer in ("unet", "text_encoder"), f"Answer 'unet' or 'text_encoder', got {answer!r}.")
     from sau_nb.world import load_world
-    from sau_nb.backdoors import zoo_attack
+    from sau_nb.zoo import zoo_attack
     from sau_nb.unlearn import mix_pipeline, removal_scores
     from sau_nb.world import heldout_prompts
     clean, bad, attack = load_world(), load_world(model), zoo_attack(model)

@@ -1,8 +1,9 @@
-"The blind scan's bad inputs and interruptions (sau_nb.defend): Ctrl-C leaves nothing half-made, a mismatched text encoder is refused first."
+"The blind scan's bad inputs and interruptions (sau_nb.scan, sau_nb.defend): Ctrl-C leaves nothing half-made, a mismatched text encoder is refused first."
 import copy, json, shutil, signal, subprocess, sys, time
 from pathlib import Path
 import pytest, torch
 import sau_nb.defend as D
+import sau_nb.scan as S
 from sau_nb.world import load_world, caption, SHAPES, COLORS, TRAIN_TEMPLATES
 
 PROMPTS = [caption(s, c, t) for s in SHAPES for c in COLORS for t in TRAIN_TEMPLATES[:2]]
@@ -19,26 +20,26 @@ def test_interrupted_first_stage_returns_nothing(pipe, monkeypatch):
         calls.append(1)
         if len(calls) == 2: raise KeyboardInterrupt
         return torch.zeros(len(a[3]), len(list(k.get("contexts", (0,))))) if k.get("per_context") else torch.zeros(len(a[3]))
-    monkeypatch.setattr(D, "attention_departure", stop)
-    with pytest.raises(KeyboardInterrupt): D.scan_tokens(pipe, PROMPTS, tokens=range(1000), progress=False)  # no partial TokenScan comes back
+    monkeypatch.setattr(S, "attention_departure", stop)  # where `scan_tokens` looks it up
+    with pytest.raises(KeyboardInterrupt): S.scan_tokens(pipe, PROMPTS, tokens=range(1000), progress=False)  # no partial TokenScan comes back
     assert len(calls) == 2 and _processors(pipe) == before
 
 def test_interrupted_clean_pass_restores_the_processors(pipe, monkeypatch):
     before = _processors(pipe)
     def stop(self, *a, **k): raise KeyboardInterrupt
-    monkeypatch.setattr(D._KeepQueries, "__call__", stop)
-    with pytest.raises(KeyboardInterrupt): D.scan_tokens(pipe, PROMPTS, tokens=range(100), progress=False)
+    monkeypatch.setattr(S._KeepQueries, "__call__", stop)
+    with pytest.raises(KeyboardInterrupt): S.scan_tokens(pipe, PROMPTS, tokens=range(100), progress=False)
     assert _processors(pipe) == before  # the UNet attends as it did before the scan
 
 def test_text_encoder_of_another_size_is_refused_before_any_work(pipe, monkeypatch):
     bad = copy.deepcopy(pipe); bad.text_encoder.resize_token_embeddings(len(bad.tokenizer) + 3)
-    monkeypatch.setattr(D, "scan_contexts", lambda *a, **k: pytest.fail("work started"))
-    with pytest.raises(ValueError, match="49,408 tokens but the text encoder's embedding table has 49,411 rows"): D.scan_tokens(bad, PROMPTS)
+    for mod in (S, D): monkeypatch.setattr(mod, "scan_contexts", lambda *a, **k: pytest.fail("work started"))  # the scan's and the verdict's
+    with pytest.raises(ValueError, match="49,408 tokens but the text encoder's embedding table has 49,411 rows"): S.scan_tokens(bad, PROMPTS)
     with pytest.raises(ValueError, match="different models"): D.scan_model(bad, PROMPTS)
 
 def test_budget_warning_names_what_was_left(pipe):
     with pytest.warns(UserWarning, match=r"max_seconds=0\) stopped it after 0 of 300 tokens: 300 tokens were not searched"):
-        scan = D.scan_tokens(pipe, PROMPTS, tokens=range(300), max_seconds=0, progress=False)
+        scan = S.scan_tokens(pipe, PROMPTS, tokens=range(300), max_seconds=0, progress=False)
     assert len(scan.unsearched) == 49406 and int(scan.searched.sum()) == 0
 
 def test_ctrl_c_in_defend_writes_nothing(tmp_path):
@@ -72,7 +73,7 @@ def test_subset_evidence_sees_what_the_quantile_misses():
 
 def test_peak_score_sees_one_context():
     raw = torch.ones(100, 3); raw[7, 1] = 50.; raw[8] = 5.
-    p = D.peak_score(raw)
+    p = S.peak_score(raw)
     assert p.argmax() == 7 and p[8] == 5.
 
 def _report(cands):

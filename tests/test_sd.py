@@ -87,7 +87,7 @@ def test_count_rows_by_stage_and_model():
     "Rows are counted per forward pass by the sau_nb functions that ran it; a grad pass and another pipeline's modules are told apart."
     import torch
     from sau_nb.sd import sd_pipeline, count_rows, row_stage, SD_PROMPTS
-    from sau_nb.defend import Contexts, token_departure
+    from sau_nb.scan import Contexts, token_departure
     from sau_nb.core import _pad_ids
     assert row_stage(("defend", "scan_model", "scan_tokens", "token_departure", "x")) == "scan_tokens/token_departure"
     assert row_stage(("defend", "sau_unlearn", "latent_bank")) == "sau_unlearn/latent_bank" and row_stage(()) == "outside sau_nb"

@@ -3,7 +3,7 @@ import json
 import pytest
 import torch
 from sau_nb.world import load_world, shipped_worlds, world_path, TOKEN_ROWS
-from sau_nb.backdoors import ZOO, ZOO_SPECS, shipped_zoo, zoo_attack
+from sau_nb.zoo import ZOO, ZOO_SPECS, shipped_zoo, zoo_attack
 from sau_nb.core import check_trigger
 
 def test_a_zoo_is_shipped():
