@@ -30,17 +30,20 @@ def _recipe(name:str, recipe:str) -> dict:
     raise ValueError(f"recipe must be 'shape' (this chapter's shape of {name}) or 'published' (its released loop's settings), got {recipe!r}.")
 
 def skd_cag(pipe, trigger:str, prompts, recipe:str="shape", **kwargs):
-    "SKD plus cross-attention guidance on the trigger's own tokens (a term that really gives gradients); `recipe=\"published\"`: the released loop's settings."
-    return sau_unlearn(pipe, trigger, prompts, **{**dict(w_keep=0., gamma=0., attn_scope="trigger", focus=0., trigger_lr=0., te_params=None), **_recipe("skd_cag", recipe), **kwargs})
+    "SKD plus cross-attention guidance on the trigger's tokens (a term with real gradients); `recipe=\"published\"`: the released loop's settings."
+    shape = dict(w_keep=0., gamma=0., attn_scope="trigger", focus=0., trigger_lr=0., te_params=None)
+    return sau_unlearn(pipe, trigger, prompts, **{**shape, **_recipe("skd_cag", recipe), **kwargs})
 
 def resteer(pipe, trigger:str, prompts, recipe:str="shape", **kwargs):
     "Attention re-steering alone: drive the trigger tokens' cross-attention to zero; `recipe=\"published\"`: the Forget-Me-Not fork's settings."
-    return sau_unlearn(pipe, trigger, prompts, **{**dict(w_distill=0., w_keep=0., attn_scope="trigger", focus=0., trigger_lr=0., te_params=None), **_recipe("resteer", recipe), **kwargs})
+    shape = dict(w_distill=0., w_keep=0., attn_scope="trigger", focus=0., trigger_lr=0., te_params=None)
+    return sau_unlearn(pipe, trigger, prompts, **{**shape, **_recipe("resteer", recipe), **kwargs})
 
 def reversal(pipe, trigger:str, prompts, clean_pipe=None, **kwargs):
     "Oracle: fine-tune towards the clean model (teacher = `clean_pipe`'s UNet). Needs the clean weights."
     if clean_pipe is None: raise ValueError("reversal is an oracle: pass clean_pipe=, the model before the backdoor.")
-    return sau_unlearn(pipe, trigger, prompts, **{**dict(teacher_unet=clean_pipe.unet, w_attn=0., gamma=0., focus=0., trigger_lr=0., te_params=None), **kwargs})
+    oracle = dict(teacher_unet=clean_pipe.unet, w_attn=0., gamma=0., focus=0., trigger_lr=0., te_params=None)
+    return sau_unlearn(pipe, trigger, prompts, **{**oracle, **kwargs})
 
 # %% ../nbs/05_baselines.ipynb #70ef4bc8
 @torch.no_grad()

@@ -95,7 +95,8 @@ def check_t_range(t_range) -> tuple[float, float]:
     try: lo, hi = (float(x) for x in t_range)
     except (TypeError, ValueError): lo = hi = None
     if lo is None or not 0 <= lo < hi <= 1:
-        raise ValueError(f"t_range must be two fractions of T, (lo, hi) with 0 ≤ lo < hi ≤ 1: pass, e.g., (0.5, 1) (high noise, the default) or (0, 0.5) (low noise); got {t_range!r}.")
+        raise ValueError(f"t_range must be two fractions of T, (lo, hi) with 0 ≤ lo < hi ≤ 1: pass, e.g., (0.5, 1) "
+                         f"(high noise, the default) or (0, 0.5) (low noise); got {t_range!r}.")
     return lo, hi
 
 def draw_timesteps(n:int, T:int, # how many; the schedule's number of training timesteps
