@@ -82,10 +82,11 @@ def test_nb(fn, skip_flags=None, force_flags=None, do_print=False, showerr=True,
     if do_print: print(f"- Completed {fn}")
     return res, t
 
-# Seconds each notebook took under test (clean clone, CI=true bash .ci/run, 2026-12-06, a loaded 2-core host): only an order.
-# A notebook's own record in runs/executed/ wins; a notebook not listed counts as quick.
-TYPICAL = {"08_cli": 890, "04a_defend": 390, "04_unlearn": 387, "index": 245, "03_detect": 179, "01_backdoors": 137,
-           "13_robustness": 121, "06_evaluate": 59, "07_stable_diffusion": 45, "09_bad_inputs": 45, "05_baselines": 41}
+# Seconds each notebook took under test on a loaded 2-core host, 2026-12-06 (ci8's clean clone, and single runs after the module split
+# and chapter 08's smaller verdict reference): only an order. A notebook's own record in runs/executed/ wins; one not listed counts as quick.
+TYPICAL = {"08_cli": 807, "04_unlearn": 552, "index": 227, "03_detect": 217, "04a_defend": 209, "01_backdoors": 191,
+           "07_stable_diffusion": 174, "01a_zoo": 140, "13_robustness": 115, "06_evaluate": 94, "04a_blind_scan": 83, "09_bad_inputs": 65,
+           "05_baselines": 53}
 
 def expected_seconds(fn:Path, folder:Path|None=None) -> float:
     "How long notebook `fn` is expected to take: its last recorded run in `folder` (any version), else `TYPICAL`, else 0."
