@@ -11,6 +11,7 @@ One model per call, one JSON line appended to runs/scan/scan.jsonl (or defend.js
   OMP_NUM_THREADS=1 python bench/bench_scan.py --model pixel_low_noise --t-range 0 0.5   # contexts at low noise (t < T/2): files and records named pixel_low_noise_t0-0.5
   OMP_NUM_THREADS=1 python bench/bench_scan.py --model object --stages --verdict   # staged vs one-stage scan: first-stage rank of each planted token, rows, FLOPs, seconds (stages.jsonl)
   OMP_NUM_THREADS=1 python bench/bench_scan.py --model object_frozen --options   # first stage in every context, peak tokens, pairs, subset evidence (04a)
+  OMP_NUM_THREADS=1 python bench/bench_scan.py --model object_frozen --options --first-start   # ... with the first stage's candidate at the start (NAME_opt_start)
 Fine-tuned variants are kept in runs/scan/variants/NAME (with finetune.json) and reloaded by later calls.
 """
 import argparse, dataclasses, json, sys, time
@@ -36,6 +37,7 @@ ap.add_argument("--stages", action="store_true", help="the staged scan against t
 ap.add_argument("--old-tokens", type=int, default=2048, help="with --stages: the one-stage scan is timed on this many random tokens and scaled to the vocabulary")
 ap.add_argument("--verdict", action="store_true", help="with --stages: also the verdict (scan_model) on the staged scan, and its seconds")
 ap.add_argument("--options", action="store_true", help="the options for conditional and phrase backdoors: first stage in every context, peak tokens, pairs, subset evidence (files and records named NAME_opt)")
+ap.add_argument("--first-start", action="store_true", help="with --options: the first stage puts every token at the start of its contexts (scan_tokens(first_start=True))")
 ap.add_argument("--out", default="runs/scan")
 a = ap.parse_args()
 torch.set_num_threads(1)
@@ -43,7 +45,7 @@ out = Path(a.out); out.mkdir(parents=True, exist_ok=True)
 cmd = "OMP_NUM_THREADS=1 python " + " ".join(sys.argv)
 tr = dict(t_range=tuple(a.t_range)) if a.t_range else {}  # passed to every scan and verdict below; the scan's file and record name it
 thr = {**tr, **(dict(threshold=a.threshold) if a.threshold is not None else {})}  # what every verdict (scan_model) gets
-st = {**tr, **(dict(first_contexts=3) if a.options else {})}  # what every staged token scan gets
+st = {**tr, **(dict(first_contexts=3, first_start=a.first_start) if a.options else {})}  # what every staged token scan gets
 if a.options: thr.update(n_peak=2, n_pairs=64, subset=True)
 prompts = [caption(s, c, t) for s in SHAPES for c in COLORS for t in TRAIN_TEMPLATES]
 import hashlib
@@ -63,7 +65,7 @@ if a.finetune_seed is not None:  # a clean fine-tuned variant: the clean world t
                                              seconds=round(time.time() - t0), loss_last20=float(np.mean(losses[-20:]))))
         save_pipeline(pipe, vdir); (vdir/"finetune.json").write_text(json.dumps(rec["finetune"]))
 if a.t_range: name += f"_t{a.t_range[0]:g}-{a.t_range[1]:g}"; rec.update(model=name, t_range=a.t_range)  # its own files and records
-if a.options: name += "_opt"; rec.update(model=name, options=dict(first_contexts=3, n_peak=2, n_pairs=64, subset=True))
+if a.options: name += "_opt" + ("_start" if a.first_start else ""); rec.update(model=name, options=dict(first_contexts=3, first_start=a.first_start, n_peak=2, n_pairs=64, subset=True))
 attacks = zoo_attacks(a.model) if a.model in ZOO_SPECS else []
 tok = pipe.tokenizer
 scan = None

@@ -260,6 +260,8 @@ def scan_tokens(pipe, clean_prompts:list[str],
                 n_exact:int|None=512, # the first stage's best tokens scored exactly; None: one stage, every token scored exactly
                 n_null:int=256, # random ordinary tokens scored exactly too: the reference that z compares with
                 first_contexts:int=1, # contexts the first stage scores every token in, from the first: with more, a token's peak over them (`peak_score`)
+                first_start:bool=False, # the first stage puts every token at the start of its contexts' prompts, where the causal text encoder
+                                        # carries it into every later word (a backdoor that acts on one object's prompts acts most there)
                ) -> TokenScan:
     "Score every token cheaply (`attention_departure`) and the `n_exact` best exactly (`token_departure`); tokens go in a seeded random order, so a budget leaves a uniform sample."
     check_pipeline(pipe); check_vocabulary(pipe)  # before any work
@@ -277,9 +279,10 @@ def scan_tokens(pipe, clean_prompts:list[str],
                                                                                               unet_rows=int((~torch.isnan(per[:, 0])).sum()) * n_contexts)))
         if left := [i for i in ids.tolist() if torch.isnan(per[i, 0])]: _warn_left(left, len(ids), max_tokens, max_seconds)
         return scan
-    cq, raw = cross_queries(pipe, ctx), torch.full((V, first_contexts), float("nan"))
+    fctx = dataclasses.replace(ctx, positions=["start"] * len(ctx), at=torch.ones_like(ctx.at)) if first_start else ctx  # same prompts and latents
+    cq, raw = cross_queries(pipe, fctx), torch.full((V, first_contexts), float("nan"))
     for b in _budget(ids, max_tokens, max_seconds, 256, "scan tokens (first stage)", progress):
-        raw[b] = attention_departure(pipe, ctx, cq, b, contexts=range(first_contexts), per_context=True)
+        raw[b] = attention_departure(pipe, fctx, cq, b, contexts=range(first_contexts), per_context=True)
     first, t1 = peak_score(raw), time.time()  # several contexts: a backdoor that moves one shape's prompts stands out in that shape's
     scan = TokenScan(per, dom, special, 0., ctx, first)
     cand = torch.where(scan.ordinary, first, torch.tensor(-float("inf")))
@@ -289,7 +292,8 @@ def scan_tokens(pipe, clean_prompts:list[str],
     exact = list(dict.fromkeys(best + scan.reference + [i for i in dom if scan.searched[i]]))
     per[exact] = token_departure(pipe, ctx, exact, batch_size, desc="scan tokens (exact)" if progress else None)
     n1 = int(scan.searched.sum())
-    scan.seconds, scan.stages = time.time() - t0, dict(first=dict(seconds=t1 - t0, tokens=n1, unet_rows=len(ctx), contexts=first_contexts, text_states=cq.n_text),
+    scan.seconds, scan.stages = time.time() - t0, dict(first=dict(seconds=t1 - t0, tokens=n1, unet_rows=len(ctx), contexts=first_contexts, text_states=cq.n_text,
+                                                                  positions=fctx.positions[:first_contexts]),
                                                        exact=dict(seconds=time.time() - t1, tokens=len(exact), unet_rows=len(exact) * n_contexts))
     if left := [i for i in ids.tolist() if torch.isnan(first[i])]: _warn_left(left, len(ids), max_tokens, max_seconds)
     return scan
