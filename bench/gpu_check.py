@@ -14,8 +14,9 @@ that fails records its error and the next one runs, and a row the time budget ca
   6. the tiny world's demo (`sau_nb demo`) on CUDA, if time remains (its report is copied into OUT).
 
 `--dry-run` runs the same rows on a CPU at tiny sizes (`sd_pipeline("small")`, 64 px, scans at 128 and 64 that rescore
-8 + 8 tokens exactly, float32, one step): the T4 rows are refused there (8-bit AdamW runs on CUDA only), which exercises the
-error path, and the demo's command line is parsed only. bench/device/run.sh runs this on the lent machine (wheels, Python 3.12) and rehearses it with --dry-run.
+8 + 8 tokens exactly, float32, one step): the T4 rows are refused there (8-bit AdamW runs on CUDA only), which exercises
+the error path, and the demo's command line is parsed only. bench/device/run.sh runs this on the lent machine (wheels,
+Python 3.12) and rehearses it with --dry-run.
 """
 from __future__ import annotations
 import argparse, gc, json, os, shutil, subprocess, sys, tempfile, time, traceback, warnings
