@@ -13,9 +13,10 @@ that fails records its error and the next one runs, and a row the time budget ca
      tried from the largest down until it fits, FLOPs per token, and the whole vocabulary's time here and, by FLOPs, on a T4;
   6. the tiny world's demo (`sau_nb demo`) on CUDA, if time remains (its report is copied into OUT).
 
-`--dry-run` runs the same rows on a CPU at tiny sizes (`sd_pipeline("small")`, 64 px, scans at 128 and 64, float32, one step): the T4
-rows are refused there (8-bit AdamW runs on CUDA only), which exercises the error path, and the demo's command line is
-parsed only. bench/device/run.sh runs this on the lent machine (wheels, Python 3.12) and rehearses it with --dry-run.
+`--dry-run` runs the same rows on a CPU at tiny sizes (`sd_pipeline("small")`, 64 px, scans at 128 and 64 that rescore
+8 + 8 tokens exactly, float32, one step): the T4 rows are refused there (8-bit AdamW runs on CUDA only), which exercises
+the error path, and the demo's command line is parsed only. bench/device/run.sh runs this on the lent machine (wheels,
+Python 3.12) and rehearses it with --dry-run.
 """
 from __future__ import annotations
 import argparse, gc, json, os, shutil, subprocess, sys, tempfile, time, traceback, warnings
@@ -27,6 +28,7 @@ import bench_sd_memory as bench  # noqa: E402
 T4_GB = 15.  # the T4 profile's cap: a 16 GB card less what the driver keeps
 T4_TFLOPS = 65.  # a T4's peak float16 tensor-core rate (NVIDIA's datasheet), for the scan's FLOP-count estimate
 PARAMS = ("lora", "attn2_kv", "unet")
+DRY_EXACT = dict(n_exact=8, n_null=8)  # a dry run's exact stage: a few tokens (a user's scan rescores 512 + 256 of them)
 
 
 def matmul_rate(n: int, dtype, device, repeats: int = 10) -> float:
@@ -141,8 +143,9 @@ def sau_row(pipe, px: int, params: str, steps: int, memory="t4", flops: bool = F
     return row
 
 
-def scan_row(pipe, px: int, batches: list[int], seconds: float, rate: float | None = None) -> dict:
+def scan_row(pipe, px: int, batches: list[int], seconds: float, rate: float | None = None, **exact) -> dict:
     "`scan_tokens` at `px`: tokens/s at the largest of `batches` that fits, FLOPs per token, the vocabulary's time here and on a T4."
+    # `exact`: scan_tokens' n_exact / n_null (a dry run rescores a few tokens exactly, not its 512 + 256: the same code path)
     import torch
     from torch.utils.flop_counter import FlopCounterMode
     from sau_nb.scan import scan_tokens, scan_contexts, token_departure
@@ -161,7 +164,7 @@ def scan_row(pipe, px: int, batches: list[int], seconds: float, rate: float | No
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the budget's "tokens were not searched" warning: a partial scan is the point
         with FlopCounterMode(display=False) as staged:  # the staged scan as a user runs it (first stage, then the exact one)
-            scan = scan_tokens(pipe, SD_PROMPTS, batch_size=b, max_seconds=seconds, progress=False)
+            scan = scan_tokens(pipe, SD_PROMPTS, batch_size=b, max_seconds=seconds, progress=False, **exact)
     exact = fc.get_total_flops() / b  # the one-stage design's cost per token: the exact departure in every context
     n = int(scan.searched.sum())  # tokens the staged scan searched (every one through its first stage), not only those re-scored exactly
     fpt = staged.get_total_flops() / n
@@ -249,7 +252,8 @@ def main(argv=None) -> int:
         rep.run(f"unlimited {p}", lambda: sau_row(pipe, px, p, steps, t4_adamw() if dry else "t4", flops=True, rate=rate),
                 need_s=0 if dry else 45, params=p, profile="unlimited (bfloat16)")  # a CPU has no 8-bit AdamW here
     for spx, batches, secs in (((128, [4, 2], 1), (64, [8, 4], 1)) if dry else ((512, [64, 32, 16], 25), (256, [256, 128, 64], 20))):
-        rep.run(f"scan {spx}px", lambda: scan_row(pipe, spx, batches, secs, rate), need_s=0 if dry else secs + 30)
+        rep.run(f"scan {spx}px", lambda: scan_row(pipe, spx, batches, secs, rate, **DRY_EXACT if dry else {}),
+                need_s=0 if dry else secs + 30)
     del pipe; free()
     if a.no_demo: rep.add(dict(row="demo", status="skipped: --no-demo"))
     else: rep.run("demo", lambda: demo_row(rep.out, max(30., rep.left()), dry), need_s=0 if dry else 90)

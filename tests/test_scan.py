@@ -43,7 +43,8 @@ def test_budget_warning_names_what_was_left(pipe):
     assert len(scan.unsearched) == 49406 and int(scan.searched.sum()) == 0
 
 def test_ctrl_c_in_defend_writes_nothing(tmp_path):
-    subprocess.run([EXE, "export-world", "--name", "clean", "--out", str(tmp_path/"model")], check=True, capture_output=True, timeout=600)
+    from sau_nb.cli import export_world_cmd
+    export_world_cmd("clean", tmp_path/"model")  # in this process (no second start-up): the folder is setup, Ctrl-C is what is checked
     (tmp_path/"prompts.txt").write_text("\n".join(PROMPTS))
     p = subprocess.Popen([EXE, "defend", "--model", str(tmp_path/"model"), "--prompts", str(tmp_path/"prompts.txt"), "--out", str(tmp_path/"out")],
                          stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
