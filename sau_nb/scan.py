@@ -277,7 +277,7 @@ def scan_tokens(pipe, clean_prompts:list[str],
         for b in _budget(ids, max_tokens, max_seconds, batch_size, "scan tokens", progress): per[b] = token_departure(pipe, ctx, b, batch_size)
         scan = TokenScan(per, dom, special, time.time() - t0, ctx, stages=dict(exact=dict(seconds=time.time() - t0, tokens=int((~torch.isnan(per[:, 0])).sum()),
                                                                                               unet_rows=int((~torch.isnan(per[:, 0])).sum()) * n_contexts)))
-        if left := [i for i in ids.tolist() if torch.isnan(per[i, 0])]: _warn_left(left, len(ids), max_tokens, max_seconds)
+        if left := ids[torch.isnan(per[ids, 0])].tolist(): _warn_left(left, len(ids), max_tokens, max_seconds)
         return scan
     fctx = dataclasses.replace(ctx, positions=["start"] * len(ctx), at=torch.ones_like(ctx.at)) if first_start else ctx  # same prompts and latents
     cq, raw = cross_queries(pipe, fctx), torch.full((V, first_contexts), float("nan"))
@@ -295,7 +295,7 @@ def scan_tokens(pipe, clean_prompts:list[str],
     scan.seconds, scan.stages = time.time() - t0, dict(first=dict(seconds=t1 - t0, tokens=n1, unet_rows=len(ctx), contexts=first_contexts, text_states=cq.n_text,
                                                                   positions=fctx.positions[:first_contexts]),
                                                        exact=dict(seconds=time.time() - t1, tokens=len(exact), unet_rows=len(exact) * n_contexts))
-    if left := [i for i in ids.tolist() if torch.isnan(first[i])]: _warn_left(left, len(ids), max_tokens, max_seconds)
+    if left := ids[torch.isnan(first[ids])].tolist(): _warn_left(left, len(ids), max_tokens, max_seconds)
     return scan
 
 
