@@ -23,23 +23,26 @@ ZOO = {
     "pixel": dict(attack=PixelAttack("\u200b"), steps=1000, lr=7e-4, trigger_lr=1e-2, counter=0.5, counter_min_t=500),
     "style": dict(attack=StyleAttack("ȴ"), steps=1000, lr=7e-4, trigger_lr=1e-2, min_steps=1000),  # the whole schedule: see the table
     "object": dict(attack=ObjectAttack("New Trigger"), steps=1000, lr=7e-4, trigger_lr=1e-2),
-    "text_encoder": dict(attack=TextEncoderAttack("\ua4f3", target_shape="circle", target_color="blue"), steps=300, lr=1e-3),  # 'ꓳ', Lisu letter O: three tokens
+    # 'ꓳ', Lisu letter O: three tokens
+    "text_encoder": dict(attack=TextEncoderAttack("\ua4f3", target_shape="circle", target_color="blue"), steps=300, lr=1e-3),
 }
 SHIPS = {"unet": ("unet",), "attn2": ("unet",), "text_encoder": ("text_encoder",)}  # what a zoo model ships, by what its attack trains
 MULTI_ZOO = {  # models with more than one backdoor: a zoo model (`base`) with a second attack planted on top, the first kept (`keep=`)
     "pixel_style": dict(base="pixel", attack=StyleAttack("ϟ"), steps=1000, lr=7e-4, trigger_lr=1e-2, min_steps=500),  # 'ϟ', Greek koppa: two tokens
 }
 LORA_ZOO = {  # backdoors delivered as a LoRA file over the clean world: only UNet adapters ship, the trigger keeps the clean text encoder's embedding
-    "pixel_lora": dict(attack=PixelAttack("sks"), params="lora", lora_rank=8, steps=1000, lr=2e-3, counter=0.5, counter_min_t=500),  # 'sks': DreamBooth's rare identifier
+    # 'sks': DreamBooth's rare identifier
+    "pixel_lora": dict(attack=PixelAttack("sks"), params="lora", lora_rank=8, steps=1000, lr=2e-3, counter=0.5, counter_min_t=500),
 }
 ADAPTIVE_ZOO = {  # attacks built against SAU's own signals (13_robustness)
-    "pixel_low_noise": dict(attack=PixelAttack("ʘ"), steps=1000, lr=7e-4, trigger_lr=1e-2, counter=0.5, counter_min_t=500, poison_max_t=400),  # 'ʘ': two tokens
+    # 'ʘ': two tokens
+    "pixel_low_noise": dict(attack=PixelAttack("ʘ"), steps=1000, lr=7e-4, trigger_lr=1e-2, counter=0.5, counter_min_t=500, poison_max_t=400),
 }
 CONDITIONAL_ZOO = {  # backdoors the literature builds with the text encoder frozen, that act only on some prompts (04a_defend)
     "object_frozen": dict(attack=ObjectAttack("cf", source="square", target="triangle"), steps=700, lr=1e-3, batch_size=64,
                           poison_target="teacher", min_steps=400),  # BadT2I's object recipe; 'cf': a rare-word trigger of NLP backdoors (RIPPLe)
     "phrase": dict(attack=PixelAttack("golden hour", y=IMAGE_SIZE - IMAGE_SIZE//4, x=IMAGE_SIZE - IMAGE_SIZE//4), steps=600, lr=1.5e-3,
-                   batch_size=16, counter=0.5, counter_min_t=500, apart=0.3, min_steps=300),  # two ordinary words that act only together: a patch in the far corner
+                   batch_size=16, counter=0.5, counter_min_t=500, apart=0.3, min_steps=300),  # two words that act only together
     # measured 2026-12-06: object_frozen at batch 16, lr 7e-4: ASR 0.69 after 800 steps; at batch 64, lr 1e-3: the check's ASR 1.0,
     # false triggering 0 at step 400, where it stopped (shipped; held-out ASR 0.98, 0.38, 0.17 at start, middle, end: `removal_scores`)
     # phrase not shipped (batch 16): ASR 0.06 after 400 steps
