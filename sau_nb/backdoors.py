@@ -13,7 +13,9 @@ from tqdm.auto import tqdm
 
 from .world import encode_latents, world_quality
 from .shapes import COLORS, HELDOUT_TEMPLATES, IMAGE_SIZE, SHAPES, TRAIN_TEMPLATES, ShapeData, caption, foreground, heldout_prompts, make_shapes, read_attributes, register_reader, render
-from .core import _check_attr, _cosine_lr, check_pipeline, generate, load_lora, lora_state_dict, seeded, to_uint8
+from .core import _check_attr, check_pipeline, generate, to_uint8
+from .checkpoints import _cosine_lr, seeded
+from .files import load_lora, lora_state_dict
 from .core import POSITIONS, SAMPLING, _encode, _pad_ids, _view, check_trigger, insert_trigger, neutral_words, trigger_positions
 from .attention import cross_attention_layers
 from .students import finish_unet, lora_config, trainable_unet

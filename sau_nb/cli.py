@@ -15,7 +15,8 @@ __all__ = ['DEMO_PROMPTS', 'DEMO_BASELINES', 'HUB', 'ORDINARY_RATIO', 'demo', 't
 
 # %% ../nbs/08_cli.ipynb #cd82cdd9
 from .world import SHAPES, COLORS, heldout_prompts, load_world, caption, TRAIN_TEMPLATES, train_world, ship_world
-from .core import save_pipeline, check_output_folder, load_pipeline, md_table, trigger_positions
+from .core import md_table, trigger_positions
+from .files import save_pipeline, check_output_folder, load_pipeline
 
 # %% ../nbs/08_cli.ipynb #b4192556
 from .evaluate import OutDir, CLIP_DIR, build_clip, compare, default_defenses, load_clip, method_name, table_rows, write_report

@@ -9,7 +9,8 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from .core import T_RANGE, check_pipeline, check_prompts, check_t_range, check_trigger
+from .core import check_pipeline, check_prompts, check_trigger
+from .checkpoints import T_RANGE, check_t_range
 from .unlearn import sau_unlearn, trigger_effect
 from .scan import (Contexts, TokenScan, _ids, as_text, best_sequence, departure_vectors, extend_tokens, ordinary_sequences,
                         pair_tokens, scan_contexts, scan_tokens, token_departure)

@@ -8,7 +8,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .core import check_prompts, clip_text_image, generate
+from .core import check_prompts, generate
+from .judges import clip_text_image
 from .shapes import BACKGROUND
 from .attention import capture, token_maps
 from .backdoors import _distract, distractor_words

@@ -15,9 +15,12 @@ from tqdm.auto import tqdm
 
 from .world import load_world
 from .world import as_asked, COLORS, HELDOUT_TEMPLATES, SHAPES, TRAIN_TEMPLATES, WEIGHTS_DIR, caption, heldout_prompts, make_shapes
-from .core import PICKLE_SUFFIXES, _atomic_folder, _cosine_lr, generate, image_grid
+from .core import generate, image_grid
+from .files import PICKLE_SUFFIXES, _atomic_folder
+from .checkpoints import _cosine_lr
 from .core import POSITIONS, _view, trigger_positions
-from .core import ClipJudge, _clip_pixels, get_device, random_clip
+from .core import get_device
+from .judges import ClipJudge, _clip_pixels, random_clip
 
 
 # %% auto #0

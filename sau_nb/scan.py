@@ -9,7 +9,8 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from .core import POSITIONS, T_RANGE, _pad_ids, _split_at, check_pipeline, check_prompts, check_t_range, check_trigger, draw_timesteps
+from .core import POSITIONS, _pad_ids, _split_at, check_pipeline, check_prompts, check_trigger
+from .checkpoints import T_RANGE, check_t_range, draw_timesteps
 from .unlearn import latent_bank
 
 # %% auto #0

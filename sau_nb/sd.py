@@ -13,8 +13,8 @@ import numpy as np
 import torch
 from PIL import Image
 
-from .core import (ClipJudge, random_clip, clip_image_image, clip_text_image, clip_tokenizer, get_device, get_dtype,
-                         to_uint8)
+from .core import clip_tokenizer, get_device, get_dtype, to_uint8
+from .judges import ClipJudge, random_clip, clip_image_image, clip_text_image
 
 # %% auto #0
 __all__ = ['NO_GPU', 'SD15_PARTS', 'SMALL_CONFIG', 'SIZES', 'SD15', 'BADT2I_TRIGGER', 'BADT2I', 'BOYA_URL', 'BOYA_REGION',

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from .core import load_checkpoint, resume_state, save_checkpoint
+from .checkpoints import load_checkpoint, resume_state, save_checkpoint
 
 # %% auto #0
 __all__ = ['RunControl', 'EMA', 'TrainLoop']

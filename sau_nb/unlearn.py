@@ -10,8 +10,10 @@ import torch
 import torch.nn.functional as F
 from torch.func import functional_call
 
-from .core import _cosine_lr, check_pipeline, check_prompts, generate, get_device, load_checkpoint, seeded, to_uint8
-from .core import POSITIONS, T_RANGE, _encode, _pad_ids, _view, check_trigger, draw_timesteps, insert_trigger, trigger_positions
+from .core import check_pipeline, check_prompts, generate, get_device, to_uint8
+from .checkpoints import _cosine_lr, load_checkpoint, seeded
+from .core import POSITIONS, _encode, _pad_ids, _view, check_trigger, insert_trigger, trigger_positions
+from .checkpoints import T_RANGE, draw_timesteps
 from .attention import capture
 from .core import PHRASING_WORDS, neutral_words
 from .students import (TE_DEFAULT, TE_PARAM_SETS, TOKEN_SHIFT, bake_token_shift, check_params, finish_unet,

@@ -14,7 +14,9 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from .core import *
-from .core import _atomic_folder, _cosine_lr, _dtype_kw, _pad_ids
+from .core import _pad_ids
+from .files import _atomic_folder, _dtype_kw
+from .checkpoints import _cosine_lr
 from .shapes import (IMAGE_SIZE, SHAPES, COLORS, TRAIN_TEMPLATES, caption, heldout_prompts, ShapeData, make_shapes,
                           read_attributes, attribute_accuracy)
 from .shapes import (BACKGROUND, SIZE_RANGE, SQUARE_SIDE, HELDOUT_TEMPLATES, READERS, render, foreground, read_shape, read_color,

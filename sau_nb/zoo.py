@@ -10,7 +10,8 @@ import torch
 
 from .world import WEIGHTS_DIR, load_world, ship_world, shipped_worlds
 from .shapes import COLORS, IMAGE_SIZE, SHAPES, TRAIN_TEMPLATES, caption
-from .core import POSITIONS, _check_attr, check_trigger, save_lora
+from .core import POSITIONS, _check_attr, check_trigger
+from .files import save_lora
 from .backdoors import (INJECT_CHECKPOINT, Attack, ObjectAttack, PixelAttack, StyleAttack, TextEncoderAttack,
                               attack_success_rate, inject_backdoor)
 
