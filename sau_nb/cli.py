@@ -74,7 +74,7 @@ def demo(out:str="demo_out", # folder for the report
          n_prompts:int=12, # held-out evaluation prompts (12: every shape × colour in one phrasing)
          baselines=DEMO_BASELINES,
          max_tokens:int|None=None, # scan only this many tokens of the vocabulary (None: all of it; a warning names what was left)
-         n_ref:int=256, # ordinary sequences of each length the verdict compares candidates with (fewer: faster, a noisier verdict)
+         n_ref:int|None=None, # ordinary sequences of each length the verdict compares candidates with (None: `scan_model`'s; fewer: faster, noisier)
          progress:bool=True, # progress bars with an ETA for every long stage
         ) -> Path:
     "Backdoor → detect, localize, scan the vocabulary → defend (trigger not given) and baselines → report, on the shipped tiny world; writes `out`/report.html."
@@ -96,14 +96,15 @@ def demo(out:str="demo_out", # folder for the report
     ts = time.time()  # the blind scan: the clean prompts, the log's candidates, and every token of the vocabulary (or `max_tokens` of them)
     lrep = triggers_from_log(pipe, det["log"], DEMO_PROMPTS, detector=det["detector"], max_flagged=4); took["prompt log"] = time.time() - ts
     scan = scan_tokens(pipe, DEMO_PROMPTS, max_tokens=max_tokens, progress=progress)
-    rep = scan_model(pipe, DEMO_PROMPTS, scan=scan, extra=[c["trigger"] for c in lrep.candidates], n_ref=n_ref, progress=progress)
+    verdict = {} if n_ref is None else dict(n_ref=n_ref)  # the verdict's reference size, for the scan and the re-scan
+    rep = scan_model(pipe, DEMO_PROMPTS, scan=scan, extra=[c["trigger"] for c in lrep.candidates], progress=progress, **verdict)
     found, scan_s = rep.backdoors, time.time() - ts
     took.update({f"scan: {k}": v["seconds"] for k, v in scan.stages.items()}, **{f"scan: {k}": v for k, v in rep.seconds.items() if k != "tokens"})
     print(f"blind scan ({scan_s:.0f} s): {rep}")
     fns, rescan_s = default_defenses(), []
     show = progress  # `compare` asks its defenses for no bars: the blind defense's SAU run and re-scan show theirs
     def blind_defend(pipe, trigger, prompts, steps, n_seeds, seed=0, progress=False):  # `trigger` is not used: defend acts on what the scan found
-        new, r = defend(pipe, prompts, before=rep, scan_kw=dict(scan=scan, n_ref=n_ref), sau_kw=dict(steps=steps, n_seeds=n_seeds), rescan="candidates", seed=seed, progress=show)
+        new, r = defend(pipe, prompts, before=rep, scan_kw=dict(scan=scan, **verdict), sau_kw=dict(steps=steps, n_seeds=n_seeds), rescan="candidates", seed=seed, progress=show)
         rescan_s.append(r.seconds.get("rescan", 0.))
         took.update({f"defend: {k}": v for k, v in r.seconds.items() if k != "scan"})
         return new, dict(seconds=r.seconds.get("sau", 0.), report=str(r))  # the unlearning alone: the scan's time is its own column
@@ -304,7 +305,7 @@ def defend_cmd(model:str, prompts:str, out:str,
                rescan:str="full", seed:int=0, overwrite:bool=False, device:str|None=None,
                allow_pickle:bool=False, # load pickle weights: only a model you trust
                low_noise:bool=False, # scan at low noise (`LOW_T_RANGE`, t < T/2, its own threshold) instead of the default high-noise half
-               n_ref:int=256, # ordinary sequences of each length the verdict compares candidates with (fewer: faster, a noisier verdict)
+               n_ref:int|None=None, # ordinary sequences of each length the verdict compares candidates with (None: `scan_model`'s)
               ) -> Path:
     "`defend` on the diffusers folder `model`: write the repaired (or unchanged) model and `defense_report.json` to `out`."
     import dataclasses
@@ -313,7 +314,8 @@ def defend_cmd(model:str, prompts:str, out:str,
     ps = read_prompts(prompts); log = read_prompts(prompt_log) if prompt_log else None
     with OutDir(out, overwrite) as tmp:
         pipe = load_model(model, device=device, dtype=torch.float32, allow_pickle=allow_pickle)
-        scan_kw = {**(dict(max_tokens=max_tokens) if max_tokens else {}), **(dict(t_range=LOW_T_RANGE) if low_noise else {}), "n_ref": n_ref}
+        scan_kw = {**(dict(max_tokens=max_tokens) if max_tokens else {}), **(dict(t_range=LOW_T_RANGE) if low_noise else {}),
+                   **(dict(n_ref=n_ref) if n_ref is not None else {})}
         new, rep = defend(pipe, ps, prompt_log=log, scan_kw=scan_kw,
                           sau_kw=dict(steps=steps) if steps else None, rescan=rescan, seed=seed, progress=True)
         save_pipeline(new, tmp, overwrite=True)
@@ -337,7 +339,7 @@ def _parser():
     d.add_argument("--overwrite", action="store_true", help="replace a non-empty output folder")
     d.add_argument("--device", default=None, help="cpu, cuda, mps (default: best available)")
     d.add_argument("--max-tokens", type=int, default=None, help="scan only this many tokens of the vocabulary (default: all of it)")
-    d.add_argument("--n-ref", type=int, default=256, help="ordinary sequences of each length the verdict compares candidates with (fewer: faster, noisier)")
+    d.add_argument("--n-ref", type=int, default=None, help="ordinary sequences of each length the verdict compares candidates with (default: scan_model's; fewer: faster, noisier)")
     d.add_argument("--no-progress", action="store_true", help="no progress bars (a log file or CI); the stage lines are printed all the same")
     v = sub.add_parser("evaluate", help="compare SAU and the baselines on the zoo models; writes an HTML report")
     v.add_argument("--out", required=True, help="report folder")
@@ -392,7 +394,7 @@ def _parser():
     f.add_argument("--out", required=True, help="folder for the repaired model (the input unchanged if nothing is found) and defense_report.json")
     f.add_argument("--steps", type=int, default=None, help="SAU training steps (default: sau_unlearn's)")
     f.add_argument("--max-tokens", type=int, default=None, help="search only this many tokens of the vocabulary (default: all of it)")
-    f.add_argument("--n-ref", type=int, default=256, help="ordinary sequences of each length the verdict compares candidates with (fewer: faster, noisier)")
+    f.add_argument("--n-ref", type=int, default=None, help="ordinary sequences of each length the verdict compares candidates with (default: scan_model's; fewer: faster, noisier)")
     f.add_argument("--rescan", default="full", choices=["full", "candidates"], help="re-scan the repaired model from scratch, or only the found triggers among 2,048 tokens")
     f.add_argument("--seed", type=int, default=0); f.add_argument("--device", default=None)
     f.add_argument("--overwrite", action="store_true")
