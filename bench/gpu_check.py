@@ -149,37 +149,37 @@ def scan_row(pipe, px: int, batches: list[int], seconds: float, rate: float | No
     import torch
     from torch.utils.flop_counter import FlopCounterMode
     from sau_nb.scan import scan_tokens, scan_contexts, token_departure
-    from sau_nb.sd import SD_PROMPTS
+    from sau_nb.sd import SD_PROMPTS, sample_size
     if pipe is None: raise RuntimeError("no pipeline: its build failed (a row before says why)")
-    pipe.unet.register_to_config(sample_size=px // pipe.vae_scale_factor)  # generate's (and so the contexts') image size
-    ctx, errors = scan_contexts(pipe, SD_PROMPTS), []
-    for b in batches:  # one batch as scan_tokens runs it: does it fit (and the warm-up), with its FLOPs counted
-        try:
-            with torch.no_grad(), FlopCounterMode(display=False) as fc: token_departure(pipe, ctx, torch.arange(1000, 1000 + b), b)
-            break
-        except torch.cuda.OutOfMemoryError:
-            errors.append(f"batch {b}: out of memory"); free()
-    else: raise RuntimeError("no batch size fitted: " + "; ".join(errors))
-    if pipe.unet.device.type == "cuda": torch.cuda.reset_peak_memory_stats()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # the budget's "tokens were not searched" warning: a partial scan is the point
-        with FlopCounterMode(display=False) as staged:  # the staged scan as a user runs it (first stage, then the exact one)
-            scan = scan_tokens(pipe, SD_PROMPTS, batch_size=b, max_seconds=seconds, progress=False, **exact)
-    exact = fc.get_total_flops() / b  # the one-stage design's cost per token: the exact departure in every context
-    n = int(scan.searched.sum())  # tokens the staged scan searched (every one through its first stage), not only those re-scored exactly
-    fpt = staged.get_total_flops() / n
-    vocab = len(pipe.tokenizer) - len(set(pipe.tokenizer.all_special_ids))
-    row = dict(px=px, batch=b, tried=errors, dtype=str(pipe.unet.dtype).removeprefix("torch."), tokens=n,
-               exactly_scored=int((~torch.isnan(scan.per_context[:, 0])).sum()), scan_seconds=round(scan.seconds, 2),
-               tokens_per_s=round(n / scan.seconds, 2), flops_per_token=int(fpt), exact_flops_per_token=int(exact),
-               vocab=vocab, vocab_minutes_here=round(vocab / (n / scan.seconds) / 60, 1),
-               vocab_minutes_t4_at_peak=round(vocab * fpt / (T4_TFLOPS * 1e12) / 60, 2),
-               achieved_tflops=float(f"{fpt * n / scan.seconds / 1e12:.4g}"))
-    if rate:  # a T4 at the same share of its peak as this card reached of its measured matmul rate
-        row["share_of_matmul"] = float(f"{row['achieved_tflops'] / rate:.3g}")
-        row["vocab_minutes_t4_at_same_share"] = round(row["vocab_minutes_t4_at_peak"] / row["share_of_matmul"], 1)
-    if pipe.unet.device.type == "cuda": row["peak_gb"] = round(torch.cuda.max_memory_allocated() / bench.GB, 3)
-    return row
+    with sample_size(pipe, px):  # generate's (and so the contexts') image size, restored after the row
+        ctx, errors = scan_contexts(pipe, SD_PROMPTS), []
+        for b in batches:  # one batch as scan_tokens runs it: does it fit (and the warm-up), with its FLOPs counted
+            try:
+                with torch.no_grad(), FlopCounterMode(display=False) as fc: token_departure(pipe, ctx, torch.arange(1000, 1000 + b), b)
+                break
+            except torch.cuda.OutOfMemoryError:
+                errors.append(f"batch {b}: out of memory"); free()
+        else: raise RuntimeError("no batch size fitted: " + "; ".join(errors))
+        if pipe.unet.device.type == "cuda": torch.cuda.reset_peak_memory_stats()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the budget's "tokens were not searched" warning: a partial scan is the point
+            with FlopCounterMode(display=False) as staged:  # the staged scan as a user runs it (first stage, then the exact one)
+                scan = scan_tokens(pipe, SD_PROMPTS, batch_size=b, max_seconds=seconds, progress=False, **exact)
+        exact = fc.get_total_flops() / b  # the one-stage design's cost per token: the exact departure in every context
+        n = int(scan.searched.sum())  # tokens the staged scan searched (every one through its first stage), not only those re-scored exactly
+        fpt = staged.get_total_flops() / n
+        vocab = len(pipe.tokenizer) - len(set(pipe.tokenizer.all_special_ids))
+        row = dict(px=px, batch=b, tried=errors, dtype=str(pipe.unet.dtype).removeprefix("torch."), tokens=n,
+                   exactly_scored=int((~torch.isnan(scan.per_context[:, 0])).sum()), scan_seconds=round(scan.seconds, 2),
+                   tokens_per_s=round(n / scan.seconds, 2), flops_per_token=int(fpt), exact_flops_per_token=int(exact),
+                   vocab=vocab, vocab_minutes_here=round(vocab / (n / scan.seconds) / 60, 1),
+                   vocab_minutes_t4_at_peak=round(vocab * fpt / (T4_TFLOPS * 1e12) / 60, 2),
+                   achieved_tflops=float(f"{fpt * n / scan.seconds / 1e12:.4g}"))
+        if rate:  # a T4 at the same share of its peak as this card reached of its measured matmul rate
+            row["share_of_matmul"] = float(f"{row['achieved_tflops'] / rate:.3g}")
+            row["vocab_minutes_t4_at_same_share"] = round(row["vocab_minutes_t4_at_peak"] / row["share_of_matmul"], 1)
+        if pipe.unet.device.type == "cuda": row["peak_gb"] = round(torch.cuda.max_memory_allocated() / bench.GB, 3)
+        return row
 
 
 def demo_row(out: Path, timeout: float, dry: bool) -> dict:
