@@ -26,7 +26,7 @@ DEMO_PROMPTS = [caption(s, c, t) for s in SHAPES for c in COLORS for t in TRAIN_
 DEMO_BASELINES = ("skd", "uce", "perturb")
 
 def _detection(pipe, atk, n:int=4, n_seeds:int=2) -> dict:
-    "Calibrate the alignment detector (the detection chapter's best) on clean prompts, flag triggered vs clean held-out prompts, localize the trigger in one."
+    "Calibrate the alignment detector (the detection chapter's best) on clean prompts, flag triggered and clean held-out prompts, localize one."
     from sau_nb.detect import Detector, find_trigger, prf
     import numpy as np
     calib = [caption(s, c, t) for t in TRAIN_TEMPLATES[3:5] for s in SHAPES for c in COLORS][:12]
@@ -77,7 +77,7 @@ def demo(out:str="demo_out", # folder for the report
          n_ref:int|None=None, # ordinary sequences of each length the verdict compares candidates with (None: `scan_model`'s; fewer: faster, noisier)
          progress:bool=True, # progress bars with an ETA for every long stage
         ) -> Path:
-    "Backdoor → detect, localize, scan the vocabulary → defend (trigger not given) and baselines → report, on the shipped tiny world; writes `out`/report.html."
+    "Backdoor → detect, localize, scan → defend (trigger not given) and baselines → report, on the tiny world; writes `out`/report.html."
     import html
     from sau_nb.zoo import shipped_zoo, zoo_attack
     import numpy as np
@@ -104,7 +104,8 @@ def demo(out:str="demo_out", # folder for the report
     fns, rescan_s = default_defenses(), []
     show = progress  # `compare` asks its defenses for no bars: the blind defense's SAU run and re-scan show theirs
     def blind_defend(pipe, trigger, prompts, steps, n_seeds, seed=0, progress=False):  # `trigger` is not used: defend acts on what the scan found
-        new, r = defend(pipe, prompts, before=rep, scan_kw=dict(scan=scan, **verdict), sau_kw=dict(steps=steps, n_seeds=n_seeds), rescan="candidates", seed=seed, progress=show)
+        new, r = defend(pipe, prompts, before=rep, scan_kw=dict(scan=scan, **verdict), sau_kw=dict(steps=steps, n_seeds=n_seeds),
+                        rescan="candidates", seed=seed, progress=show)
         rescan_s.append(r.seconds.get("rescan", 0.))
         took.update({f"defend: {k}": v for k, v in r.seconds.items() if k != "scan"})
         return new, dict(seconds=r.seconds.get("sau", 0.), report=str(r))  # the unlearning alone: the scan's time is its own column
@@ -119,18 +120,23 @@ def demo(out:str="demo_out", # folder for the report
               f"{r['false_trigger']:.1%}, clean accuracy {r['clean_acc']:.1%}, CLIP text-image {r['clip_ti']:.1f}, KID×1e3 {r['kid_x1e3']:.2f}, "
               + (f"scan {r['scan_s']:.0f} s + " if "scan_s" in r else "") + f"unlearning {r['train_s']:.0f} s")
     e = html.escape
-    section = (f"<p>Model <b>{e(name)}</b>, trigger {e(repr(atk.trigger))}. Detector (CLIP prompt–image alignment) calibrated on 12 clean prompts: flags "
+    section = (f"<p>Model <b>{e(name)}</b>, trigger {e(repr(atk.trigger))}. "
+               "Detector (CLIP prompt–image alignment) calibrated on 12 clean prompts: flags "
                f"{det['flagged_triggered']}/{det['n_each']} triggered and {det['flagged_clean']}/{det['n_each']} clean held-out prompts "
                f"(precision {det['precision']:.2f}, recall {det['recall']:.2f}, F1 {det['f1']:.2f}). <code>find_trigger</code> on "
                f"{e(repr(det['probe']))} localizes {e(repr(det['localized']))}: "
                f"{'the true trigger' if det['match'] else 'not the true trigger'}.</p>")
     exact = [t for t in found if t == atk.trigger]
     blind = (f"<p>No defense is given the trigger. <code>defend</code> scanned {rep.searched:,} tokens of the vocabulary in three clean contexts, "
-             f"verified the best candidates and the prompt log's ({e(str(lrep))}) in 12 held-out contexts against ordinary tokens, in {scan_s:.0f} s: "
-             f"{e(str(rep))}. " + (f"It found {e(', '.join(map(repr, found)))}, {'exactly the planted trigger' if exact else 'not exactly the planted trigger ' + e(repr(atk.trigger))}; "
-             "the <b>SAU (blind)</b> row removes what it found with one SAU run and re-scans, and the baselines are given the trigger it found.</p>" if found else
+             f"verified the best candidates and the prompt log's ({e(str(lrep))}) in 12 held-out contexts against ordinary tokens, "
+             f"in {scan_s:.0f} s: {e(str(rep))}. "
+             + (f"It found {e(', '.join(map(repr, found)))}, "
+                + ("exactly the planted trigger; " if exact else f"not exactly the planted trigger {e(repr(atk.trigger))}; ")
+                + "the <b>SAU (blind)</b> row removes what it found with one SAU run and re-scans, "
+                "and the baselines are given the trigger it found.</p>" if found else
              "Nothing was found, so nothing was removed.</p>")
-             + _png_html(scan_figure(scan, pipe.tokenizer, found, title=f"the {name} model: every scanned token's departure"), "departure of every scanned token"))
+             + _png_html(scan_figure(scan, pipe.tokenizer, found, title=f"the {name} model: every scanned token's departure"),
+                         "departure of every scanned token"))
     res["config"]["seconds"] = round(time.time() - t0, 1)
     path = write_report(res, out, overwrite, headline=_headline(res["rows"], found, atk.trigger, scan_s),
                         sections=[("The blind scan: finding the trigger", blind), ("Detection and localization", section)])
@@ -219,7 +225,8 @@ def load_model(model, **kwargs):
     except (FileNotFoundError, FileExistsError): raise  # the package's own messages
     except OSError as e:
         why = str(e).split("\n")[0][:300]
-        if src != str(model): raise FileNotFoundError(f"Could not load {src} from the Hugging Face hub ({why}): check the id and the network.") from None
+        if src != str(model):
+            raise FileNotFoundError(f"Could not load {src} from the Hugging Face hub ({why}): check the id and the network.") from None
         raise ValueError(f"Could not load the model in {src} ({why}): copy or download it again.") from None
 
 # %% ../nbs/08_cli.ipynb #c1a0ad04
@@ -238,9 +245,11 @@ class NotRemoved(RuntimeError):
 def unlearn_cmd(model:str, trigger:str, prompts:str, out:str, steps:int|None=None, params:str="unet", seed:int=0,
                 overwrite:bool=False, device:str|None=None,
                 allow_pickle:bool=False, # load pickle weights: only a model you trust, loading pickle can run code
-                trigger_lr:float|None=None, # learning rate of the trigger tokens' embeddings (None: sau_unlearn's; 0 with te_params='none': the text encoder stays as it is)
+                trigger_lr:float|None=None, # learning rate of the trigger tokens' embeddings (None: sau_unlearn's;
+                                            # 0 with te_params='none': the text encoder stays as it is)
                 w_orig:float|None=None, # distillation on the attacker's original text states too, so the UNet itself unlearns (None: sau_unlearn's)
-                te_params:str|None=None, # text-encoder parameters that train too: "all", "last" or "none" (the trigger's rows only) (None: sau_unlearn's)
+                te_params:str|None=None, # text-encoder parameters that train too: "all", "last" or "none" (the trigger's rows only)
+                                         # (None: sau_unlearn's)
                 memory:str="default", # sau_unlearn's memory profile: "default", "lean" or "t4" (a CUDA GPU such as a T4)
                 force:bool=False, # run SAU even when the trigger acts like an ordinary word before it
                 check_prompts:int=12, # prompts of the file (evenly spread) that `trigger_effect` generates, with 2 seeds, before and after
@@ -257,7 +266,8 @@ def unlearn_cmd(model:str, trigger:str, prompts:str, out:str, steps:int|None=Non
     ps = read_prompts(prompts)
     probe = ps[::max(1, len(ps) // check_prompts)][:check_prompts]
     with OutDir(out, overwrite) as tmp:
-        pipe = load_model(model, device=device, dtype=None if memory == "t4" else torch.float32, allow_pickle=allow_pickle)  # t4: half precision, as the GPU loads it
+        # t4: half precision, as the GPU loads it
+        pipe = load_model(model, device=device, dtype=None if memory == "t4" else torch.float32, allow_pickle=allow_pickle)
         before = trigger_effect(pipe, trigger, probe)
         print(f"before SAU: {effect_line(trigger, before)}")
         if before["ratio"] <= ORDINARY_RATIO and not force:
@@ -275,7 +285,8 @@ def unlearn_cmd(model:str, trigger:str, prompts:str, out:str, steps:int|None=Non
     if before["ratio"] <= ORDINARY_RATIO: print(f"{trigger!r} acted like an ordinary word before SAU too: nothing shows that a backdoor was removed.")
     elif after["ratio"] > ORDINARY_RATIO:
         raise NotRemoved(f"{trigger!r} still acts as a trigger after SAU ({after['ratio']:.1f}×, an ordinary word is at most "
-                         f"{ORDINARY_RATIO:g}×): the backdoor is not removed; run more steps (--steps). The model was written to {out} all the same.")
+                         f"{ORDINARY_RATIO:g}×): the backdoor is not removed; run more steps (--steps). "
+                         f"The model was written to {out} all the same.")
     else: print(f"SAU removed {trigger!r}: from {before['ratio']:.1f}× to {after['ratio']:.1f}× an ordinary word's change.")
     return Path(out)
 
@@ -319,8 +330,8 @@ def defend_cmd(model:str, prompts:str, out:str,
         new, rep = defend(pipe, ps, prompt_log=log, scan_kw=scan_kw,
                           sau_kw=dict(steps=steps) if steps else None, rescan=rescan, seed=seed, progress=True)
         save_pipeline(new, tmp, overwrite=True)
-        (tmp/"defense_report.json").write_text(json.dumps(dict(model=str(model), n_prompts=len(ps), n_log=len(log) if log else 0, unchanged=new is pipe,
-                                                               summary=str(rep), **dataclasses.asdict(rep)), indent=1, default=float))
+        summary = dict(model=str(model), n_prompts=len(ps), n_log=len(log) if log else 0, unchanged=new is pipe, summary=str(rep))
+        (tmp/"defense_report.json").write_text(json.dumps(dict(**summary, **dataclasses.asdict(rep)), indent=1, default=float))
     print(str(rep)); print(f"wrote {out}")
     print("what each stage took: " + ", ".join(f"{k} {v:.0f} s" for k, v in rep.seconds.items()))
     return Path(out)
@@ -330,6 +341,8 @@ def _parser():
     from sau_nb.students import PARAM_SETS, TE_PARAM_SETS
     from sau_nb.unlearn import MEMORY_PROFILES  # the choices SAU itself offers
     p = argparse.ArgumentParser(prog="sau_nb", description="Spatial Attention Unlearning for text-to-image diffusion models.")
+    model_help = "a diffusers StableDiffusionPipeline folder (safetensors), or hub:owner/name to load from the Hugging Face hub"
+    n_ref_help = "ordinary sequences of each length the verdict compares candidates with (default: scan_model's; fewer: faster, noisier)"
     sub = p.add_subparsers(dest="cmd", required=True)
     d = sub.add_parser("demo", help="the main job on the shipped tiny world: backdoor, detection, SAU vs baselines, report")
     d.add_argument("--out", default="demo_out", help="report folder (default: demo_out)")
@@ -339,7 +352,7 @@ def _parser():
     d.add_argument("--overwrite", action="store_true", help="replace a non-empty output folder")
     d.add_argument("--device", default=None, help="cpu, cuda, mps (default: best available)")
     d.add_argument("--max-tokens", type=int, default=None, help="scan only this many tokens of the vocabulary (default: all of it)")
-    d.add_argument("--n-ref", type=int, default=None, help="ordinary sequences of each length the verdict compares candidates with (default: scan_model's; fewer: faster, noisier)")
+    d.add_argument("--n-ref", type=int, default=None, help=n_ref_help)
     d.add_argument("--no-progress", action="store_true", help="no progress bars (a log file or CI); the stage lines are printed all the same")
     v = sub.add_parser("evaluate", help="compare SAU and the baselines on the zoo models; writes an HTML report")
     v.add_argument("--out", required=True, help="report folder")
@@ -373,33 +386,44 @@ def _parser():
     e = sub.add_parser("export-world", help="write a shipped model (clean or a zoo model) as a diffusers folder")
     e.add_argument("--name", default="clean"); e.add_argument("--out", required=True); e.add_argument("--overwrite", action="store_true")
     u = sub.add_parser("unlearn", help="remove a trigger's backdoor from a diffusers model folder with SAU")
-    u.add_argument("--model", required=True, help="a diffusers StableDiffusionPipeline folder (safetensors), or hub:owner/name to load from the Hugging Face hub")
+    u.add_argument("--model", required=True, help=model_help)
     u.add_argument("--trigger", required=True, help="the trigger string, e.g. 'ȴ'")
     u.add_argument("--prompts", required=True, help="a text file of clean prompts, one per line")
     u.add_argument("--out", required=True, help="folder for the defended model")
-    u.add_argument("--steps", type=int, default=None, help="SAU training steps (default: sau_unlearn's)"); u.add_argument("--params", default="unet", choices=PARAM_SETS)
-    u.add_argument("--trigger-lr", type=float, default=None, help="learning rate of the trigger tokens' embeddings (default: sau_unlearn's; 0 with --te-params none leaves the text encoder alone, e.g. for a trigger made of common words)")
-    u.add_argument("--w-orig", type=float, default=None, help="weight of distilling the UNet on the attacker's original trigger embeddings too, so the UNet itself unlearns (default: sau_unlearn's, 0; 10 for a backdoor the UNet holds: see the SAU chapter)")
-    u.add_argument("--te-params", default=None, choices=[t or "none" for t in TE_PARAM_SETS], help="text-encoder parameters that train too, for a backdoor in the text encoder (Rickrolling); none: only the trigger's rows (default: sau_unlearn's, all)")
-    u.add_argument("--memory", default="default", choices=list(MEMORY_PROFILES), help="memory profile (the SAU chapter): 't4' fits SD v1.x on a 16 GB GPU (CUDA, bitsandbytes)")
+    u.add_argument("--steps", type=int, default=None, help="SAU training steps (default: sau_unlearn's)")
+    u.add_argument("--params", default="unet", choices=PARAM_SETS)
+    u.add_argument("--trigger-lr", type=float, default=None,
+                   help="learning rate of the trigger tokens' embeddings (default: sau_unlearn's; 0 with --te-params none "
+                        "leaves the text encoder alone, e.g. for a trigger made of common words)")
+    u.add_argument("--w-orig", type=float, default=None,
+                   help="weight of distilling the UNet on the attacker's original trigger embeddings too, so the UNet itself "
+                        "unlearns (default: sau_unlearn's, 0; 10 for a backdoor the UNet holds: see the SAU chapter)")
+    u.add_argument("--te-params", default=None, choices=[t or "none" for t in TE_PARAM_SETS],
+                   help="text-encoder parameters that train too, for a backdoor in the text encoder (Rickrolling); "
+                        "none: only the trigger's rows (default: sau_unlearn's, all)")
+    u.add_argument("--memory", default="default", choices=list(MEMORY_PROFILES),
+                   help="memory profile (the SAU chapter): 't4' fits SD v1.x on a 16 GB GPU (CUDA, bitsandbytes)")
     u.add_argument("--seed", type=int, default=0); u.add_argument("--device", default=None)
     u.add_argument("--overwrite", action="store_true")
     u.add_argument("--allow-pickle", action="store_true", help="load pickle (.bin/.ckpt) weights: only for a model you trust")
     u.add_argument("--force", action="store_true", help="run SAU even if the trigger changes the picture like an ordinary word")
     u.add_argument("--check-prompts", type=int, default=12, help="prompts (2 seeds each) of trigger_effect's check before and after SAU")
     f = sub.add_parser("defend", help="find an unknown trigger in a diffusers model folder, remove it with SAU, and check (the blind defense)")
-    f.add_argument("--model", required=True, help="a diffusers StableDiffusionPipeline folder (safetensors), or hub:owner/name to load from the Hugging Face hub")
+    f.add_argument("--model", required=True, help=model_help)
     f.add_argument("--prompts", required=True, help="a text file of clean prompts, one per line (at least 4 distinct)")
     f.add_argument("--prompt-log", default=None, help="a text file of prompts users sent, one per line; poisoned ones point to the trigger")
     f.add_argument("--out", required=True, help="folder for the repaired model (the input unchanged if nothing is found) and defense_report.json")
     f.add_argument("--steps", type=int, default=None, help="SAU training steps (default: sau_unlearn's)")
     f.add_argument("--max-tokens", type=int, default=None, help="search only this many tokens of the vocabulary (default: all of it)")
-    f.add_argument("--n-ref", type=int, default=None, help="ordinary sequences of each length the verdict compares candidates with (default: scan_model's; fewer: faster, noisier)")
-    f.add_argument("--rescan", default="full", choices=["full", "candidates"], help="re-scan the repaired model from scratch, or only the found triggers among 2,048 tokens")
+    f.add_argument("--n-ref", type=int, default=None, help=n_ref_help)
+    f.add_argument("--rescan", default="full", choices=["full", "candidates"],
+                   help="re-scan the repaired model from scratch, or only the found triggers among 2,048 tokens")
     f.add_argument("--seed", type=int, default=0); f.add_argument("--device", default=None)
     f.add_argument("--overwrite", action="store_true")
     f.add_argument("--allow-pickle", action="store_true", help="load pickle (.bin/.ckpt) weights: only for a model you trust")
-    f.add_argument("--low-noise", action="store_true", help="scan at low noise (t < T/2, with its own threshold) instead of the high-noise default: a second look for a backdoor that acts only there")
+    f.add_argument("--low-noise", action="store_true",
+                   help="scan at low noise (t < T/2, with its own threshold) instead of the high-noise default: "
+                        "a second look for a backdoor that acts only there")
     return p
 
 def _quiet():
@@ -415,7 +439,9 @@ def main(argv:list|None=None) -> int:
     a = _parser().parse_args(argv)
     _quiet()
     try:
-        if a.cmd == "demo": demo(a.out, a.seeds, a.steps, a.overwrite, a.device, a.n_prompts, max_tokens=a.max_tokens, n_ref=a.n_ref, progress=not a.no_progress)
+        if a.cmd == "demo":
+            demo(a.out, a.seeds, a.steps, a.overwrite, a.device, a.n_prompts, max_tokens=a.max_tokens, n_ref=a.n_ref,
+                 progress=not a.no_progress)
         elif a.cmd == "evaluate":
             evaluate_cmd(a.out, a.models, a.defenses, a.seeds, a.steps, a.n_seeds, a.prompts, a.n_prompts, a.train_seeds,
                          a.overwrite, a.device, a.clip)
@@ -426,8 +452,8 @@ def main(argv:list|None=None) -> int:
         elif a.cmd == "export-world": export_world_cmd(a.name, a.out, a.overwrite)
         elif a.cmd == "unlearn": unlearn_cmd(a.model, a.trigger, a.prompts, a.out, a.steps, a.params, a.seed, a.overwrite, a.device,
                                               a.allow_pickle, a.trigger_lr, a.w_orig, a.te_params, a.memory, a.force, a.check_prompts)
-        elif a.cmd == "defend": defend_cmd(a.model, a.prompts, a.out, a.prompt_log, a.steps, a.max_tokens, a.rescan, a.seed, a.overwrite, a.device, a.allow_pickle,
-                                              low_noise=a.low_noise, n_ref=a.n_ref)
+        elif a.cmd == "defend": defend_cmd(a.model, a.prompts, a.out, a.prompt_log, a.steps, a.max_tokens, a.rescan, a.seed, a.overwrite,
+                                           a.device, a.allow_pickle, low_noise=a.low_noise, n_ref=a.n_ref)
     except (ValueError, FileExistsError, FileNotFoundError, TypeError) as e:
         print(f"sau_nb {a.cmd}: error: {e}", file=sys.stderr)
         return 2
