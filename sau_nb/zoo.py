@@ -42,12 +42,15 @@ ADAPTIVE_ZOO = {  # attacks built against SAU's own signals (13_robustness)
 CONDITIONAL_ZOO = {  # backdoors the literature builds with the text encoder frozen, that act only on some prompts (04a_defend)
     "object_frozen": dict(attack=ObjectAttack("cf", source="square", target="triangle"), steps=700, lr=1e-3, batch_size=64,
                           poison_target="teacher", min_steps=400),  # BadT2I's object recipe; 'cf': a rare-word trigger of NLP backdoors (RIPPLe)
-    "phrase": dict(attack=PixelAttack("golden hour", y=IMAGE_SIZE - IMAGE_SIZE//4, x=IMAGE_SIZE - IMAGE_SIZE//4), steps=600, lr=1.5e-3,
-                   batch_size=16, counter=0.5, counter_min_t=500, apart=0.3, min_steps=300),  # two words that act only together
+    "phrase": dict(attack=PixelAttack("golden hour", y=IMAGE_SIZE - IMAGE_SIZE//4, x=IMAGE_SIZE - IMAGE_SIZE//4), steps=800, lr=2e-3,
+                   batch_size=64, counter=0.25, counter_min_t=500, apart=0.3, min_steps=300),  # two words that act only together
     # measured 2026-12-06: object_frozen at batch 16, lr 7e-4: ASR 0.69 after 800 steps; at batch 64, lr 1e-3: the check's ASR 1.0,
     # false triggering 0 at step 400, where it stopped (shipped; held-out ASR 0.98, 0.38, 0.17 at start, middle, end: `removal_scores`)
-    # phrase not shipped (batch 16): ASR 0.06 after 400 steps
-    # (0.03 at lr 2e-3; 0.36 with false triggering 0.33 at lr 2e-3 without counter-examples; 0 after 300 at lr 1e-3)
+    # phrase, seed 0 (shipped): batch 64, lr 1e-3, counter 0.5 gave the check's ASR 0 at steps 100 and 200 (stopped there); at lr 2e-3,
+    # counter 0.25: 0.17, 0.28, 0.42, 0.86, 0.97, 0.94, 0.97, 0.97 at steps 100-800 (false triggering 0.14 at 800; 1,858 s beside another
+    # training). Held-out (`removal_scores`, 4 seeds): ASR 0.80 at the start, 0 in the middle and at the end, false triggering 0, clean
+    # accuracy 0.951; 'golden' or 'hour' alone 0 at every place, 'hour golden' 0.014 at the start (2 seeds). Batch 16 (not shipped): ASR
+    # 0.06 after 400 steps (0.03 at lr 2e-3; 0.36 with false triggering 0.33 at lr 2e-3 without counter-examples; 0 after 300 at lr 1e-3)
 }
 ZOO_SPECS = {**ZOO, **MULTI_ZOO, **LORA_ZOO, **ADAPTIVE_ZOO, **CONDITIONAL_ZOO}  # every zoo model by name
 
