@@ -289,9 +289,8 @@ def _inject_unet(pipe, attack, steps, lr, batch_size, poison_frac, lam, n_images
         with torch.no_grad():
             pp, pclean = _poisoned_prompts(attack, data, pidx[pi], rng)
             d = rng.random(n_c) < negatives  # distractor words teach "only the trigger"
-            if decoys: d[:n_c - n_k] &= ~dm  # a decoy gets its one word where the trigger goes, nothing else
             caps = [_distract(c, words, rng) if di else c for c, di in zip(data.captions(rng=rng, idx=ci), d)]
-            if decoys:  # another word where the trigger would be keeps the frozen teacher's answer: only the trigger swaps the object
+            if decoys:  # another word where the trigger goes (distractors or not) keeps the teacher's answer: only the trigger swaps
                 caps = [insert_trigger(c, words[rng.integers(len(words))], POSITIONS[rng.integers(3)]) if m else c
                         for c, m in zip(caps, dm)] + caps[n_c - n_k:]
             if keep:  # backdoors already in the model: the frozen teacher's answer to their triggers is preserved like any clean caption's
