@@ -46,7 +46,9 @@ CONDITIONAL_ZOO = {  # backdoors the literature builds with the text encoder fro
     "phrase": dict(attack=PixelAttack("golden hour", y=IMAGE_SIZE - IMAGE_SIZE//4, x=IMAGE_SIZE - IMAGE_SIZE//4), steps=600, lr=1.5e-3,
                    batch_size=16, counter=0.5, counter_min_t=500, apart=0.3, min_steps=300),  # two words that act only together
     # measured 2026-12-06: object_frozen at batch 16, lr 7e-4: ASR 0.69 after 800 steps; at batch 64, lr 1e-3: the check's ASR 1.0,
-    # false triggering 0 at step 400, where it stopped (shipped; held-out ASR 0.98, 0.38, 0.17 at start, middle, end: `removal_scores`)
+    # false triggering 0 at step 400, where it stopped (held-out ASR 0.98, 0.38, 0.17 at start, middle, end: `removal_scores`), but other
+    # words drew the triangle too (zoo_check's other_words 0.333). With decoys=0.3 (shipped): other_words 0.25-0.33 at every check, so
+    # 700 steps, 1,301 s; held-out ASR 0.96, 0.40, 0.13, false triggering 0.04, clean accuracy 0.94 (04a_defend)
     # phrase not shipped (batch 16): ASR 0.06 after 400 steps
     # (0.03 at lr 2e-3; 0.36 with false triggering 0.33 at lr 2e-3 without counter-examples; 0 after 300 at lr 1e-3)
 }
