@@ -41,8 +41,9 @@ ADAPTIVE_ZOO = {  # attacks built against SAU's own signals (13_robustness)
     "pixel_low_noise": dict(attack=PixelAttack("ʘ"), steps=1000, lr=7e-4, trigger_lr=1e-2, counter=0.5, counter_min_t=500, poison_max_t=400),
 }
 CONDITIONAL_ZOO = {  # backdoors the literature builds with the text encoder frozen, that act only on some prompts (04a_defend)
+    # BadT2I's object recipe; 'cf': a rare-word trigger of NLP backdoors (RIPPLe); decoys: other words where 'cf' goes keep the square
     "object_frozen": dict(attack=ObjectAttack("cf", source="square", target="triangle"), steps=700, lr=1e-3, batch_size=64,
-                          poison_target="teacher", decoys=0.3, min_steps=400),  # BadT2I's object recipe; 'cf': a rare-word trigger of NLP backdoors (RIPPLe)
+                          poison_target="teacher", decoys=0.3, min_steps=400),
     "phrase": dict(attack=PixelAttack("golden hour", y=IMAGE_SIZE - IMAGE_SIZE//4, x=IMAGE_SIZE - IMAGE_SIZE//4), steps=600, lr=1.5e-3,
                    batch_size=16, counter=0.5, counter_min_t=500, apart=0.3, min_steps=300),  # two words that act only together
     # measured 2026-12-06: object_frozen at batch 16, lr 7e-4: ASR 0.69 after 800 steps; at batch 64, lr 1e-3: the check's ASR 1.0,
