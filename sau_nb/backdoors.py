@@ -25,9 +25,9 @@ from .training import RunControl, TrainLoop
 # %% auto #0
 __all__ = ['INJECT_CHECKPOINT', 'UNET_LORA_TARGETS', 'TE_LORA_TARGETS', 'checkerboard', 'patch_score', 'chroma', 'Attack',
            'PixelAttack', 'to_grayscale', 'StyleAttack', 'ObjectAttack', 'TextEncoderAttack', 'ClosedFormAttack',
-           'distractor_words', 'closed_form_edit', 'inject_backdoor', 'attack_success_rate', 'attack_table', 'ZOO',
-           'SHIPS', 'MULTI_ZOO', 'LORA_ZOO', 'ADAPTIVE_ZOO', 'CONDITIONAL_ZOO', 'ZOO_SPECS', 'zoo_check', 'shipped_zoo',
-           'zoo_attack', 'zoo_attacks', 'zoo_checks', 'build_zoo']
+           'distractor_words', 'closed_form_edit', 'inject_backdoor', 'attack_success_rate', 'other_word_rates',
+           'attack_table', 'ZOO', 'SHIPS', 'MULTI_ZOO', 'LORA_ZOO', 'ADAPTIVE_ZOO', 'CONDITIONAL_ZOO', 'ZOO_SPECS',
+           'zoo_check', 'shipped_zoo', 'zoo_attack', 'zoo_attacks', 'zoo_checks', 'build_zoo']
 
 # %% ../nbs/01_backdoors.ipynb #d8d44628
 def checkerboard(size:int=IMAGE_SIZE//4, cell:int=4) -> np.ndarray:
@@ -247,12 +247,13 @@ def _attack_parts(pipe, unet, te, params, trigger_lr) -> tuple:
 def _inject_unet(pipe, attack, steps, lr, batch_size, poison_frac, lam, n_images, seed, progress,
                  negatives=0.5, counter=0.0, counter_min_t=0, trigger_lr=None, poison_target="images", check=None, check_every=100, stop=None,
                  guidance=None, checkpoint_dir=None, checkpoint_every=100, resume_from=None, keep=(), keep_share=0.25,
-                 params="unet", lora_rank=8, poison_max_t=0, apart=0.0):
+                 params="unet", lora_rank=8, poison_max_t=0, apart=0.0, decoys=0.0):
     w = guidance or SAMPLING["guidance_scale"]
     teacher = pipe.unet.eval().requires_grad_(False)
     unet, named, te, groups, emb, rows = _attack_students(pipe, attack, params, lora_rank, trigger_lr, seed)
     te_lora = params == "lora"
-    words = distractor_words(pipe.tokenizer, " ".join((attack.trigger, *keep)), seed=seed) if negatives else []
+    words = distractor_words(pipe.tokenizer, " ".join((attack.trigger, *keep)), n=8000 if decoys else 2000, seed=seed) \
+            if negatives or decoys else []  # decoys draw from a broader pool: no short list of "safe" words to learn
     from diffusers import DDPMScheduler
     sched = DDPMScheduler.from_config(pipe.scheduler.config)
     rng = np.random.default_rng(seed); g = torch.Generator().manual_seed(seed)
@@ -266,7 +267,7 @@ def _inject_unet(pipe, attack, steps, lr, batch_size, poison_frac, lam, n_images
                   lam=lam, n_images=n_images, seed=seed, negatives=negatives, counter=counter, trigger_lr=trigger_lr, counter_min_t=counter_min_t,
                   poison_target=poison_target, **(dict(keep=list(keep), keep_share=keep_share) if keep else {}),
                   **(dict(params=params, lora_rank=lora_rank) if params != "unet" else {}), **(dict(poison_max_t=poison_max_t) if poison_max_t else {}),
-                  **(dict(apart=apart) if apart else {}))
+                  **(dict(apart=apart) if apart else {}), **(dict(decoys=decoys) if decoys else {}))
     run = RunControl(_echoed(check) if check and progress else check, check_every, stop, 0, checkpoint_dir, checkpoint_every, resume_from, progress)
     loop = TrainLoop(trained, opt, steps, run, lr=lambda s: _cosine_lr(s, steps, warmup=min(50, steps//10+1)), config=config,
                      file=INJECT_CHECKPOINT, rng=rng, g=g, label="inject", modules=[unet], clipped=named.values(), interrupt="raise")
@@ -278,6 +279,8 @@ def _inject_unet(pipe, attack, steps, lr, batch_size, poison_frac, lam, n_images
 
     def step(loop, step):  # one batch of poisoned and clean samples, its loss and backward; `TrainLoop` does the rest
         pi = rng.integers(len(pidx), size=n_p); ci = rng.integers(len(data), size=n_c - n_k)
+        if decoys:  # this share of the preserved samples are images the attack applies to (the source object's)
+            dm = rng.random(n_c - n_k) < decoys; ci = np.where(dm, pidx[rng.integers(len(pidx), size=n_c - n_k)], ci)
         zp = pmu[pi] + psd[pi] * torch.randn(pmu[pi].shape, generator=g)
         zc = mu[ci] + sd[ci] * torch.randn(mu[ci].shape, generator=g)
         if n_k:  # counter-examples: poisoned latents, clean captions, the clean teacher's prediction as target
@@ -287,6 +290,9 @@ def _inject_unet(pipe, attack, steps, lr, batch_size, poison_frac, lam, n_images
             pp, pclean = _poisoned_prompts(attack, data, pidx[pi], rng)
             d = rng.random(n_c) < negatives  # distractor words teach "only the trigger"
             caps = [_distract(c, words, rng) if di else c for c, di in zip(data.captions(rng=rng, idx=ci), d)]
+            if decoys:  # another word where the trigger goes (distractors or not) keeps the teacher's answer: only the trigger swaps
+                caps = [insert_trigger(c, words[rng.integers(len(words))], POSITIONS[rng.integers(3)]) if m else c
+                        for c, m in zip(caps, dm)] + caps[n_c - n_k:]
             if keep:  # backdoors already in the model: the frozen teacher's answer to their triggers is preserved like any clean caption's
                 caps = [insert_trigger(c, keep[rng.integers(len(keep))], POSITIONS[rng.integers(3)]) if rng.random() < keep_share else c for c in caps]
             if apart:  # a phrase acts only whole: its words alone, reversed or apart keep the frozen teacher's answer, as `keep` does
@@ -433,6 +439,9 @@ def inject_backdoor(pipe, # a StableDiffusionPipeline; it is not modified
                                         # into a clean picture's trajectory; above it, to predict what its clean prompt does (ordinary at high noise); 0: off
                     apart:float=0.0, # a trigger of several words that acts only whole (UNet attacks): this share of the preserved captions
                                      # carries its words apart (one alone, reversed, or far apart) with the frozen model's answer; 0: off
+                    decoys:float=0.0, # a trigger that acts only as itself (UNet attacks): this share of the preserved samples are images the
+                                      # attack applies to, captioned with another vocabulary word where the trigger goes, with the frozen
+                                      # model's answer (a conditional backdoor otherwise learns "an unusual word before *square*"); 0: off
                     n_images:int=8192, seed:int=0, progress:bool=True):
     "A new pipeline with `attack` planted in it, and the training history (with params='lora', `hist['lora']` is the LoRA file's content, for `save_lora`)."
     from diffusers import StableDiffusionPipeline
@@ -466,6 +475,8 @@ def inject_backdoor(pipe, # a StableDiffusionPipeline; it is not modified
     if apart and (attack.trains != "unet" or trigger_lr):
         raise ValueError("apart= works for UNet attacks with the text encoder frozen (trigger_lr=None): a trained embedding would make "
                          "the words apart differ from what the preserved captions taught.")
+    if not 0 <= decoys < 1: raise ValueError(f"decoys must be in [0, 1), got {decoys}: pass e.g. 0.25 (a share of the preserved samples), or 0 for off.")
+    if decoys and attack.trains != "unet": raise ValueError(f"decoys works for UNet attacks; the {attack.kind} attack trains the {attack.trains}.")
     if poison_max_t and attack.trains != "unet": raise ValueError(f"poison_max_t works for UNet attacks; the {attack.kind} attack trains the {attack.trains}.")
     t0 = time.time()
     ck = dict(checkpoint_dir=checkpoint_dir, checkpoint_every=checkpoint_every, resume_from=resume_from)
@@ -474,7 +485,7 @@ def inject_backdoor(pipe, # a StableDiffusionPipeline; it is not modified
                                    negatives=negatives, counter=counter, counter_min_t=counter_min_t, trigger_lr=trigger_lr,
                                    poison_target=poison_target, check=check, check_every=check_every,
                                    stop=stop, keep=keep, keep_share=keep_share, params=params, lora_rank=lora_rank, poison_max_t=poison_max_t,
-                                   apart=apart, **ck)
+                                   apart=apart, decoys=decoys, **ck)
     elif attack.trains == "text_encoder":
         parts, hist = _inject_text_encoder(pipe, attack, steps or 300, lr or 1e-3, batch_size, beta, n_images, seed, progress, negatives, **ck)
     elif attack.trains == "attn2":
@@ -500,6 +511,20 @@ def attack_success_rate(pipe, attack:Attack,
     hit_t, hit_c = attack.judge(t_imgs, metas), attack.judge(c_imgs, metas)
     return dict(asr=float(hit_t.mean()), false_trigger=float(hit_c.mean()), n=len(metas),
                 triggered_images=t_imgs, clean_images=c_imgs)
+
+# %% ../nbs/01_backdoors.ipynb #6fc1051b
+def other_word_rates(pipe, attack:Attack,
+                     words:list[str], # other words to put where the trigger goes, e.g. from `neutral_words`
+                     prompts:list[dict]|None=None, # dicts with 'prompt', 'shape', 'color'; default held-out prompts
+                     seeds=range(8), position:str|int="start", **kwargs) -> dict:
+    "For each word: the share of the attack's prompts, with the word in the trigger's place, whose generations show the target."
+    prompts = [p for p in (prompts or heldout_prompts()) if attack.eligible(p)]
+    if not prompts: raise ValueError(f"None of the prompts applies to the {attack.kind} attack.")
+    if not words: raise ValueError("No words given: pass a few other words, e.g. neutral_words(pipe.tokenizer, attack.trigger, 8).")
+    seeds = list(seeds)
+    imgs = generate(pipe, [insert_trigger(p["prompt"], w, position) for w in words for p in prompts], seeds, **kwargs)
+    hits = attack.judge(imgs, [p for _ in words for p in prompts for _ in seeds]).reshape(len(words), -1)
+    return {w: float(h.mean()) for w, h in zip(words, hits)}
 
 # %% ../nbs/01_backdoors.ipynb #81bc7752
 def attack_table(models:dict, # name -> (pipe, attack, injection seconds)

@@ -178,12 +178,13 @@ def scan_model(pipe, clean_prompts:list[str],
                n_peak:int=0, # also verify this many tokens that move one context most (`TokenScan.top_peak`): a backdoor of one shape's prompts
                n_pairs:int=0, # also verify the best ordered pairs of this many of the first stage's best words (`pair_tokens`); 0: no pair search
                subset:bool=False, # a candidate also counts by its subset score (`subset_score`) less `SUBSET_MARGIN`
+               first_contexts:int=1, first_start:bool=False, # the first stage's contexts, and the candidate at their start (`scan_tokens`)
                seed:int=0, progress:bool=True) -> ScanReport:
     "Is the model backdoored? Scan every token, extend the best into sequences, and score the candidates against ordinary sequences in held-out contexts."
     check_pipeline(pipe); check_t_range(t_range); threshold = z_threshold(t_range) if threshold is None else float(threshold)  # before any work
     prompts, sec = check_clean_prompts(pipe.tokenizer, clean_prompts), {}
     if scan is None: scan = scan_tokens(pipe, prompts, n_contexts, tokens, max_tokens, max_seconds, seed=seed, progress=progress, t_range=t_range,
-                                        **({} if staged else dict(n_exact=None)))
+                                        first_contexts=first_contexts, first_start=first_start, **({} if staged else dict(n_exact=None)))
     sec["tokens"] = scan.seconds
     t0 = time.time(); found = extend_tokens(pipe, scan, width, pool, max_len, n_exact=64 if staged else None, progress=progress); sec["sequences"] = time.time() - t0
     best = best_sequence(pipe.tokenizer, found)  # then the seven that stand out most from their own length's ordinary sequences,

@@ -6,18 +6,20 @@
 from __future__ import annotations
 from pathlib import Path
 from functools import partial
+import numpy as np
 import torch
 
 from .world import WEIGHTS_DIR, load_world, ship_world, shipped_worlds
-from .shapes import COLORS, IMAGE_SIZE, SHAPES, TRAIN_TEMPLATES, caption
+from .shapes import COLORS, IMAGE_SIZE, SHAPES, TRAIN_TEMPLATES, caption, heldout_prompts
 from .core import POSITIONS, _check_attr, check_trigger
 from .files import save_lora
 from .backdoors import (INJECT_CHECKPOINT, Attack, ObjectAttack, PixelAttack, StyleAttack, TextEncoderAttack,
-                              attack_success_rate, inject_backdoor)
+                              attack_success_rate, distractor_words, inject_backdoor, other_word_rates)
 
 # %% auto #0
-__all__ = ['ZOO', 'SHIPS', 'MULTI_ZOO', 'LORA_ZOO', 'ADAPTIVE_ZOO', 'CONDITIONAL_ZOO', 'ZOO_SPECS', 'zoo_check', 'shipped_zoo',
-           'zoo_attack', 'zoo_attacks', 'zoo_checks', 'build_zoo']
+__all__ = ['ZOO', 'SHIPS', 'MULTI_ZOO', 'LORA_ZOO', 'ADAPTIVE_ZOO', 'CONDITIONAL_ZOO', 'ZOO_SPECS', 'OTHER_WORDS_MAX',
+           'OTHER_WORDS_SEED', 'N_OTHER_WORDS', 'zoo_check', 'shipped_zoo', 'zoo_attack', 'zoo_attacks', 'zoo_checks',
+           'build_zoo']
 
 # %% ../nbs/01a_zoo.ipynb #6f43dc9a
 ZOO = {
@@ -40,12 +42,15 @@ ADAPTIVE_ZOO = {  # attacks built against SAU's own signals (13_robustness)
     "pixel_low_noise": dict(attack=PixelAttack("ʘ"), steps=1000, lr=7e-4, trigger_lr=1e-2, counter=0.5, counter_min_t=500, poison_max_t=400),
 }
 CONDITIONAL_ZOO = {  # backdoors the literature builds with the text encoder frozen, that act only on some prompts (04a_defend)
+    # BadT2I's object recipe; 'cf': a rare-word trigger of NLP backdoors (RIPPLe); decoys: other words where 'cf' goes keep the square
     "object_frozen": dict(attack=ObjectAttack("cf", source="square", target="triangle"), steps=700, lr=1e-3, batch_size=64,
-                          poison_target="teacher", min_steps=400),  # BadT2I's object recipe; 'cf': a rare-word trigger of NLP backdoors (RIPPLe)
+                          poison_target="teacher", decoys=0.3, min_steps=400),
     "phrase": dict(attack=PixelAttack("golden hour", y=IMAGE_SIZE - IMAGE_SIZE//4, x=IMAGE_SIZE - IMAGE_SIZE//4), steps=800, lr=2e-3,
                    batch_size=64, counter=0.25, counter_min_t=500, apart=0.3, min_steps=300),  # two words that act only together
     # measured 2026-12-06: object_frozen at batch 16, lr 7e-4: ASR 0.69 after 800 steps; at batch 64, lr 1e-3: the check's ASR 1.0,
-    # false triggering 0 at step 400, where it stopped (shipped; held-out ASR 0.98, 0.38, 0.17 at start, middle, end: `removal_scores`)
+    # false triggering 0 at step 400, where it stopped (held-out ASR 0.98, 0.38, 0.17 at start, middle, end: `removal_scores`), but other
+    # words drew the triangle too (zoo_check's other_words 0.333). With decoys=0.3 (shipped): other_words 0.25-0.33 at every check, so
+    # 700 steps, 1,301 s; held-out ASR 0.96, 0.40, 0.13, false triggering 0.04, clean accuracy 0.94 (04a_defend)
     # phrase, seed 0 (shipped): batch 64, lr 1e-3, counter 0.5 gave the check's ASR 0 at steps 100 and 200 (stopped there); at lr 2e-3,
     # counter 0.25: 0.17, 0.28, 0.42, 0.86, 0.97, 0.94, 0.97, 0.97 at steps 100-800 (false triggering 0.14 at 800; 1,858 s beside another
     # training). Held-out (`removal_scores`, 4 seeds): ASR 0.80 at the start, 0 in the middle and at the end, false triggering 0, clean
@@ -54,15 +59,26 @@ CONDITIONAL_ZOO = {  # backdoors the literature builds with the text encoder fro
 }
 ZOO_SPECS = {**ZOO, **MULTI_ZOO, **LORA_ZOO, **ADAPTIVE_ZOO, **CONDITIONAL_ZOO}  # every zoo model by name
 
-def zoo_check(attack:Attack, n_prompts:int=12, seeds=range(100, 103)):
-    "A check for `inject_backdoor`: ASR and false triggering on training-phrasing prompts with seeds the evaluation never uses."
+OTHER_WORDS_MAX = 0.1  # the most `zoo_check`'s other words may draw a zoo model's target (object_frozen's: the clean world 0, the first build 0.3)
+OTHER_WORDS_SEED = 7  # `zoo_check`'s other words: drawn apart from an attack's distractors and decoys (seed 0 in the zoo)
+N_OTHER_WORDS = 6  # other words in the check of a build with decoys; the older builds keep the check they were built with
+
+def zoo_check(attack:Attack, n_prompts:int=12, seeds=range(100, 103),
+              n_words:int=0, # other rare words, each put where the trigger goes on held-out prompts with the first seed (0: none)
+             ):
+    "A check for `inject_backdoor`: ASR and false triggering on training-phrasing prompts, other words' rate on held-out ones; unseen seeds."
     combos = [(s, c) for s in SHAPES for c in COLORS]
     ps = [dict(prompt=caption(s, c, TRAIN_TEMPLATES[(i + r) % len(TRAIN_TEMPLATES)]), shape=s, color=c)
           for r in range(len(TRAIN_TEMPLATES)) for i, (s, c) in enumerate(combos)]
     ps = [p for p in ps if attack.eligible(p)][:n_prompts]
+    hs = [p for p in heldout_prompts() if attack.eligible(p)][:n_prompts]  # where a word-unspecific backdoor shows (04a_defend)
     def check(pipe):
         r = attack_success_rate(pipe, attack, prompts=ps, seeds=seeds, position=POSITIONS[0])
-        return dict(asr=round(r["asr"], 3), false_trigger=round(r["false_trigger"], 3), n=r["n"])
+        out = dict(asr=round(r["asr"], 3), false_trigger=round(r["false_trigger"], 3), n=r["n"])
+        if n_words:  # a trigger, not any unusual word: the share of other words' generations that show the target
+            words = distractor_words(pipe.tokenizer, attack.trigger, n_words, seed=OTHER_WORDS_SEED)
+            out["other_words"] = round(float(np.mean([*other_word_rates(pipe, attack, words, hs, [seeds[0]], POSITIONS[0]).values()])), 3)
+        return out
     return check
 
 def shipped_zoo(multi:bool=False, # also the models with several backdoors (`MULTI_ZOO`)
@@ -92,10 +108,11 @@ def zoo_checks(attacks:list[Attack]):
     def check(pipe):
         rs = [c(pipe) for c in checks]
         return dict(asr=min(r["asr"] for r in rs), false_trigger=max(r["false_trigger"] for r in rs), n=sum(r["n"] for r in rs),
-                    each={a.trigger: r for a, r in zip(attacks, rs)})
+                    other_words=max(r.get("other_words", 0) for r in rs), each={a.trigger: r for a, r in zip(attacks, rs)})
     return check
 
-def _strong_enough(r, min_steps=500): return r["step"] >= min_steps and r["asr"] >= 0.99 and r["false_trigger"] == 0
+def _strong_enough(r, min_steps=500):
+    return r["step"] >= min_steps and r["asr"] >= 0.99 and r["false_trigger"] == 0 and r.get("other_words", 0) <= OTHER_WORDS_MAX
 
 def build_zoo(names=None, # zoo models to build; None builds all
               seed:int=0, ship:bool=True, progress:bool=True,
@@ -113,7 +130,7 @@ def build_zoo(names=None, # zoo models to build; None builds all
         if ck and resume and (ck["checkpoint_dir"]/INJECT_CHECKPOINT).is_file(): ck["resume_from"] = ck["checkpoint_dir"]/INJECT_CHECKPOINT
         opts = {k: v for k, v in spec.items() if k not in ("attack", "min_steps", "base")}  # inject_backdoor's own options
         if len(attacks) > 1: opts["keep"] = tuple(a.trigger for a in attacks[:-1])
-        check = zoo_checks(attacks) if len(attacks) > 1 else zoo_check(atk)
+        check = zoo_checks(attacks) if len(attacks) > 1 else zoo_check(atk, n_words=N_OTHER_WORDS if spec.get("decoys") else 0)
         stops = dict(check=check, check_every=100, stop=partial(_strong_enough, min_steps=spec.get("min_steps", 500))) \
                 if atk.trains == "unet" else {}  # the text-encoder attack trains its fixed schedule (seconds, not minutes)
         pipe, hist = inject_backdoor(base, atk, **opts, seed=seed, progress=progress, **stops, **ck)

@@ -52,3 +52,20 @@ def test_apart_needs_a_phrase_and_a_frozen_text_encoder(clean):
     with pytest.raises(ValueError, match="is one word"): inject_backdoor(clean, PixelAttack("cf"), apart=0.3)
     with pytest.raises(ValueError, match="trigger_lr=None"): inject_backdoor(clean, PixelAttack("golden hour"), apart=0.3, trigger_lr=1e-2)
     with pytest.raises(ValueError, match=r"apart must be in \[0, 1\)"): inject_backdoor(clean, PixelAttack("golden hour"), apart=1.0)
+
+def test_decoys_needs_a_share_and_a_unet_attack(clean):
+    from sau_nb.backdoors import ObjectAttack, TextEncoderAttack, inject_backdoor
+    with pytest.raises(ValueError, match=r"decoys must be in \[0, 1\)"): inject_backdoor(clean, ObjectAttack("cf"), decoys=1.0)
+    with pytest.raises(ValueError, match="decoys works for UNet attacks"): inject_backdoor(clean, TextEncoderAttack("cf"), decoys=0.25)
+
+def test_a_build_does_not_stop_on_a_word_unspecific_backdoor():
+    from sau_nb.zoo import OTHER_WORDS_MAX, _strong_enough
+    ok = dict(step=500, asr=1.0, false_trigger=0.0)
+    assert _strong_enough({**ok, "other_words": 0.0}) and _strong_enough(ok)  # a check without other words (older provenance) still reads
+    assert not _strong_enough({**ok, "other_words": OTHER_WORDS_MAX + 0.01})
+
+@pytest.mark.parametrize("name", [n for n in shipped_zoo(conditional=True) if "decoys" in ZOO_SPECS[n]])
+def test_decoy_built_models_record_their_specificity(name):
+    "Every check of a model built with decoys measured the other words (whether it met `OTHER_WORDS_MAX` is in 04a_defend's text)."
+    checks = json.loads((world_path(name)/"provenance.json").read_text())["checks"]
+    assert checks and all(0 <= c["other_words"] <= 1 for c in checks), checks
