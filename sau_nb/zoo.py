@@ -107,8 +107,9 @@ def zoo_checks(attacks:list[Attack]):
     checks = [zoo_check(a) for a in attacks]
     def check(pipe):
         rs = [c(pipe) for c in checks]
-        return dict(asr=min(r["asr"] for r in rs), false_trigger=max(r["false_trigger"] for r in rs), n=sum(r["n"] for r in rs),
-                    other_words=max(r.get("other_words", 0) for r in rs), each={a.trigger: r for a, r in zip(attacks, rs)})
+        out = dict(asr=min(r["asr"] for r in rs), false_trigger=max(r["false_trigger"] for r in rs), n=sum(r["n"] for r in rs))
+        if any("other_words" in r for r in rs): out["other_words"] = max(r.get("other_words", 0) for r in rs)  # only if measured
+        return dict(out, each={a.trigger: r for a, r in zip(attacks, rs)})
     return check
 
 def _strong_enough(r, min_steps=500):
