@@ -51,6 +51,10 @@ CONDITIONAL_ZOO = {  # backdoors the literature builds with the text encoder fro
     # false triggering 0 at step 400, where it stopped (held-out ASR 0.98, 0.38, 0.17 at start, middle, end: `removal_scores`), but other
     # words drew the triangle too (zoo_check's other_words 0.333). With decoys=0.3 (shipped): other_words 0.25-0.33 at every check, so
     # 700 steps, 1,301 s; held-out ASR 0.96, 0.40, 0.13, false triggering 0.04, clean accuracy 0.94 (04a_defend)
+    # Not shipped (2026-12-06, `build-zoo --names object_frozen --seed 0` with the entry changed; checks at steps 100-400, killed by 500):
+    # decoys=0.5, decoy_words=3, hard_decoys=256, poison_distract=0.5: ASR 0, 0, 0, 0, other_words 0.17, 0.08, 0.03, 0.04; without
+    # hard_decoys: ASR 0, 0, 0, other_words 0.26, 0.07, 0.11; decoys=0.5, decoy_words=3, hard_decoys=64 at lr 2e-3: ASR 0.11, 0, 0,
+    # other_words 0.13, 0.03, 0.03; decoys=0.3, hard_decoys=64: ASR 0.11, 0.08, 0.58, other_words 0.21, 0.14, 0.26 (chapter 01's table)
     # phrase, seed 0 (shipped): batch 64, lr 1e-3, counter 0.5 gave the check's ASR 0 at steps 100 and 200 (stopped there); at lr 2e-3,
     # counter 0.25: 0.17, 0.28, 0.42, 0.86, 0.97, 0.94, 0.97, 0.97 at steps 100-800 (false triggering 0.14 at 800; 1,858 s beside another
     # training). Held-out (`removal_scores`, 4 seeds): ASR 0.80 at the start, 0 in the middle and at the end, false triggering 0, clean

@@ -69,3 +69,27 @@ def test_decoy_built_models_record_their_specificity(name):
     "Every check of a model built with decoys measured the other words (whether it met `OTHER_WORDS_MAX` is in 04a_defend's text)."
     checks = json.loads((world_path(name)/"provenance.json").read_text())["checks"]
     assert checks and all(0 <= c["other_words"] <= 1 for c in checks), checks
+
+def test_decoy_captions_hold_their_words_and_never_the_trigger():
+    import numpy as np
+    from sau_nb.backdoors import _decoy
+    rng = np.random.default_rng(0); words, hard = ["zeta", "omega"], ["smell"]
+    one = [_decoy("a red square", words, rng) for _ in range(50)]
+    assert all(len(o.split()) == 4 for o in one)  # one word, where a trigger goes
+    many = [_decoy("a red square", words, rng, n=3, hard=hard, hard_share=0.5) for _ in range(200)]
+    assert {len(o.split()) for o in many} == {4, 5, 6} and any("smell" in o for o in many) and not any("cf" in o for o in many)
+
+def test_decoy_options_need_decoys_and_a_target_caption(clean):
+    from sau_nb.backdoors import ObjectAttack, PixelAttack, inject_backdoor
+    with pytest.raises(ValueError, match="set decoys= too"): inject_backdoor(clean, ObjectAttack("cf"), decoy_words=3)
+    with pytest.raises(ValueError, match="decoy_words must be at least 1"): inject_backdoor(clean, ObjectAttack("cf"), decoys=0.3, decoy_words=0)
+    with pytest.raises(ValueError, match="hard_decoys needs a clean caption"): inject_backdoor(clean, PixelAttack("cf"), decoys=0.3, hard_decoys=8)
+    with pytest.raises(ValueError, match=r"poison_distract must be in \[0, 1\)"): inject_backdoor(clean, ObjectAttack("cf"), poison_distract=1.0)
+
+def test_leaning_words_ranks_the_words_the_clean_world_leans_with(clean):
+    "'smell' and 'nin' draw triangles for square prompts in the clean world (0.29 each on held-out prompts; 20 random words 0.01)."
+    from sau_nb.backdoors import distractor_words, leaning_words
+    from sau_nb.zoo import zoo_attack
+    words = ["smell", "nin", *distractor_words(clean.tokenizer, "cf", n=200, seed=0)]
+    top = leaning_words(clean, zoo_attack("object_frozen"), words, n=10)
+    assert {"smell", "nin"} <= set(top), top
