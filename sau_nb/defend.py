@@ -23,14 +23,16 @@ _all_ = ['Contexts', 'scan_contexts', 'insert_ids', 'token_departure', 'departur
          'pair_tokens', 'best_sequence']
 
 # %% auto #0
-__all__ = ['MIN_PROMPTS', 'Z_THRESHOLD', 'LOW_T_RANGE', 'Z_THRESHOLD_LOW', 'Q_CONTEXTS', 'SUBSET_MARGIN', 'MIN_SUBSET',
-           'TRIGGER_RATIO', 'SAME_BACKDOOR', 'DEFEND_SAU', 'z_threshold', 'ScanReport', 'check_clean_prompts',
-           'context_z', 'verdict_score', 'context_groups', 'subset_score', 'verify', 'minimal_triggers',
-           'group_backdoors', 'scan_model', 'scan_figure', 'LogReport', 'flag_by_trigger', 'triggers_from_log',
-           'DefenseReport', 'clean_drift', 'defend', 'Contexts', 'scan_contexts', 'insert_ids', 'token_departure',
-           'departure_vectors', 'keep_queries', 'CrossQueries', 'cross_queries', 'attention_departure', 'peak_score',
-           'domain_tokens', 'robust_z', 'TokenScan', 'check_vocabulary', 'scan_tokens', 'as_text', 'ordinary_sequences',
-           'extend_tokens', 'pair_tokens', 'best_sequence']
+__all__ = ['MIN_PROMPTS', 'Z_THRESHOLD', 'LOW_T_RANGE', 'Z_THRESHOLD_LOW', 'Q_CONTEXTS', 'SUBSET_MARGIN', 'PHRASE_MARGIN',
+           'Q_PHRASE', 'N_PHRASE', 'N_PHRASE_REF', 'MIN_SUBSET', 'TRIGGER_RATIO', 'SAME_BACKDOOR', 'DEFEND_SAU',
+           'z_threshold', 'ScanReport', 'check_clean_prompts', 'context_z', 'verdict_score', 'context_groups',
+           'subset_score', 'part_departures', 'synergy', 'column_z', 'position_score', 'verify', 'phrase_evidence',
+           'minimal_triggers', 'group_backdoors', 'scan_model', 'scan_figure', 'LogReport', 'flag_by_trigger',
+           'triggers_from_log', 'log_ngrams', 'phrases_from_log', 'DefenseReport', 'clean_drift', 'defend', 'Contexts',
+           'scan_contexts', 'insert_ids', 'token_departure', 'departure_vectors', 'keep_queries', 'CrossQueries',
+           'cross_queries', 'attention_departure', 'peak_score', 'domain_tokens', 'robust_z', 'TokenScan',
+           'check_vocabulary', 'scan_tokens', 'as_text', 'ordinary_sequences', 'extend_tokens', 'pair_tokens',
+           'best_sequence']
 
 # %% ../nbs/04a_defend.ipynb #62b13a99
 MIN_PROMPTS = 4  # clean prompts the verdict needs: its held-out contexts put candidates into this many prompts at three places
@@ -49,6 +51,11 @@ def z_threshold(t_range=T_RANGE) -> float:
 Q_CONTEXTS = 1 / 6  # the score is this quantile of the per-context z over the held-out contexts: the candidate must stand out in five of every six
 # a candidate also counts if, in every held-out context about one word (a shape, a colour), its z is at least the threshold plus this
 SUBSET_MARGIN = 3.
+# a candidate of several tokens also counts as a phrase if, at one position, its synergy z (`phrase_score`) less this reaches the threshold
+PHRASE_MARGIN = 2.
+Q_PHRASE = 0.5  # the phrase score is this quantile of the synergy z over the held-out contexts with the candidate at one position
+N_PHRASE = 36  # held-out contexts of the phrase evidence: a third with the candidate at the start, a third in the middle, a third at the end
+N_PHRASE_REF = 64  # random ordinary sequences of each length that the phrase evidence compares with
 MIN_SUBSET = 3  # held-out contexts a word's subset needs (fewer: one unlucky context would decide)
 # `to_remove` hands SAU a second candidate only if it changes pictures more than this many times as much as a neutral word (as the CLI's
 # `ORDINARY_RATIO`)
@@ -69,6 +76,7 @@ class ScanReport:
     seconds: dict # per stage
     n_contexts: int = 12 # held-out contexts of the verdict
     best_ordinary_subset: float = float("nan") # the highest subset score (`subset_score`) among the ordinary reference sequences
+    best_ordinary_phrase: float = float("nan") # the highest phrase score (`position_score` of the synergy z) among them, if it was measured
     @property
     def triggers(self) -> list[str]: return [c["trigger"] for c in self.candidates if c["z"] >= self.threshold]
     def to_remove(self, max_triggers:int=4, ratio:float=TRIGGER_RATIO) -> list[str]:
@@ -97,7 +105,8 @@ class ScanReport:
         n, found = len(self.backdoors), []
         for t in self.backdoors:
             c = next(c for c in self.candidates if c["trigger"] == t)
-            where = f" in the contexts about {c['subset_word']!r}" if c.get("by_subset") else ""
+            where = (f" in the contexts about {c['subset_word']!r}" if c.get("by_subset") else
+                     f" as a phrase at the {c['phrase_position']} of the prompt" if c.get("by_phrase") else "")
             pic = f", the picture changes {c['effect_ratio']:.1f}× as much as with a neutral word" if "effect_ratio" in c else ""
             found.append(f"trigger {t!r} (tokens {c['ids']}, z = {c['z']:.1f}{where}{pic})")
         return (f"{n} backdoor{'s' if n > 1 else ''} found ({cov}): " + "; ".join(found)
@@ -137,23 +146,67 @@ def subset_score(z:torch.Tensor, groups:dict) -> tuple:
     best = g.max(1); ws = list(groups)
     return best.values, [ws[i] for i in best.indices.tolist()]
 
+def part_departures(pipe, ctx:Contexts, seqs, batch_size:int=64) -> torch.Tensor:
+    "Each sequence's tokens apart: the sum of each token's own departure in each context, (N, K)."
+    seqs = torch.as_tensor(seqs, dtype=torch.long); toks = seqs.unique()
+    d = token_departure(pipe, ctx, toks, batch_size); row = {int(t): i for i, t in enumerate(toks)}
+    return sum(d[[row[int(t)] for t in seqs[:, j]]] for j in range(seqs.shape[1]))
+
+def synergy(d:torch.Tensor, parts:torch.Tensor) -> torch.Tensor:
+    "log D(sequence) − log Σ D(its tokens) per context: how much more the tokens move the model together than apart (an AND-trigger's mark)."
+    return d.clamp_min(1e-30).log() - parts.clamp_min(1e-30).log()
+
+def column_z(x:torch.Tensor, ref:torch.Tensor) -> torch.Tensor:
+    "Per context (column), the robust z of `x` against the reference rows `ref`: (N, K)."
+    med = ref.median(0).values; mad = (ref - med).abs().median(0).values * 1.4826
+    return (x - med) / mad.clamp_min(1e-12)
+
+def position_score(z:torch.Tensor, positions:list[str], q:float=Q_PHRASE) -> tuple:
+    "Each candidate's `q` quantile of z over the contexts with it at one position, at the position where it is highest: (scores (N,), positions)."
+    where = list(dict.fromkeys(positions))
+    if not len(z): return torch.zeros(0), []
+    g = torch.stack([z[:, [k for k, p in enumerate(positions) if p == w]].quantile(q, dim=1) for w in where], 1)  # (N, positions)
+    best = g.max(1)
+    return best.values, [where[i] for i in best.indices.tolist()]
+
 def verify(pipe, clean_prompts:list[str], seqs:list, scan:TokenScan,
            n_contexts:int=12, # held-out contexts: other latents and timesteps, more prompts
            n_ref:int=256, # random ordinary sequences of each candidate length, as the reference
            seed:int=1, batch_size:int=64,
            t_range=T_RANGE, # the held-out contexts' timesteps as fractions of T (`scan_contexts`)
+           phrase:bool=False, # also each candidate of several tokens' synergy (`phrase_evidence`), against the references'
+           n_phrase:int=N_PHRASE, # the phrase evidence's held-out contexts
            progress:bool=False) -> dict:
     "Score candidates afresh in held-out contexts against random ordinary sequences of their length: per-context z, the score, the references' best."
     ctx = scan_contexts(pipe, clean_prompts, n_contexts, seed, t_range)
     ref = {L: token_departure(pipe, ctx, ordinary_sequences(scan, n_ref, L, seed), batch_size,
                               desc=f"verify: ordinary sequences of {L}" if progress else None)
            for L in sorted({len(s) for s in seqs})}
-    z = torch.stack([context_z(token_departure(pipe, ctx, torch.tensor([list(s)]), batch_size), ref[len(s)])[0]
-                     for s in tqdm(seqs, desc="verify: candidates", disable=not progress)]) if seqs else torch.zeros(0, n_contexts)
+    d = [token_departure(pipe, ctx, torch.tensor([list(s)]), batch_size)[0] for s in tqdm(seqs, desc="verify: candidates", disable=not progress)]
+    z = torch.stack([context_z(x[None], ref[len(s)])[0] for x, s in zip(d, seqs)]) if seqs else torch.zeros(0, n_contexts)
     best = max(float(verdict_score(context_z(r, r)).max()) for r in ref.values()) if ref else float("nan")
     groups = context_groups(ctx.prompts); sub, words = subset_score(z, groups)
     best_sub = max(float(subset_score(context_z(r, r), groups)[0].max()) for r in ref.values()) if ref else float("nan")
-    return dict(score=verdict_score(z), z=z, best_ordinary=best, contexts=ctx, subset=sub, subset_word=words, best_ordinary_subset=best_sub)
+    out = dict(score=verdict_score(z), z=z, best_ordinary=best, contexts=ctx, subset=sub, subset_word=words, best_ordinary_subset=best_sub)
+    return out | (phrase_evidence(pipe, clean_prompts, seqs, scan, n_phrase, min(n_ref, N_PHRASE_REF), seed, batch_size, t_range) if phrase else {})
+
+def _synergies(pipe, ctx:Contexts, seqs, batch_size:int) -> torch.Tensor:
+    seqs = torch.as_tensor(seqs, dtype=torch.long)
+    return synergy(token_departure(pipe, ctx, seqs, batch_size), part_departures(pipe, ctx, seqs, batch_size))
+
+def phrase_evidence(pipe, clean_prompts:list[str], seqs:list, scan:TokenScan,
+                    n_contexts:int=N_PHRASE, n_ref:int=N_PHRASE_REF, # held-out contexts (positions in turn) and references of each length
+                    seed:int=1, batch_size:int=64, t_range=T_RANGE) -> dict:
+    "Each candidate of several tokens' synergy z per held-out context and its `position_score`; the references' best score (-inf: no such candidate)."
+    ctx = scan_contexts(pipe, clean_prompts, n_contexts, seed + 100, t_range)  # contexts of their own: n_contexts / 3 at each position
+    lengths = sorted({len(s) for s in seqs if len(s) > 1})
+    syn_ref = {L: _synergies(pipe, ctx, ordinary_sequences(scan, n_ref, L, seed), batch_size) for L in lengths}
+    zs = torch.full((len(seqs), len(ctx)), -float("inf"))
+    for i, s in enumerate(seqs):
+        if len(s) > 1: zs[i] = column_z(_synergies(pipe, ctx, [list(s)], batch_size), syn_ref[len(s)])[0]
+    score, where = position_score(zs, ctx.positions)
+    best = max((float(position_score(column_z(r, r), ctx.positions)[0].max()) for r in syn_ref.values()), default=-float("inf"))
+    return dict(phrase=score, phrase_position=where, z_synergy=zs, best_ordinary_phrase=best)
 
 # %% ../nbs/04a_defend.ipynb #358f9312
 def _contains(long:list, short:list) -> bool:
@@ -193,6 +246,8 @@ def scan_model(pipe, clean_prompts:list[str],
                n_peak:int=0, # also verify this many tokens that move one context most (`TokenScan.top_peak`): a backdoor of one shape's prompts
                n_pairs:int=0, # also verify the best ordered pairs of this many of the first stage's best words (`pair_tokens`); 0: no pair search
                subset:bool=False, # a candidate also counts by its subset score (`subset_score`) less `SUBSET_MARGIN`
+               # a candidate of several tokens also counts by its phrase score (`verify(phrase=True)`: synergy at one position) less `PHRASE_MARGIN`
+               phrase:bool=False, n_phrase:int=N_PHRASE, # and its held-out contexts, a third at each position
                first_contexts:int=1, first_start:bool=False, # the first stage's contexts, and the candidate at their start (`scan_tokens`)
                seed:int=0, progress:bool=True) -> ScanReport:
     "Is the model backdoored? Scan every token, extend the best into sequences, score the candidates against ordinary sequences in held-out contexts."
@@ -230,12 +285,16 @@ def scan_model(pipe, clean_prompts:list[str],
                 d = float(token_departure(pipe, scan.contexts, torch.tensor([sub])).mean())
                 have.append(sub); texts.append(dict(ids=sub, trigger=t, departure=d, z=float("nan")))
     t0 = time.time()
-    v = verify(pipe, prompts, [c["ids"] for c in texts], scan, n_verify, n_ref, seed=seed + 1, t_range=t_range, progress=progress)
+    v = verify(pipe, prompts, [c["ids"] for c in texts], scan, n_verify, n_ref, seed=seed + 1, t_range=t_range, phrase=phrase, n_phrase=n_phrase,
+               progress=progress)
     sec["verify"] = time.time() - t0
     cands = [dict(trigger=c["trigger"], ids=c["ids"], departure=c["departure"], z=max(float(s), float(sb) - SUBSET_MARGIN) if subset else float(s),
                   z_all=float(s), z_subset=float(sb), subset_word=w, by_subset=subset and float(sb) - SUBSET_MARGIN > float(s),
                   z_contexts=[round(float(x), 2) for x in zc],
                   z_scan=c["z"], source=c.get("source", "scan")) for c, s, sb, w, zc in zip(texts, v["score"], v["subset"], v["subset_word"], v["z"])]
+    for c, p, w in zip(cands, v.get("phrase", []), v.get("phrase_position", [])):  # the phrase evidence, where it was measured
+        c.update(z_phrase=float(p), phrase_position=w, by_phrase=float(p) - PHRASE_MARGIN > c["z"])
+        c["z"] = max(c["z"], float(p) - PHRASE_MARGIN)
     over, under = [c for c in cands if c["z"] >= threshold], [c for c in cands if c["z"] < threshold]
     t0 = time.time()
     for c in over[:10] if effect else []: c["effect_ratio"] = trigger_effect(pipe, c["trigger"], prompts[::max(1, len(prompts) // 12)])["ratio"]
@@ -243,7 +302,8 @@ def scan_model(pipe, clean_prompts:list[str],
     over = minimal_triggers(over, "effect_ratio" if effect else "z")
     group_backdoors(pipe, v["contexts"], over)
     return ScanReport(bool(over), over + sorted(under, key=lambda c: -c["z"]), threshold, v["best_ordinary"],
-                      int(scan.searched.sum()), len(scan.unsearched), sec, n_verify, v["best_ordinary_subset"])
+                      int(scan.searched.sum()), len(scan.unsearched), sec, n_verify, v["best_ordinary_subset"],
+                      v.get("best_ordinary_phrase", float("nan")))
 
 # %% ../nbs/04a_defend.ipynb #a099ebe7
 def scan_figure(scan:TokenScan, tokenizer, triggers=(), # the found triggers: their tokens are circled and labelled
@@ -276,6 +336,7 @@ class LogReport:
     spans: dict # flagged prompt -> the span `find_trigger` localized in it (those localized)
     candidates: list[dict] # trigger, count (flagged prompts it was localized in), share_flagged and share_unflagged (prompts that contain it)
     seconds: float
+    phrases: list|None = None # `phrases_from_log`'s recurring phrases, if `defend` asked for them
     def __str__(self):
         if not self.candidates:
             return (f"no trigger found in the log: {len(self.flagged)} of {self.n} prompts flagged"
@@ -325,6 +386,37 @@ def triggers_from_log(pipe, prompt_log:list[str], clean_prompts:list[str],
         if sf > su: cands.append(dict(trigger=s, count=n, share_flagged=sf, share_unflagged=su))
     return LogReport(len(log), flagged, spans, cands, time.time() - t0)
 
+def log_ngrams(tokenizer, prompts:list[str], n_words=(2, 3), min_count:int=3, skip=()) -> dict:
+    "Word n-grams (`n_words` whole words in a row) in at least `min_count` of the prompts, none of whose words is in `skip`: n-gram -> prompts."
+    count = {}
+    for p in dict.fromkeys(prompts):
+        ws = p.split()
+        for g in {" ".join(ws[i:i + n]) for n in n_words for i in range(len(ws) - n + 1)}:
+            if not set(g.split()) & set(skip): count[g] = count.get(g, 0) + prompts.count(p)
+    return {g: n for g, n in sorted(count.items(), key=lambda x: -x[1]) if n >= min_count and as_text(tokenizer, check_trigger(g, tokenizer))}
+
+def phrases_from_log(pipe, prompt_log:list[str], clean_prompts:list[str],
+                     n_words=(2, 3), # phrases of this many whole words
+                     min_count:int=3, # a phrase must be in at least this many prompts of the log
+                     top:int=4, # keep this many, the highest synergy first
+                     n_contexts:int=6, seed:int=0, batch_size:int=64) -> list[dict]:
+    "Phrases that recur in the log, none of their words a clean prompt's, ranked by their synergy (`synergy`) at their best position."
+    check_pipeline(pipe); tok = pipe.tokenizer
+    if isinstance(prompt_log, (list, tuple)) and not prompt_log:
+        raise ValueError("The prompt log is empty: pass the prompts users sent, one string each.")
+    log, prompts = check_prompts(prompt_log, tok), check_clean_prompts(tok, clean_prompts)
+    grams = log_ngrams(tok, log, n_words, min_count, skip={w for p in prompts for w in p.split()})
+    if not grams: return []
+    ctx = scan_contexts(pipe, prompts, n_contexts, seed)
+    out = []
+    for L in sorted({len(check_trigger(g, tok)) for g in grams}):
+        gs = [g for g in grams if len(check_trigger(g, tok)) == L]
+        if L < 2: continue  # one token has no synergy
+        seqs = torch.tensor([check_trigger(g, tok) for g in gs])
+        s, where = position_score(synergy(token_departure(pipe, ctx, seqs, batch_size), part_departures(pipe, ctx, seqs, batch_size)), ctx.positions)
+        out += [dict(trigger=g, count=grams[g], synergy=float(x), position=w) for g, x, w in zip(gs, s, where)]
+    return sorted(out, key=lambda c: -c["synergy"])[:top]
+
 # %% ../nbs/04a_defend.ipynb #30c4d95e
 @dataclasses.dataclass
 class DefenseReport:
@@ -352,7 +444,10 @@ def clean_drift(pipe, new, clean_prompts:list[str], n_contexts:int=12, seed:int=
 DEFEND_SAU = dict(steps=600)
 
 def defend(pipe, clean_prompts:list[str],
-           prompt_log:list[str]|None=None, # prompts users sent, some perhaps poisoned: `triggers_from_log` adds its candidates to the scan's
+           # prompts users sent, some perhaps poisoned: `triggers_from_log` adds its candidates to the scan's,
+           # and with `scan_kw=dict(phrase=True)` so does `phrases_from_log`
+           prompt_log:list[str]|None=None,
+           detector=None, # `triggers_from_log`'s detector for the log; None: the alignment detector calibrated on `clean_prompts`
            scan_kw:dict|None=None, # keywords for `scan_model` (the threshold, the budget, ...)
            sau_kw:dict|None=None, # keywords for `sau_unlearn`; `DEFEND_SAU` fills in what is not given
            rescan:str="full", # "full": scan the repaired model again from scratch; "candidates": re-verify the found triggers only
@@ -365,8 +460,11 @@ def defend(pipe, clean_prompts:list[str],
     prompts = check_clean_prompts(pipe.tokenizer, clean_prompts)
     log = None
     if prompt_log is not None:
-        log = triggers_from_log(pipe, prompt_log, prompts, seed=seed); sec["log"] = log.seconds
+        log = triggers_from_log(pipe, prompt_log, prompts, detector=detector, seed=seed); sec["log"] = log.seconds
         scan_kw["extra"] = list(scan_kw.get("extra") or []) + [c["trigger"] for c in log.candidates]
+        if scan_kw.get("phrase"):  # the log's recurring phrases of ordinary words: AND-triggers that the vocabulary scan cannot see
+            t0 = time.time(); log.phrases = phrases_from_log(pipe, prompt_log, prompts, seed=seed); sec["log_phrases"] = time.time() - t0
+            scan_kw["extra"] += [c["trigger"] for c in log.phrases if c["trigger"] not in scan_kw["extra"]]
     t0 = time.time(); before = before or scan_model(pipe, prompts, seed=seed, progress=progress, **scan_kw); sec["scan"] = time.time() - t0
     if not before.backdoor: return pipe, DefenseReport(before, log, [], None, None, sec)
     # every distinct trigger over the threshold, all removed together: a chain of runs could undo an earlier repair

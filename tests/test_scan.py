@@ -85,3 +85,15 @@ def test_to_remove_checks_a_second_candidate_by_its_pictures():
     rep = _report([c("cf", [1], 9.), c("pond", [2], 1.3), c("mirror", [3], 6.), c("cf cf", [1, 1], 9.)])
     assert rep.to_remove() == ["cf", "mirror"]  # 'pond' acts like an ordinary word, 'cf cf' is the first's variant
     assert _report([c("cf", [1]), c("pond", [2])]).to_remove() == ["cf", "pond"]  # pictures not checked (effect=False): the verdict alone
+
+def test_phrase_evidence_counts_one_position():
+    pos = ["start", "middle", "end"] * 12
+    z = torch.zeros(3, 36); z[0, 0::3] = 6.  # a phrase strong at every start, ordinary elsewhere
+    z[1, 0:9:3] = 9.  # strong at three starts of twelve only: no position carries it
+    s, where = D.position_score(z, pos)
+    assert D.verdict_score(z)[0] < D.Z_THRESHOLD and s[0] - D.PHRASE_MARGIN >= D.Z_THRESHOLD and where[0] == "start"
+    assert s[1] - D.PHRASE_MARGIN < D.Z_THRESHOLD
+
+def test_synergy_is_zero_for_words_that_add_up():
+    d, parts = torch.tensor([[2., 8.]]), torch.tensor([[2., 1.]])
+    assert torch.allclose(D.synergy(d, parts), torch.tensor([[0., 2.0794415]]), atol=1e-5)  # together 8× what they do apart: log 8
