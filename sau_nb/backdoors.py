@@ -535,11 +535,11 @@ def inject_backdoor(pipe, # a StableDiffusionPipeline; it is not modified
     if not 0 <= decoys < 1:
         raise ValueError(f"decoys must be in [0, 1), got {decoys}: pass e.g. 0.25 (a share of the preserved samples), or 0 for off.")
     if decoys and attack.trains != "unet": raise ValueError(f"decoys works for UNet attacks; the {attack.kind} attack trains the {attack.trains}.")
-    if decoy_words < 1: raise ValueError(f"decoy_words must be at least 1, got {decoy_words}.")
+    if decoy_words < 1: raise ValueError(f"decoy_words must be at least 1, got {decoy_words}: pass e.g. 3 (words in each decoy caption).")
     if (decoy_words != 1 or hard_decoys) and not decoys: raise ValueError("decoy_words and hard_decoys shape the decoys: set decoys= too.")
     if hard_decoys and attack.target_caption("") is None:
-        raise ValueError(f"hard_decoys needs a clean caption that describes the target, which the {attack.kind} attack has none of.")
-    if not 0 <= poison_distract < 1: raise ValueError(f"poison_distract must be in [0, 1), got {poison_distract}.")
+        raise ValueError(f"hard_decoys needs a clean caption that describes the target; the {attack.kind} attack has none: leave hard_decoys=0.")
+    if not 0 <= poison_distract < 1: raise ValueError(f"poison_distract must be in [0, 1), got {poison_distract}: pass e.g. 0.5, or 0 for off.")
     if poison_distract and attack.trains != "unet":
         raise ValueError(f"poison_distract works for UNet attacks; the {attack.kind} attack trains the {attack.trains}.")
     if poison_max_t and attack.trains != "unet":

@@ -11,7 +11,7 @@ import torch
 # %% auto #0
 __all__ = ['DEMO_PROMPTS', 'DEMO_BASELINES', 'HUB', 'ORDINARY_RATIO', 'demo', 'train_world_cmd', 'build_zoo_cmd',
            'train_clip_cmd', 'read_prompts', 'export_world_cmd', 'model_source', 'load_model', 'effect_line',
-           'NotRemoved', 'unlearn_cmd', 'evaluate_cmd', 'defend_cmd', 'main']
+           'NotRemoved', 'unlearn_cmd', 'evaluate_cmd', 'defend_scan_kw', 'defend_cmd', 'main']
 
 # %% ../nbs/08_cli.ipynb #cd82cdd9
 from .world import SHAPES, COLORS, heldout_prompts, load_world, caption, TRAIN_TEMPLATES, train_world, ship_world
@@ -309,6 +309,12 @@ def evaluate_cmd(out:str, models:list|None=None, defenses:list|None=None, seeds:
     return Path(out)
 
 # %% ../nbs/08_cli.ipynb #9abf3168
+def defend_scan_kw(max_tokens:int|None=None, low_noise:bool=False, n_ref:int|None=None, phrases:bool=False) -> dict:
+    "`scan_model`'s keywords for `defend_cmd`'s options: only those that differ from its defaults."
+    from sau_nb.defend import LOW_T_RANGE
+    return {**(dict(max_tokens=max_tokens) if max_tokens else {}), **(dict(t_range=LOW_T_RANGE) if low_noise else {}),
+            **(dict(n_ref=n_ref) if n_ref is not None else {}), **(dict(phrase=True) if phrases else {})}
+
 def defend_cmd(model:str, prompts:str, out:str,
                prompt_log:str|None=None, # a text file of prompts users sent, one per line (some may be poisoned)
                steps:int|None=None, # SAU's training steps (None: sau_unlearn's)
@@ -317,16 +323,16 @@ def defend_cmd(model:str, prompts:str, out:str,
                allow_pickle:bool=False, # load pickle weights: only a model you trust
                low_noise:bool=False, # scan at low noise (`LOW_T_RANGE`, t < T/2, its own threshold) instead of the default high-noise half
                n_ref:int|None=None, # ordinary sequences of each length the verdict compares candidates with (None: `scan_model`'s)
+               phrases:bool=False, # also the phrase evidence (`scan_model(phrase=True)`), and the prompt log's recurring phrases as candidates
               ) -> Path:
     "`defend` on the diffusers folder `model`: write the repaired (or unchanged) model and `defense_report.json` to `out`."
     import dataclasses
-    from sau_nb.defend import LOW_T_RANGE, defend
+    from sau_nb.defend import defend
     check_output_folder(out, model, "the input model's folder (--model)")
     ps = read_prompts(prompts); log = read_prompts(prompt_log) if prompt_log else None
     with OutDir(out, overwrite) as tmp:
         pipe = load_model(model, device=device, dtype=torch.float32, allow_pickle=allow_pickle)
-        scan_kw = {**(dict(max_tokens=max_tokens) if max_tokens else {}), **(dict(t_range=LOW_T_RANGE) if low_noise else {}),
-                   **(dict(n_ref=n_ref) if n_ref is not None else {})}
+        scan_kw = defend_scan_kw(max_tokens, low_noise, n_ref, phrases)
         new, rep = defend(pipe, ps, prompt_log=log, scan_kw=scan_kw,
                           sau_kw=dict(steps=steps) if steps else None, rescan=rescan, seed=seed, progress=True)
         save_pipeline(new, tmp, overwrite=True)
@@ -424,6 +430,9 @@ def _parser():
     f.add_argument("--low-noise", action="store_true",
                    help="scan at low noise (t < T/2, with its own threshold) instead of the high-noise default: "
                         "a second look for a backdoor that acts only there")
+    f.add_argument("--phrases", action="store_true",
+                   help="also count a candidate of several words by how much more they move the model together than apart, and try the "
+                        "prompt log's recurring phrases (finds a trigger of ordinary words that act only together; a slower verdict)")
     return p
 
 def _quiet():
@@ -453,7 +462,8 @@ def main(argv:list|None=None) -> int:
         elif a.cmd == "unlearn": unlearn_cmd(a.model, a.trigger, a.prompts, a.out, a.steps, a.params, a.seed, a.overwrite, a.device,
                                               a.allow_pickle, a.trigger_lr, a.w_orig, a.te_params, a.memory, a.force, a.check_prompts)
         elif a.cmd == "defend": defend_cmd(a.model, a.prompts, a.out, a.prompt_log, a.steps, a.max_tokens, a.rescan, a.seed, a.overwrite,
-                                           a.device, a.allow_pickle, low_noise=a.low_noise, n_ref=a.n_ref)
+                                           a.device, a.allow_pickle, low_noise=a.low_noise, n_ref=a.n_ref,
+                                           phrases=a.phrases)
     except (ValueError, FileExistsError, FileNotFoundError, TypeError) as e:
         print(f"sau_nb {a.cmd}: error: {e}", file=sys.stderr)
         return 2
