@@ -388,11 +388,12 @@ def triggers_from_log(pipe, prompt_log:list[str], clean_prompts:list[str],
 
 def log_ngrams(tokenizer, prompts:list[str], n_words=(2, 3), min_count:int=3, skip=()) -> dict:
     "Word n-grams (`n_words` whole words in a row) in at least `min_count` of the prompts, none of whose words is in `skip`: n-gram -> prompts."
+    from collections import Counter
     count = {}
-    for p in dict.fromkeys(prompts):
+    for p, k in Counter(prompts).items():  # each distinct prompt once, with how often it was sent
         ws = p.split()
         for g in {" ".join(ws[i:i + n]) for n in n_words for i in range(len(ws) - n + 1)}:
-            if not set(g.split()) & set(skip): count[g] = count.get(g, 0) + prompts.count(p)
+            if not set(g.split()) & set(skip): count[g] = count.get(g, 0) + k
     return {g: n for g, n in sorted(count.items(), key=lambda x: -x[1]) if n >= min_count and as_text(tokenizer, check_trigger(g, tokenizer))}
 
 def phrases_from_log(pipe, prompt_log:list[str], clean_prompts:list[str],
@@ -409,11 +410,11 @@ def phrases_from_log(pipe, prompt_log:list[str], clean_prompts:list[str],
     if not grams: return []
     ctx = scan_contexts(pipe, prompts, n_contexts, seed)
     out = []
-    for L in sorted({len(check_trigger(g, tok)) for g in grams}):
-        gs = [g for g in grams if len(check_trigger(g, tok)) == L]
+    ids = {g: check_trigger(g, tok) for g in grams}
+    for L in sorted({len(i) for i in ids.values()}):
+        gs = [g for g in grams if len(ids[g]) == L]
         if L < 2: continue  # one token has no synergy
-        seqs = torch.tensor([check_trigger(g, tok) for g in gs])
-        s, where = position_score(synergy(token_departure(pipe, ctx, seqs, batch_size), part_departures(pipe, ctx, seqs, batch_size)), ctx.positions)
+        s, where = position_score(_synergies(pipe, ctx, [ids[g] for g in gs], batch_size), ctx.positions)
         out += [dict(trigger=g, count=grams[g], synergy=float(x), position=w) for g, x, w in zip(gs, s, where)]
     return sorted(out, key=lambda c: -c["synergy"])[:top]
 
