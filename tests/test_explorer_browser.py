@@ -8,7 +8,11 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 from browser import CHROMIUM, headless_cmd  # tests/browser.py
 SHOTS = Path(os.environ.get("SAU_NB_EXPLORER_SHOTS", ROOT/"runs"/"explorer_browser"))
-BUDGET = float(os.environ.get("SAU_NB_EXPLORER_BUDGET", 110))  # seconds for the whole test: server start, kernel run (model + generation), browser and three renders
+# seconds for the whole test: server start, kernel run (model + generation), browser and three renders. It takes about 20 s
+# on a 2-core host; CI once ran out of 110 s on a slow, loaded one with the kernel's run unfinished, so the limit is generous
+# and a failure says how far the kernel got (PROGRESS) and how much CPU it had used.
+BUDGET = float(os.environ.get("SAU_NB_EXPLORER_BUDGET", 360))
+PROGRESS = "progress.log"  # the kernel's own record of its steps, in its working folder
 
 def _missing(mod):
     import importlib.util
@@ -22,9 +26,11 @@ pytestmark = [
     pytest.mark.skipif(_missing("ipykernel") or _missing("ipywidgets"), reason="ipykernel/ipywidgets are not installed"),
 ]
 
-CELLS = ["%matplotlib inline\nimport sys, warnings; warnings.simplefilter('ignore'); print('kernel:', sys.executable)",
-         "from sau_nb.world import load_world\nfrom sau_nb.attention import explore",
-         'w = explore(load_world(), "a red circle")\nw']
+CELLS = ["import time\ndef step(s): open(%r, 'a').write(f'{time.strftime(\"%%H:%%M:%%S\")} {s}\\n')\nstep('kernel up')" % PROGRESS,
+         "%matplotlib inline\nimport sys, warnings; warnings.simplefilter('ignore'); print('kernel:', sys.executable)",
+         "from sau_nb.world import load_world\nfrom sau_nb.attention import explore\nstep('sau_nb imported')",
+         'pipe = load_world(); step("world loaded")',
+         'w = explore(pipe, "a red circle"); step("explorer built")\nw']
 
 def notebook(path:Path):
     cell = lambda src: {"cell_type": "code", "execution_count": None, "id": f"c{abs(hash(src)) % 10**8}", "metadata": {},
@@ -85,6 +91,12 @@ def descendants(pid) -> list[int]:
         for k in kids.get(todo.pop(), []): out.append(k); todo.append(k)
     return out
 
+def cpu_s(pid) -> str:
+    "User+system CPU seconds and the run state of a process (Linux /proc), to tell a busy kernel from a stuck one."
+    try: f = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError: return "gone"
+    return f"{(int(f[11]) + int(f[12])) / os.sysconf('SC_CLK_TCK'):.1f} s, state {f[0]}"
+
 def stop(proc):
     "End a process we started, its group and every process below it (by id), politely first."
     if proc is None: return
@@ -138,7 +150,12 @@ def test_explorer_in_the_browser(tmp_path):
            "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]),
            "JUPYTER_PLATFORM_DIRS": "1", "MPLBACKEND": "module://matplotlib_inline.backend_inline"}
     vlog, clog = tmp_path/"voila.log", tmp_path/"chromium.log"
-    tail = lambda: f"--- voila log ---\n{vlog.read_text(errors='replace')[-4000:] if vlog.exists() else ''}"
+    def tail():
+        prog = tmp_path/PROGRESS
+        kern = [f"pid {k}: {cpu_s(k)}" for k in descendants(voila.pid)] if voila else []
+        return (f"--- the kernel's steps (at {time.strftime('%H:%M:%S')}) ---\n{prog.read_text() if prog.exists() else '(none yet)'}"
+                f"--- processes under Voila, CPU seconds used: {'; '.join(kern) or 'none'}\n"
+                f"--- voila log ---\n{vlog.read_text(errors='replace')[-4000:] if vlog.exists() else ''}")
     voila = chrome = cdp = None
     try:
         with open(vlog, "w") as f:
