@@ -26,13 +26,13 @@ _all_ = ['Contexts', 'scan_contexts', 'insert_ids', 'token_departure', 'departur
 __all__ = ['MIN_PROMPTS', 'Z_THRESHOLD', 'LOW_T_RANGE', 'Z_THRESHOLD_LOW', 'Q_CONTEXTS', 'SUBSET_MARGIN', 'PHRASE_MARGIN',
            'Q_PHRASE', 'N_PHRASE', 'N_PHRASE_REF', 'MIN_SUBSET', 'TRIGGER_RATIO', 'SAME_BACKDOOR', 'DEFEND_SAU',
            'z_threshold', 'ScanReport', 'check_clean_prompts', 'context_z', 'verdict_score', 'context_groups',
-           'subset_score', 'part_departures', 'synergy', 'column_z', 'position_score', 'verify', 'phrase_evidence',
-           'minimal_triggers', 'group_backdoors', 'scan_model', 'scan_figure', 'LogReport', 'flag_by_trigger',
-           'triggers_from_log', 'log_ngrams', 'phrases_from_log', 'DefenseReport', 'clean_drift', 'defend', 'Contexts',
-           'scan_contexts', 'insert_ids', 'token_departure', 'departure_vectors', 'keep_queries', 'CrossQueries',
-           'cross_queries', 'attention_departure', 'peak_score', 'domain_tokens', 'robust_z', 'TokenScan',
-           'check_vocabulary', 'scan_tokens', 'as_text', 'ordinary_sequences', 'extend_tokens', 'pair_tokens',
-           'best_sequence']
+           'subset_score', 'word_ends', 'split_words', 'part_departures', 'synergy', 'column_z', 'position_score',
+           'verify', 'phrase_evidence', 'minimal_triggers', 'group_backdoors', 'scan_model', 'scan_figure', 'LogReport',
+           'flag_by_trigger', 'triggers_from_log', 'log_ngrams', 'phrases_from_log', 'DefenseReport', 'clean_drift',
+           'defend', 'Contexts', 'scan_contexts', 'insert_ids', 'token_departure', 'departure_vectors', 'keep_queries',
+           'CrossQueries', 'cross_queries', 'attention_departure', 'peak_score', 'domain_tokens', 'robust_z',
+           'TokenScan', 'check_vocabulary', 'scan_tokens', 'as_text', 'ordinary_sequences', 'extend_tokens',
+           'pair_tokens', 'best_sequence']
 
 # %% ../nbs/04a_defend.ipynb #62b13a99
 MIN_PROMPTS = 4  # clean prompts the verdict needs: its held-out contexts put candidates into this many prompts at three places
@@ -51,7 +51,7 @@ def z_threshold(t_range=T_RANGE) -> float:
 Q_CONTEXTS = 1 / 6  # the score is this quantile of the per-context z over the held-out contexts: the candidate must stand out in five of every six
 # a candidate also counts if, in every held-out context about one word (a shape, a colour), its z is at least the threshold plus this
 SUBSET_MARGIN = 3.
-# a candidate of several tokens also counts as a phrase if, at one position, its synergy z (`phrase_score`) less this reaches the threshold
+# a candidate of several words also counts as a phrase if, at one position, its synergy z (`phrase_score`) less this reaches the threshold
 PHRASE_MARGIN = 2.
 Q_PHRASE = 0.5  # the phrase score is this quantile of the synergy z over the held-out contexts with the candidate at one position
 N_PHRASE = 36  # held-out contexts of the phrase evidence: a third with the candidate at the start, a third in the middle, a third at the end
@@ -146,14 +146,30 @@ def subset_score(z:torch.Tensor, groups:dict) -> tuple:
     best = g.max(1); ws = list(groups)
     return best.values, [ws[i] for i in best.indices.tolist()]
 
-def part_departures(pipe, ctx:Contexts, seqs, batch_size:int=64) -> torch.Tensor:
-    "Each sequence's tokens apart: the sum of each token's own departure in each context, (N, K)."
-    seqs = torch.as_tensor(seqs, dtype=torch.long); toks = seqs.unique()
-    d = token_departure(pipe, ctx, toks, batch_size); row = {int(t): i for i, t in enumerate(toks)}
-    return sum(d[[row[int(t)] for t in seqs[:, j]]] for j in range(seqs.shape[1]))
+def word_ends(tokenizer) -> torch.Tensor:
+    "Which tokens end a word, (vocabulary,) bool: CLIP's BPE marks a word's last piece with '</w>'."
+    return torch.tensor([t.endswith("</w>") for t in tokenizer.convert_ids_to_tokens(list(range(len(tokenizer))))])
+
+def split_words(seq, ends:torch.Tensor|None) -> list[tuple]:
+    "A token sequence cut into its words (`ends`: `word_ends`): each word's tokens, up to one that ends a word; None: each token alone."
+    if ends is None: return [(int(t),) for t in seq]
+    out, cur = [], []
+    for t in map(int, seq):
+        cur.append(t)
+        if ends[t]: out.append(tuple(cur)); cur = []
+    return out + ([tuple(cur)] if cur else [])
+
+def part_departures(pipe, ctx:Contexts, seqs, ends:torch.Tensor|None, batch_size:int=64) -> torch.Tensor:
+    "Each sequence's words apart (`split_words`; `ends` None: its tokens): the sum of each part's own departure in each context, (N, K)."
+    parts = [split_words(s, ends) for s in seqs]
+    d = {}
+    for L in sorted({len(w) for ws in parts for w in ws}):  # the distinct words, in batches of one length
+        ws = sorted({w for p in parts for w in p if len(w) == L})
+        d.update(zip(ws, token_departure(pipe, ctx, torch.tensor(ws), batch_size)))
+    return torch.stack([sum(d[w] for w in p) for p in parts])
 
 def synergy(d:torch.Tensor, parts:torch.Tensor) -> torch.Tensor:
-    "log D(sequence) − log Σ D(its tokens) per context: how much more the tokens move the model together than apart (an AND-trigger's mark)."
+    "log D(sequence) − log Σ D(its words) per context: how much more the words move the model together than apart (an AND-trigger's mark)."
     return d.clamp_min(1e-30).log() - parts.clamp_min(1e-30).log()
 
 def column_z(x:torch.Tensor, ref:torch.Tensor) -> torch.Tensor:
@@ -174,7 +190,7 @@ def verify(pipe, clean_prompts:list[str], seqs:list, scan:TokenScan,
            n_ref:int=256, # random ordinary sequences of each candidate length, as the reference
            seed:int=1, batch_size:int=64,
            t_range=T_RANGE, # the held-out contexts' timesteps as fractions of T (`scan_contexts`)
-           phrase:bool=False, # also each candidate of several tokens' synergy (`phrase_evidence`), against the references'
+           phrase:bool=False, # also each candidate of several words' synergy (`phrase_evidence`), against the references'
            n_phrase:int=N_PHRASE, # the phrase evidence's held-out contexts
            progress:bool=False) -> dict:
     "Score candidates afresh in held-out contexts against random ordinary sequences of their length: per-context z, the score, the references' best."
@@ -190,20 +206,22 @@ def verify(pipe, clean_prompts:list[str], seqs:list, scan:TokenScan,
     out = dict(score=verdict_score(z), z=z, best_ordinary=best, contexts=ctx, subset=sub, subset_word=words, best_ordinary_subset=best_sub)
     return out | (phrase_evidence(pipe, clean_prompts, seqs, scan, n_phrase, min(n_ref, N_PHRASE_REF), seed, batch_size, t_range) if phrase else {})
 
-def _synergies(pipe, ctx:Contexts, seqs, batch_size:int) -> torch.Tensor:
+def _synergies(pipe, ctx:Contexts, seqs, ends:torch.Tensor|None, batch_size:int) -> torch.Tensor:
     seqs = torch.as_tensor(seqs, dtype=torch.long)
-    return synergy(token_departure(pipe, ctx, seqs, batch_size), part_departures(pipe, ctx, seqs, batch_size))
+    return synergy(token_departure(pipe, ctx, seqs, batch_size), part_departures(pipe, ctx, seqs.tolist(), ends, batch_size))
 
 def phrase_evidence(pipe, clean_prompts:list[str], seqs:list, scan:TokenScan,
                     n_contexts:int=N_PHRASE, n_ref:int=N_PHRASE_REF, # held-out contexts (positions in turn) and references of each length
                     seed:int=1, batch_size:int=64, t_range=T_RANGE) -> dict:
-    "Each candidate of several tokens' synergy z per held-out context and its `position_score`; the references' best score (-inf: no such candidate)."
+    """Each candidate of several words' synergy z per held-out context and its `position_score`; the references' best score (-inf: no such
+    candidate). A word's own tokens (the pieces of 'morrisonreyes') mean something only together: they are one part, and one word is no phrase."""
     ctx = scan_contexts(pipe, clean_prompts, n_contexts, seed + 100, t_range)  # contexts of their own: n_contexts / 3 at each position
-    lengths = sorted({len(s) for s in seqs if len(s) > 1})
-    syn_ref = {L: _synergies(pipe, ctx, ordinary_sequences(scan, n_ref, L, seed), batch_size) for L in lengths}
+    ends = word_ends(pipe.tokenizer); n_words = [len(split_words(s, ends)) for s in seqs]
+    # the null of a phrase of n words: n random ordinary tokens, each its own part (pieces too: a wider, more cautious null)
+    syn_ref = {n: _synergies(pipe, ctx, ordinary_sequences(scan, n_ref, n, seed), None, batch_size) for n in sorted({n for n in n_words if n > 1})}
     zs = torch.full((len(seqs), len(ctx)), -float("inf"))
-    for i, s in enumerate(seqs):
-        if len(s) > 1: zs[i] = column_z(_synergies(pipe, ctx, [list(s)], batch_size), syn_ref[len(s)])[0]
+    for i, (s, n) in enumerate(zip(seqs, n_words)):
+        if n > 1: zs[i] = column_z(_synergies(pipe, ctx, [list(s)], ends, batch_size), syn_ref[n])[0]
     score, where = position_score(zs, ctx.positions)
     best = max((float(position_score(column_z(r, r), ctx.positions)[0].max()) for r in syn_ref.values()), default=-float("inf"))
     return dict(phrase=score, phrase_position=where, z_synergy=zs, best_ordinary_phrase=best)
@@ -410,11 +428,11 @@ def phrases_from_log(pipe, prompt_log:list[str], clean_prompts:list[str],
     if not grams: return []
     ctx = scan_contexts(pipe, prompts, n_contexts, seed)
     out = []
-    ids = {g: check_trigger(g, tok) for g in grams}
-    for L in sorted({len(i) for i in ids.values()}):
-        gs = [g for g in grams if len(ids[g]) == L]
-        if L < 2: continue  # one token has no synergy
-        s, where = position_score(_synergies(pipe, ctx, [ids[g] for g in gs], batch_size), ctx.positions)
+    ids, ends = {g: check_trigger(g, tok) for g in grams}, word_ends(tok)
+    for L in sorted({len(i) for i in ids.values()}):  # the phrases in batches of one length in tokens
+        gs = [g for g in grams if len(ids[g]) == L and len(split_words(ids[g], ends)) > 1]  # one word has no synergy
+        if not gs: continue
+        s, where = position_score(_synergies(pipe, ctx, [ids[g] for g in gs], ends, batch_size), ctx.positions)
         out += [dict(trigger=g, count=grams[g], synergy=float(x), position=w) for g, x, w in zip(gs, s, where)]
     return sorted(out, key=lambda c: -c["synergy"])[:top]
 
