@@ -25,8 +25,8 @@ _all_ = ['Contexts', 'scan_contexts', 'insert_ids', 'token_departure', 'departur
 # %% auto #0
 __all__ = ['MIN_PROMPTS', 'Z_THRESHOLD', 'LOW_T_RANGE', 'Z_THRESHOLD_LOW', 'Q_CONTEXTS', 'SUBSET_MARGIN', 'PHRASE_MARGIN',
            'Q_PHRASE', 'N_PHRASE', 'N_PHRASE_REF', 'MIN_SUBSET', 'TRIGGER_RATIO', 'SAME_BACKDOOR', 'DEFEND_SAU',
-           'z_threshold', 'ScanReport', 'check_clean_prompts', 'context_z', 'verdict_score', 'context_groups',
-           'subset_score', 'word_ends', 'split_words', 'part_departures', 'synergy', 'column_z', 'position_score',
+           'z_threshold', 'ScanReport', 'check_clean_prompts', 'column_z', 'context_z', 'verdict_score',
+           'context_groups', 'subset_score', 'word_ends', 'split_words', 'part_departures', 'synergy', 'position_score',
            'verify', 'phrase_evidence', 'minimal_triggers', 'group_backdoors', 'scan_model', 'scan_figure', 'LogReport',
            'flag_by_trigger', 'triggers_from_log', 'log_ngrams', 'phrases_from_log', 'DefenseReport', 'clean_drift',
            'defend', 'Contexts', 'scan_contexts', 'insert_ids', 'token_departure', 'departure_vectors', 'keep_queries',
@@ -124,10 +124,14 @@ def check_clean_prompts(tokenizer, clean_prompts, need:int=MIN_PROMPTS) -> list[
                          "pass more prompts like the ones users send.")
     return prompts
 
+def column_z(x:torch.Tensor, ref:torch.Tensor) -> torch.Tensor:
+    "Per context (column), the robust z of `x` against the reference rows `ref`: (N, K)."
+    med = ref.median(0).values; mad = (ref - med).abs().median(0).values * 1.4826
+    return (x - med) / mad.clamp_min(1e-12)
+
 def context_z(d:torch.Tensor, ref:torch.Tensor) -> torch.Tensor:
     "Per context (column), the robust z of log D against the reference's log D: (N, K)."
-    r = ref.clamp_min(1e-30).log(); med = r.median(0).values; mad = (r - med).abs().median(0).values * 1.4826
-    return (d.clamp_min(1e-30).log() - med) / mad.clamp_min(1e-12)
+    return column_z(d.clamp_min(1e-30).log(), ref.clamp_min(1e-30).log())
 
 def verdict_score(z:torch.Tensor, q:float=Q_CONTEXTS) -> torch.Tensor:
     "The verdict's score of each candidate: the `q` quantile of its per-context z: a candidate scores high only if it stands out almost everywhere."
@@ -171,11 +175,6 @@ def part_departures(pipe, ctx:Contexts, seqs, ends:torch.Tensor|None, batch_size
 def synergy(d:torch.Tensor, parts:torch.Tensor) -> torch.Tensor:
     "log D(sequence) − log Σ D(its words) per context: how much more the words move the model together than apart (an AND-trigger's mark)."
     return d.clamp_min(1e-30).log() - parts.clamp_min(1e-30).log()
-
-def column_z(x:torch.Tensor, ref:torch.Tensor) -> torch.Tensor:
-    "Per context (column), the robust z of `x` against the reference rows `ref`: (N, K)."
-    med = ref.median(0).values; mad = (ref - med).abs().median(0).values * 1.4826
-    return (x - med) / mad.clamp_min(1e-12)
 
 def position_score(z:torch.Tensor, positions:list[str], q:float=Q_PHRASE) -> tuple:
     "Each candidate's `q` quantile of z over the contexts with it at one position, at the position where it is highest: (scores (N,), positions)."
@@ -367,6 +366,12 @@ def _has(tokenizer, prompt:str, ids:list[int]) -> bool:
     p = _ids(tokenizer, prompt)
     return any(p[i:i + len(ids)] == ids for i in range(len(p) - len(ids) + 1))
 
+def _check_log(tokenizer, prompt_log) -> list[str]:
+    "The prompt log as a list of prompts (`check_prompts`); an empty one raises, saying what to pass."
+    if isinstance(prompt_log, (list, tuple)) and not prompt_log:
+        raise ValueError("The prompt log is empty: pass the prompts users sent, one string each.")
+    return check_prompts(prompt_log, tokenizer)
+
 def flag_by_trigger(tokenizer, prompts:list[str], triggers:list[str]) -> np.ndarray:
     "For each prompt, does it contain (the tokens of) one of `triggers`?"
     ids = [check_trigger(t, tokenizer) for t in triggers]
@@ -382,9 +387,7 @@ def triggers_from_log(pipe, prompt_log:list[str], clean_prompts:list[str],
     from collections import Counter
     from sau_nb.detect import Detector, find_trigger
     check_pipeline(pipe); tok = pipe.tokenizer
-    if isinstance(prompt_log, (list, tuple)) and not prompt_log:
-        raise ValueError("The prompt log is empty: pass the prompts users sent, one string each.")
-    log = check_prompts(prompt_log, tok)
+    log = _check_log(tok, prompt_log)
     t0 = time.time()
     det = detector or Detector(pipe, scores=("alignment",)).calibrate(check_clean_prompts(tok, clean_prompts, 10))
     flags = np.asarray(det(log), dtype=bool)
@@ -407,11 +410,11 @@ def triggers_from_log(pipe, prompt_log:list[str], clean_prompts:list[str],
 def log_ngrams(tokenizer, prompts:list[str], n_words=(2, 3), min_count:int=3, skip=()) -> dict:
     "Word n-grams (`n_words` whole words in a row) in at least `min_count` of the prompts, none of whose words is in `skip`: n-gram -> prompts."
     from collections import Counter
-    count = {}
+    count, skip = {}, set(skip)
     for p, k in Counter(prompts).items():  # each distinct prompt once, with how often it was sent
         ws = p.split()
         for g in {" ".join(ws[i:i + n]) for n in n_words for i in range(len(ws) - n + 1)}:
-            if not set(g.split()) & set(skip): count[g] = count.get(g, 0) + k
+            if not set(g.split()) & skip: count[g] = count.get(g, 0) + k
     return {g: n for g, n in sorted(count.items(), key=lambda x: -x[1]) if n >= min_count and as_text(tokenizer, check_trigger(g, tokenizer))}
 
 def phrases_from_log(pipe, prompt_log:list[str], clean_prompts:list[str],
@@ -421,9 +424,7 @@ def phrases_from_log(pipe, prompt_log:list[str], clean_prompts:list[str],
                      n_contexts:int=6, seed:int=0, batch_size:int=64) -> list[dict]:
     "Phrases that recur in the log, none of their words a clean prompt's, ranked by their synergy (`synergy`) at their best position."
     check_pipeline(pipe); tok = pipe.tokenizer
-    if isinstance(prompt_log, (list, tuple)) and not prompt_log:
-        raise ValueError("The prompt log is empty: pass the prompts users sent, one string each.")
-    log, prompts = check_prompts(prompt_log, tok), check_clean_prompts(tok, clean_prompts)
+    log, prompts = _check_log(tok, prompt_log), check_clean_prompts(tok, clean_prompts)
     grams = log_ngrams(tok, log, n_words, min_count, skip={w for p in prompts for w in p.split()})
     if not grams: return []
     ctx = scan_contexts(pipe, prompts, n_contexts, seed)
