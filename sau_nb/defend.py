@@ -464,8 +464,8 @@ def clean_drift(pipe, new, clean_prompts:list[str], n_contexts:int=12, seed:int=
 DEFEND_SAU = dict(steps=600)
 
 def defend(pipe, clean_prompts:list[str],
-           # prompts users sent, some perhaps poisoned: `triggers_from_log` adds its candidates to the scan's,
-           # and with `scan_kw=dict(phrase=True)` so does `phrases_from_log`
+           # prompts users sent, some perhaps poisoned: `triggers_from_log` and `phrases_from_log` add their candidates to the scan's,
+           # and the verdict weighs the phrase evidence (`scan_kw`'s `phrase` defaults to True here; pass phrase=False to skip it)
            prompt_log:list[str]|None=None,
            detector=None, # `triggers_from_log`'s detector for the log; None: the alignment detector calibrated on `clean_prompts`
            scan_kw:dict|None=None, # keywords for `scan_model` (the threshold, the budget, ...)
@@ -482,7 +482,7 @@ def defend(pipe, clean_prompts:list[str],
     if prompt_log is not None:
         log = triggers_from_log(pipe, prompt_log, prompts, detector=detector, seed=seed); sec["log"] = log.seconds
         scan_kw["extra"] = list(scan_kw.get("extra") or []) + [c["trigger"] for c in log.candidates]
-        if scan_kw.get("phrase"):  # the log's recurring phrases of ordinary words: AND-triggers that the vocabulary scan cannot see
+        if scan_kw.setdefault("phrase", True):  # the log's recurring phrases of ordinary words: AND-triggers the vocabulary scan cannot see
             t0 = time.time(); log.phrases = phrases_from_log(pipe, prompt_log, prompts, seed=seed); sec["log_phrases"] = time.time() - t0
             scan_kw["extra"] += [c["trigger"] for c in log.phrases if c["trigger"] not in scan_kw["extra"]]
     t0 = time.time(); before = before or scan_model(pipe, prompts, seed=seed, progress=progress, **scan_kw); sec["scan"] = time.time() - t0
