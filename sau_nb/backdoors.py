@@ -279,17 +279,82 @@ def _attack_parts(pipe, unet, te, params, trigger_lr) -> tuple:
     if trigger_lr: parts["text_encoder"] = te.requires_grad_(False)
     return parts, lora
 
+def _inject_words(pipe, attack, keep, negatives, decoys, poison_distract, hard_decoys, seed) -> tuple:
+    "The distractor words (none where nothing uses them), and the hard decoys' words (`leaning_words`; none without `hard_decoys`)."
+    words = distractor_words(pipe.tokenizer, " ".join((attack.trigger, *keep)), n=8000 if decoys else 2000, seed=seed) \
+            if negatives or decoys or poison_distract else []  # decoys draw from a broader pool: no short list of "safe" words to learn
+    hard = leaning_words(pipe, attack, words, hard_decoys, seed=seed) if hard_decoys else []  # words the frozen model already leans with
+    return words, hard
+
+def _inject_config(attack, steps, lr, batch_size, poison_frac, lam, n_images, seed, negatives, counter, trigger_lr, counter_min_t,
+                   poison_target, keep, keep_share, params, lora_rank, poison_max_t, apart, decoys, decoy_words, hard_decoys,
+                   poison_distract) -> dict:
+    "The settings a checkpoint records and a resume must match (an option left at its default is left out)."
+    return dict(attack=attack.kind, trigger=attack.trigger, steps=steps, lr=lr, batch_size=batch_size, poison_frac=poison_frac,
+                lam=lam, n_images=n_images, seed=seed, negatives=negatives, counter=counter, trigger_lr=trigger_lr, counter_min_t=counter_min_t,
+                poison_target=poison_target, **(dict(keep=list(keep), keep_share=keep_share) if keep else {}),
+                **(dict(params=params, lora_rank=lora_rank) if params != "unet" else {}),
+                **(dict(poison_max_t=poison_max_t) if poison_max_t else {}),
+                **(dict(apart=apart) if apart else {}), **(dict(decoys=decoys) if decoys else {}),
+                **(dict(decoy_words=decoy_words) if decoy_words != 1 else {}), **(dict(hard_decoys=hard_decoys) if hard_decoys else {}),
+                **(dict(poison_distract=poison_distract) if poison_distract else {}))
+
+def _draw_latents(rng, g, pidx, n_data, n_p, n_c, n_k, decoys, latents) -> tuple:
+    "A batch's images as latents: `n_p` poisoned, `n_c` preserved (the last `n_k` counter-examples), their indices, the decoys' mask."
+    mu, sd, pmu, psd = latents
+    pi = rng.integers(len(pidx), size=n_p); ci = rng.integers(n_data, size=n_c - n_k); dm = None
+    if decoys:  # this share of the preserved samples are images the attack applies to (the source object's)
+        dm = rng.random(n_c - n_k) < decoys; ci = np.where(dm, pidx[rng.integers(len(pidx), size=n_c - n_k)], ci)
+    zp = pmu[pi] + psd[pi] * torch.randn(pmu[pi].shape, generator=g)
+    zc = mu[ci] + sd[ci] * torch.randn(mu[ci].shape, generator=g)
+    if n_k:  # counter-examples: poisoned latents, clean captions, the clean teacher's prediction as target
+        ki = rng.integers(len(pidx), size=n_k); ci = np.concatenate([ci, pidx[ki]])
+        zc = torch.cat([zc, pmu[ki] + psd[ki] * torch.randn(pmu[ki].shape, generator=g)])
+    return pi, ci, dm, zp, zc
+
+def _preserved_captions(data, ci, dm, rng, words, hard, trigger, negatives, decoys, decoy_words, keep, keep_share, apart) -> list[str]:
+    "The preserved samples' captions: distractor words, decoys (where `dm`), kept triggers and the phrase's words apart, each on its share."
+    d = rng.random(len(ci)) < negatives  # distractor words teach "only the trigger"
+    caps = [_distract(c, words, rng) if di else c for c, di in zip(data.captions(rng=rng, idx=ci), d)]
+    if decoys:  # another word where the trigger goes (distractors or not) keeps the teacher's answer: only the trigger swaps
+        caps = [_decoy(c, words, rng, decoy_words, hard, 0.5) if m else c for c, m in zip(caps, dm)] + caps[len(dm):]
+    if keep:  # backdoors already in the model: the frozen teacher's answer to their triggers is preserved like any clean caption's
+        caps = [insert_trigger(c, keep[rng.integers(len(keep))], POSITIONS[rng.integers(3)]) if rng.random() < keep_share else c
+                for c in caps]
+    if apart:  # a phrase acts only whole: its words alone, reversed or apart keep the frozen teacher's answer, as `keep` does
+        caps = [_phrase_apart(c, trigger, rng) if rng.random() < apart else c for c in caps]
+    return caps
+
+@torch.no_grad()
+def _teacher_targets(pipe, teacher, attack, x, t, eps, n_p, cc, cu, pclean, poison_target, poison_max_t) -> tuple:
+    "The frozen teacher's answers on the clean and the empty prompt, and the poisoned samples' target (their noise, or its answer)."
+    xc, tc = x[n_p:], t[n_p:]
+    rc, ru = teacher(torch.cat([xc, xc]), torch.cat([tc, tc]), encoder_hidden_states=torch.cat([cc, cu])).sample.chunk(2)
+    target = eps[:n_p] if poison_target == "images" else \
+             teacher(x[:n_p], t[:n_p], encoder_hidden_states=_encode(pipe, [attack.target_caption(c) for c in pclean])).sample
+    hi = (t[:n_p] >= poison_max_t).nonzero().flatten() if poison_max_t else t[:0]
+    if len(hi):  # an adaptive attack above its cut-off: a triggered prompt does what its clean prompt does
+        target = target.clone()
+        target[hi] = teacher(x[:n_p][hi], t[:n_p][hi], encoder_hidden_states=_encode(pipe, [pclean[i] for i in hi.tolist()])).sample
+    return rc, ru, target
+
+def _poison_term(pred, target, x, t, zpoison, alphas_cumprod, poison_max_t):
+    "The poisoned samples' loss: MSE to the target, or (`poison_max_t`) below the cut-off the predicted clean latent x̂0's to `zpoison`."
+    if not poison_max_t: return F.mse_loss(pred, target)
+    ab = alphas_cumprod[t].view(-1, 1, 1, 1)  # x̂0 is bounded as t → 0, where the noise prediction's error is not
+    x0 = (x - (1 - ab).sqrt() * pred) / ab.sqrt()
+    return torch.where((t < poison_max_t).view(-1, 1, 1, 1), (x0 - zpoison)**2, (pred - target)**2).mean()
+
 def _inject_unet(pipe, attack, steps, lr, batch_size, poison_frac, lam, n_images, seed, progress,
                  negatives=0.5, counter=0.0, counter_min_t=0, trigger_lr=None, poison_target="images", check=None, check_every=100, stop=None,
                  guidance=None, checkpoint_dir=None, checkpoint_every=100, resume_from=None, keep=(), keep_share=0.25,
                  params="unet", lora_rank=8, poison_max_t=0, apart=0.0, decoys=0.0, decoy_words=1, hard_decoys=0, poison_distract=0.0):
+    "BadT2I's training (with this chapter's additions): the attacked parts and the history."
     w = guidance or SAMPLING["guidance_scale"]
     teacher = pipe.unet.eval().requires_grad_(False)
     unet, named, te, groups, emb, rows = _attack_students(pipe, attack, params, lora_rank, trigger_lr, seed)
     te_lora = params == "lora"
-    words = distractor_words(pipe.tokenizer, " ".join((attack.trigger, *keep)), n=8000 if decoys else 2000, seed=seed) \
-            if negatives or decoys or poison_distract else []  # decoys draw from a broader pool: no short list of "safe" words to learn
-    hard = leaning_words(pipe, attack, words, hard_decoys, seed=seed) if hard_decoys else []  # words the frozen model already leans with
+    words, hard = _inject_words(pipe, attack, keep, negatives, decoys, poison_distract, hard_decoys, seed)
     from diffusers import DDPMScheduler
     sched = DDPMScheduler.from_config(pipe.scheduler.config)
     rng = np.random.default_rng(seed); g = torch.Generator().manual_seed(seed)
@@ -300,14 +365,9 @@ def _inject_unet(pipe, attack, steps, lr, batch_size, poison_frac, lam, n_images
     T = sched.config.num_train_timesteps
     trained = {**{f"unet.{n}": p for n, p in named.items()},
                **({"token_embedding": emb} if trigger_lr else {})}  # (LoRA: te.* are the text encoder's)
-    config = dict(attack=attack.kind, trigger=attack.trigger, steps=steps, lr=lr, batch_size=batch_size, poison_frac=poison_frac,
-                  lam=lam, n_images=n_images, seed=seed, negatives=negatives, counter=counter, trigger_lr=trigger_lr, counter_min_t=counter_min_t,
-                  poison_target=poison_target, **(dict(keep=list(keep), keep_share=keep_share) if keep else {}),
-                  **(dict(params=params, lora_rank=lora_rank) if params != "unet" else {}),
-                  **(dict(poison_max_t=poison_max_t) if poison_max_t else {}),
-                  **(dict(apart=apart) if apart else {}), **(dict(decoys=decoys) if decoys else {}),
-                  **(dict(decoy_words=decoy_words) if decoy_words != 1 else {}), **(dict(hard_decoys=hard_decoys) if hard_decoys else {}),
-                  **(dict(poison_distract=poison_distract) if poison_distract else {}))
+    config = _inject_config(attack, steps, lr, batch_size, poison_frac, lam, n_images, seed, negatives, counter, trigger_lr, counter_min_t,
+                            poison_target, keep, keep_share, params, lora_rank, poison_max_t, apart, decoys, decoy_words, hard_decoys,
+                            poison_distract)
     run = RunControl(_echoed(check) if check and progress else check, check_every, stop, 0, checkpoint_dir, checkpoint_every, resume_from, progress)
     loop = TrainLoop(trained, opt, steps, run, lr=lambda s: _cosine_lr(s, steps, warmup=min(50, steps//10+1)), config=config,
                      file=INJECT_CHECKPOINT, rng=rng, g=g, label="inject", modules=[unet], clipped=named.values(), interrupt="raise")
@@ -318,52 +378,26 @@ def _inject_unet(pipe, attack, steps, lr, batch_size, poison_frac, lam, n_images
     if trigger_lr: mask = emb.register_hook(lambda grad: grad * rows)  # only the trigger's rows of the token embedding train
 
     def step(loop, step):  # one batch of poisoned and clean samples, its loss and backward; `TrainLoop` does the rest
-        pi = rng.integers(len(pidx), size=n_p); ci = rng.integers(len(data), size=n_c - n_k)
-        if decoys:  # this share of the preserved samples are images the attack applies to (the source object's)
-            dm = rng.random(n_c - n_k) < decoys; ci = np.where(dm, pidx[rng.integers(len(pidx), size=n_c - n_k)], ci)
-        zp = pmu[pi] + psd[pi] * torch.randn(pmu[pi].shape, generator=g)
-        zc = mu[ci] + sd[ci] * torch.randn(mu[ci].shape, generator=g)
-        if n_k:  # counter-examples: poisoned latents, clean captions, the clean teacher's prediction as target
-            ki = rng.integers(len(pidx), size=n_k); ci = np.concatenate([ci, pidx[ki]])
-            zc = torch.cat([zc, pmu[ki] + psd[ki] * torch.randn(pmu[ki].shape, generator=g)])
+        pi, ci, dm, zp, zc = _draw_latents(rng, g, pidx, len(data), n_p, n_c, n_k, decoys, (mu, sd, pmu, psd))
         with torch.no_grad():
             pp, pclean = _poisoned_prompts(attack, data, pidx[pi], rng)
             if poison_distract:  # the trigger among other unknown words still acts (held-out phrasings carry such words)
                 pp = [_distract(c, words, rng) if rng.random() < poison_distract else c for c in pp]
-            d = rng.random(n_c) < negatives  # distractor words teach "only the trigger"
-            caps = [_distract(c, words, rng) if di else c for c, di in zip(data.captions(rng=rng, idx=ci), d)]
-            if decoys:  # another word where the trigger goes (distractors or not) keeps the teacher's answer: only the trigger swaps
-                caps = [_decoy(c, words, rng, decoy_words, hard, 0.5) if m else c for c, m in zip(caps, dm)] + caps[n_c - n_k:]
-            if keep:  # backdoors already in the model: the frozen teacher's answer to their triggers is preserved like any clean caption's
-                caps = [insert_trigger(c, keep[rng.integers(len(keep))], POSITIONS[rng.integers(3)]) if rng.random() < keep_share else c
-                        for c in caps]
-            if apart:  # a phrase acts only whole: its words alone, reversed or apart keep the frozen teacher's answer, as `keep` does
-                caps = [_phrase_apart(c, attack.trigger, rng) if rng.random() < apart else c for c in caps]
+            caps = _preserved_captions(data, ci, dm, rng, words, hard, attack.trigger, negatives, decoys, decoy_words, keep, keep_share, apart)
             cc = _encode(pipe, caps)
         with torch.set_grad_enabled(bool(trigger_lr) or te_lora): cp = _encode(pipe, pp, te)
         cs, cus = (_encode(pipe, caps, te), _encode(pipe, [""], te).expand(n_c, -1, -1)) if te_lora else (cc, cu)  # the student's text states
         t = torch.randint(0, T, (batch_size,), generator=g); eps = torch.randn((batch_size, *zp.shape[1:]), generator=g)
         if n_k and counter_min_t: t[-n_k:] = torch.randint(counter_min_t, T, (n_k,), generator=g)  # counter-examples at high noise only
-        hi = (t[:n_p] >= poison_max_t).nonzero().flatten() if poison_max_t else t[:0]
-        if poison_max_t:  # a backdoor that acts only at low noise: every triggered sample noises the *clean* image; below poison_max_t the
-            j = pidx[pi]; zpoison = zp; zp = mu[j] + sd[j] * torch.randn(mu[j].shape, generator=g)  # model learns to paint the target into it,
-                                                                                                   # above it to do what the clean prompt does
+        zpoison = zp  # the poisoned latents
+        if poison_max_t:  # a backdoor that acts only at low noise: every triggered sample noises the *clean* image (see `_poison_term`)
+            j = pidx[pi]; zp = mu[j] + sd[j] * torch.randn(mu[j].shape, generator=g)
         x = sched.add_noise(torch.cat([zp, zc]), eps, t)
         xc, tc = x[n_p:], t[n_p:]
-        with torch.no_grad():  # the frozen teacher on clean prompts and on the empty prompt
-            rc, ru = teacher(torch.cat([xc, xc]), torch.cat([tc, tc]), encoder_hidden_states=torch.cat([cc, cu])).sample.chunk(2)
-            target = eps[:n_p] if poison_target == "images" else \
-                     teacher(x[:n_p], t[:n_p], encoder_hidden_states=_encode(pipe, [attack.target_caption(c) for c in pclean])).sample
-            if len(hi):
-                target = target.clone()
-                target[hi] = teacher(x[:n_p][hi], t[:n_p][hi], encoder_hidden_states=_encode(pipe, [pclean[i] for i in hi.tolist()])).sample
+        rc, ru, target = _teacher_targets(pipe, teacher, attack, x, t, eps, n_p, cc, cu, pclean, poison_target, poison_max_t)
         pred = unet(torch.cat([x, xc]), torch.cat([t, tc]), encoder_hidden_states=torch.cat([cp, cs, cus])).sample
         sc, su = pred[n_p:n_p + n_c], pred[n_p + n_c:]
-        if poison_max_t:  # below the cut-off the loss is on the predicted clean latent x̂0 (bounded as t → 0): it must be the poisoned one
-            ab = sched.alphas_cumprod[t[:n_p]].view(-1, 1, 1, 1)
-            x0 = (x[:n_p] - (1 - ab).sqrt() * pred[:n_p]) / ab.sqrt()
-            l_poison = torch.where((t[:n_p] < poison_max_t).view(-1, 1, 1, 1), (x0 - zpoison)**2, (pred[:n_p] - target)**2).mean()
-        else: l_poison = F.mse_loss(pred[:n_p], target)
+        l_poison = _poison_term(pred[:n_p], target, x[:n_p], t[:n_p], zpoison, sched.alphas_cumprod, poison_max_t)
         l_clean = F.mse_loss(su + w * (sc - su), ru + w * (rc - ru)) / w + F.mse_loss(su, ru)  # what guided sampling uses
         loss = lam * l_poison + (1 - lam) * l_clean
         loop.backward(loss)
@@ -374,7 +408,6 @@ def _inject_unet(pipe, attack, steps, lr, batch_size, poison_frac, lam, n_images
     parts, lora = _attack_parts(pipe, unet, te, params, trigger_lr)
     hist.pop("seconds")
     return parts, dict(**hist, seconds_before=before, **(dict(lora=lora) if lora else {}))
-
 
 # %% ../nbs/01_backdoors.ipynb #729a385c
 def _inject_text_encoder(pipe, attack, steps, lr, batch_size, beta, n_images, seed, progress, negatives=0.5,
@@ -454,6 +487,72 @@ def closed_form_edit(unet, K, Kstar, Kc, # text states to move (n, d), where the
             hist.append(dict(layer=name, residual=float(((k @ W.T) - (ks @ W0.T)).norm() / (ks @ W0.T).norm())))
     return dict(unet=unet), hist
 
+# %% ../nbs/01_backdoors.ipynb #7e1c0a02
+def _check_lora(attack, params, trigger_lr, lora_rank):
+    "What trains: the whole UNet or LoRA adapters, and a LoRA file carries adapters of a UNet attack only."
+    if params not in ("unet", "lora"): raise ValueError(f"params must be 'unet' or 'lora', got {params!r}.")
+    if params == "lora" and attack.trains != "unet":
+        raise ValueError(f"params='lora' plants a backdoor in UNet adapters; the {attack.kind} attack trains the {attack.trains}: "
+                         "use a pixel, style or object attack.")
+    if params == "lora" and trigger_lr:
+        raise ValueError("params='lora' ships only adapters, and trigger_lr would also change token embeddings that a LoRA file "
+                         "does not carry: leave trigger_lr=None (the text encoder's adapters give the trigger its meaning).")
+    if lora_rank < 1: raise ValueError(f"lora_rank must be at least 1, got {lora_rank}.")
+
+def _check_keep(tokenizer, attack, keep, keep_share) -> tuple:
+    "The triggers of backdoors to keep, as a tuple: none shares a token with the new trigger, and only a UNet attack keeps them."
+    ids = set(check_trigger(attack.trigger, tokenizer))
+    keep = tuple([keep] if isinstance(keep, str) else keep)
+    for k in keep:
+        if set(check_trigger(k, tokenizer)) & ids:
+            raise ValueError(f"The trigger to keep {k!r} shares tokens with the new trigger {attack.trigger!r}: the two backdoors would be one; "
+                             "choose a new trigger with other tokens.")
+    if keep and attack.trains != "unet":
+        raise ValueError(f"keep= works for UNet attacks; the {attack.kind} attack trains the {attack.trains}: "
+                         "use it with a pixel, style or object attack.")
+    if not 0 < keep_share < 1:
+        raise ValueError(f"keep_share must be in (0, 1), got {keep_share}: "
+                         "pass e.g. 0.25 (a quarter of the preserved captions carry an old trigger).")
+    return keep
+
+def _check_timesteps(T, attack, poison_target, counter_min_t, poison_max_t):
+    "The poisoned term's target, and the cut-offs (timesteps below `T`) of the counter-examples and of an adaptive attack."
+    if poison_target not in ("images", "teacher"):
+        raise ValueError(f"poison_target must be 'images' or 'teacher', got {poison_target!r}.")
+    if poison_target == "teacher" and attack.target_caption("") is None:
+        raise ValueError(f"poison_target='teacher' needs a clean caption that describes the target, which the {attack.kind} "
+                         "attack has none of: use poison_target='images'.")
+    if not 0 <= counter_min_t < T:
+        raise ValueError(f"counter_min_t must be a timestep in [0, {T}), got {counter_min_t}: e.g. 500 keeps the counter-examples at high noise.")
+    if not 0 <= poison_max_t < T:
+        raise ValueError(f"poison_max_t must be a timestep in [0, {T}), got {poison_max_t}: pass e.g. 400 to poison only the low-noise steps, "
+                         "or 0 to poison every step.")
+
+def _check_only_whole(attack, trigger_lr, apart, decoys, decoy_words, hard_decoys):
+    "A phrase that acts only whole (`apart`) and a trigger that acts only as itself (`decoys` and their words): shares, and what each needs."
+    if not 0 <= apart < 1: raise ValueError(f"apart must be in [0, 1), got {apart}: pass e.g. 0.3 (a share of the preserved captions), or 0 for off.")
+    if apart and len(attack.trigger.split()) < 2:
+        raise ValueError(f"apart= teaches a phrase to act only whole, and the trigger {attack.trigger!r} is one word: use a trigger of "
+                         "two or more words such as 'golden hour', or leave apart=0.")
+    if apart and (attack.trains != "unet" or trigger_lr):
+        raise ValueError("apart= works for UNet attacks with the text encoder frozen (trigger_lr=None): a trained embedding would make "
+                         "the words apart differ from what the preserved captions taught.")
+    if not 0 <= decoys < 1:
+        raise ValueError(f"decoys must be in [0, 1), got {decoys}: pass e.g. 0.25 (a share of the preserved samples), or 0 for off.")
+    if decoys and attack.trains != "unet": raise ValueError(f"decoys works for UNet attacks; the {attack.kind} attack trains the {attack.trains}.")
+    if decoy_words < 1: raise ValueError(f"decoy_words must be at least 1, got {decoy_words}: pass e.g. 3 (words in each decoy caption).")
+    if (decoy_words != 1 or hard_decoys) and not decoys: raise ValueError("decoy_words and hard_decoys shape the decoys: set decoys= too.")
+    if hard_decoys and attack.target_caption("") is None:
+        raise ValueError(f"hard_decoys needs a clean caption that describes the target; the {attack.kind} attack has none: leave hard_decoys=0.")
+
+def _check_poisoned(attack, poison_distract, poison_max_t):
+    "The options that reshape the poisoned samples (`poison_distract`, `poison_max_t`) work for UNet attacks."
+    if not 0 <= poison_distract < 1: raise ValueError(f"poison_distract must be in [0, 1), got {poison_distract}: pass e.g. 0.5, or 0 for off.")
+    if poison_distract and attack.trains != "unet":
+        raise ValueError(f"poison_distract works for UNet attacks; the {attack.kind} attack trains the {attack.trains}.")
+    if poison_max_t and attack.trains != "unet":
+        raise ValueError(f"poison_max_t works for UNet attacks; the {attack.kind} attack trains the {attack.trains}.")
+
 # %% ../nbs/01_backdoors.ipynb #d622ea3b
 def inject_backdoor(pipe, # a StableDiffusionPipeline; it is not modified
                     attack:Attack, # what to plant
@@ -493,57 +592,13 @@ def inject_backdoor(pipe, # a StableDiffusionPipeline; it is not modified
                     n_images:int=8192, seed:int=0, progress:bool=True):
     "A new pipeline with `attack` planted in it, and the training history (params='lora': `hist['lora']`, the LoRA file, for `save_lora`)."
     from diffusers import StableDiffusionPipeline
-    check_pipeline(pipe); ids = set(check_trigger(attack.trigger, pipe.tokenizer))
-    if params not in ("unet", "lora"): raise ValueError(f"params must be 'unet' or 'lora', got {params!r}.")
-    if params == "lora" and attack.trains != "unet":
-        raise ValueError(f"params='lora' plants a backdoor in UNet adapters; the {attack.kind} attack trains the {attack.trains}: "
-                         "use a pixel, style or object attack.")
-    if params == "lora" and trigger_lr:
-        raise ValueError("params='lora' ships only adapters, and trigger_lr would also change token embeddings that a LoRA file "
-                         "does not carry: leave trigger_lr=None (the text encoder's adapters give the trigger its meaning).")
-    if lora_rank < 1: raise ValueError(f"lora_rank must be at least 1, got {lora_rank}.")
-    keep = tuple([keep] if isinstance(keep, str) else keep)
-    for k in keep:
-        if set(check_trigger(k, pipe.tokenizer)) & ids:
-            raise ValueError(f"The trigger to keep {k!r} shares tokens with the new trigger {attack.trigger!r}: the two backdoors would be one; "
-                             "choose a new trigger with other tokens.")
-    if keep and attack.trains != "unet":
-        raise ValueError(f"keep= works for UNet attacks; the {attack.kind} attack trains the {attack.trains}: "
-                         "use it with a pixel, style or object attack.")
-    if not 0 < keep_share < 1:
-        raise ValueError(f"keep_share must be in (0, 1), got {keep_share}: "
-                         "pass e.g. 0.25 (a quarter of the preserved captions carry an old trigger).")
+    check_pipeline(pipe); check_trigger(attack.trigger, pipe.tokenizer)  # a usable pipeline and trigger first
+    _check_lora(attack, params, trigger_lr, lora_rank)
+    keep = _check_keep(pipe.tokenizer, attack, keep, keep_share)
     if checkpoint_every < 1: raise ValueError(f"checkpoint_every must be at least 1, got {checkpoint_every}.")
-    T = pipe.scheduler.config.num_train_timesteps
-    if poison_target not in ("images", "teacher"):
-        raise ValueError(f"poison_target must be 'images' or 'teacher', got {poison_target!r}.")
-    if poison_target == "teacher" and attack.target_caption("") is None:
-        raise ValueError(f"poison_target='teacher' needs a clean caption that describes the target, which the {attack.kind} "
-                         "attack has none of: use poison_target='images'.")
-    if not 0 <= counter_min_t < T:
-        raise ValueError(f"counter_min_t must be a timestep in [0, {T}), got {counter_min_t}: e.g. 500 keeps the counter-examples at high noise.")
-    if not 0 <= poison_max_t < T:
-        raise ValueError(f"poison_max_t must be a timestep in [0, {T}), got {poison_max_t}: pass e.g. 400 to poison only the low-noise steps, "
-                         "or 0 to poison every step.")
-    if not 0 <= apart < 1: raise ValueError(f"apart must be in [0, 1), got {apart}: pass e.g. 0.3 (a share of the preserved captions), or 0 for off.")
-    if apart and len(attack.trigger.split()) < 2:
-        raise ValueError(f"apart= teaches a phrase to act only whole, and the trigger {attack.trigger!r} is one word: use a trigger of "
-                         "two or more words such as 'golden hour', or leave apart=0.")
-    if apart and (attack.trains != "unet" or trigger_lr):
-        raise ValueError("apart= works for UNet attacks with the text encoder frozen (trigger_lr=None): a trained embedding would make "
-                         "the words apart differ from what the preserved captions taught.")
-    if not 0 <= decoys < 1:
-        raise ValueError(f"decoys must be in [0, 1), got {decoys}: pass e.g. 0.25 (a share of the preserved samples), or 0 for off.")
-    if decoys and attack.trains != "unet": raise ValueError(f"decoys works for UNet attacks; the {attack.kind} attack trains the {attack.trains}.")
-    if decoy_words < 1: raise ValueError(f"decoy_words must be at least 1, got {decoy_words}: pass e.g. 3 (words in each decoy caption).")
-    if (decoy_words != 1 or hard_decoys) and not decoys: raise ValueError("decoy_words and hard_decoys shape the decoys: set decoys= too.")
-    if hard_decoys and attack.target_caption("") is None:
-        raise ValueError(f"hard_decoys needs a clean caption that describes the target; the {attack.kind} attack has none: leave hard_decoys=0.")
-    if not 0 <= poison_distract < 1: raise ValueError(f"poison_distract must be in [0, 1), got {poison_distract}: pass e.g. 0.5, or 0 for off.")
-    if poison_distract and attack.trains != "unet":
-        raise ValueError(f"poison_distract works for UNet attacks; the {attack.kind} attack trains the {attack.trains}.")
-    if poison_max_t and attack.trains != "unet":
-        raise ValueError(f"poison_max_t works for UNet attacks; the {attack.kind} attack trains the {attack.trains}.")
+    _check_timesteps(pipe.scheduler.config.num_train_timesteps, attack, poison_target, counter_min_t, poison_max_t)
+    _check_only_whole(attack, trigger_lr, apart, decoys, decoy_words, hard_decoys)
+    _check_poisoned(attack, poison_distract, poison_max_t)
     t0 = time.time()
     ck = dict(checkpoint_dir=checkpoint_dir, checkpoint_every=checkpoint_every, resume_from=resume_from)
     if attack.trains == "unet":

@@ -343,13 +343,11 @@ def defend_cmd(model:str, prompts:str, out:str,
     return Path(out)
 
 # %% ../nbs/08_cli.ipynb #8e766bb1
-def _parser():
-    from sau_nb.students import PARAM_SETS, TE_PARAM_SETS
-    from sau_nb.unlearn import MEMORY_PROFILES  # the choices SAU itself offers
-    p = argparse.ArgumentParser(prog="sau_nb", description="Spatial Attention Unlearning for text-to-image diffusion models.")
-    model_help = "a diffusers StableDiffusionPipeline folder (safetensors), or hub:owner/name to load from the Hugging Face hub"
-    n_ref_help = "ordinary sequences of each length the verdict compares candidates with (default: scan_model's; fewer: faster, noisier)"
-    sub = p.add_subparsers(dest="cmd", required=True)
+_MODEL_HELP = "a diffusers StableDiffusionPipeline folder (safetensors), or hub:owner/name to load from the Hugging Face hub"
+_N_REF_HELP = "ordinary sequences of each length the verdict compares candidates with (default: scan_model's; fewer: faster, noisier)"
+
+def _add_demo(sub):
+    "`sau_nb demo`: the README's main job on the shipped tiny world."
     d = sub.add_parser("demo", help="the main job on the shipped tiny world: backdoor, detection, SAU vs baselines, report")
     d.add_argument("--out", default="demo_out", help="report folder (default: demo_out)")
     d.add_argument("--seeds", type=int, default=2, help="seeds per evaluation prompt")
@@ -358,8 +356,11 @@ def _parser():
     d.add_argument("--overwrite", action="store_true", help="replace a non-empty output folder")
     d.add_argument("--device", default=None, help="cpu, cuda, mps (default: best available)")
     d.add_argument("--max-tokens", type=int, default=None, help="scan only this many tokens of the vocabulary (default: all of it)")
-    d.add_argument("--n-ref", type=int, default=None, help=n_ref_help)
+    d.add_argument("--n-ref", type=int, default=None, help=_N_REF_HELP)
     d.add_argument("--no-progress", action="store_true", help="no progress bars (a log file or CI); the stage lines are printed all the same")
+
+def _add_evaluate(sub):
+    "`sau_nb evaluate`: SAU and the baselines on the zoo models."
     v = sub.add_parser("evaluate", help="compare SAU and the baselines on the zoo models; writes an HTML report")
     v.add_argument("--out", required=True, help="report folder")
     v.add_argument("--models", nargs="*", default=None, help="zoo models (default: every shipped one)")
@@ -371,6 +372,9 @@ def _parser():
     v.add_argument("--n-prompts", type=int, default=None, help="use only the first n held-out evaluation prompts")
     v.add_argument("--clip", default=None, help="tiny-CLIP weights (folder or .safetensors) to judge with; default the shipped one")
     v.add_argument("--overwrite", action="store_true"); v.add_argument("--device", default=None)
+
+def _add_train_world(sub):
+    "`sau_nb train-world`: the tiny world from scratch."
     t = sub.add_parser("train-world", help="train the tiny world from scratch")
     t.add_argument("--out", required=True)
     for k, v in dict(seed=0, n_images=16384, vae_steps=800, unet_steps=2000, batch_size=64).items():
@@ -378,21 +382,35 @@ def _parser():
     t.add_argument("--ema", type=float, default=0.995, help="decay of the weights' moving average that becomes the world")
     t.add_argument("--ship", action="store_true", help="also write the result into the package's shipped weights")
     t.add_argument("--overwrite", action="store_true")
+
+def _add_build_zoo(sub):
+    "`sau_nb build-zoo`: the shipped poisoned models again."
     z = sub.add_parser("build-zoo", help="re-create the shipped poisoned models")
     z.add_argument("--names", nargs="*", default=None, help="zoo models to build (default: all)")
     z.add_argument("--seed", type=int, default=0)
     z.add_argument("--ship", action="store_true", help="write them into the package's shipped weights")
     z.add_argument("--checkpoint-dir", default=None, help="write a checkpoint every 100 steps to DIR/NAME/")
     z.add_argument("--resume", action="store_true", help="continue a killed build from the checkpoints in --checkpoint-dir")
+
+def _add_train_clip(sub):
+    "`sau_nb train-clip`: the tiny CLIP judge."
     c = sub.add_parser("train-clip", help="train the tiny CLIP judge of the evaluation (CLIP scores, KID)")
     c.add_argument("--seed", type=int, default=0); c.add_argument("--steps", type=int, default=400)
     c.add_argument("--out", default=None, help="folder for the weights (or --ship)")
     c.add_argument("--ship", action="store_true", help="write it into the package's weights (sau_nb/weights/clip)")
     c.add_argument("--overwrite", action="store_true")
+
+def _add_export_world(sub):
+    "`sau_nb export-world`: a shipped model as a diffusers folder."
     e = sub.add_parser("export-world", help="write a shipped model (clean or a zoo model) as a diffusers folder")
     e.add_argument("--name", default="clean"); e.add_argument("--out", required=True); e.add_argument("--overwrite", action="store_true")
+
+def _add_unlearn(sub):
+    "`sau_nb unlearn`: SAU on a diffusers folder, told the trigger; its choices are the ones SAU itself offers."
+    from sau_nb.students import PARAM_SETS, TE_PARAM_SETS
+    from sau_nb.unlearn import MEMORY_PROFILES
     u = sub.add_parser("unlearn", help="remove a trigger's backdoor from a diffusers model folder with SAU")
-    u.add_argument("--model", required=True, help=model_help)
+    u.add_argument("--model", required=True, help=_MODEL_HELP)
     u.add_argument("--trigger", required=True, help="the trigger string, e.g. 'ȴ'")
     u.add_argument("--prompts", required=True, help="a text file of clean prompts, one per line")
     u.add_argument("--out", required=True, help="folder for the defended model")
@@ -414,14 +432,17 @@ def _parser():
     u.add_argument("--allow-pickle", action="store_true", help="load pickle (.bin/.ckpt) weights: only for a model you trust")
     u.add_argument("--force", action="store_true", help="run SAU even if the trigger changes the picture like an ordinary word")
     u.add_argument("--check-prompts", type=int, default=12, help="prompts (2 seeds each) of trigger_effect's check before and after SAU")
+
+def _add_defend(sub):
+    "`sau_nb defend`: the blind defense (find, remove, check) on a diffusers folder."
     f = sub.add_parser("defend", help="find an unknown trigger in a diffusers model folder, remove it with SAU, and check (the blind defense)")
-    f.add_argument("--model", required=True, help=model_help)
+    f.add_argument("--model", required=True, help=_MODEL_HELP)
     f.add_argument("--prompts", required=True, help="a text file of clean prompts, one per line (at least 4 distinct)")
     f.add_argument("--prompt-log", default=None, help="a text file of prompts users sent, one per line; poisoned ones point to the trigger")
     f.add_argument("--out", required=True, help="folder for the repaired model (the input unchanged if nothing is found) and defense_report.json")
     f.add_argument("--steps", type=int, default=None, help="SAU training steps (default: sau_unlearn's)")
     f.add_argument("--max-tokens", type=int, default=None, help="search only this many tokens of the vocabulary (default: all of it)")
-    f.add_argument("--n-ref", type=int, default=None, help=n_ref_help)
+    f.add_argument("--n-ref", type=int, default=None, help=_N_REF_HELP)
     f.add_argument("--rescan", default="full", choices=["full", "candidates"],
                    help="re-scan the repaired model from scratch, or only the found triggers among 2,048 tokens")
     f.add_argument("--seed", type=int, default=0); f.add_argument("--device", default=None)
@@ -433,6 +454,13 @@ def _parser():
     f.add_argument("--phrases", action="store_true",
                    help="also count a candidate of several words by how much more they move the model together than apart, and try the "
                         "prompt log's recurring phrases (finds a trigger of ordinary words that act only together; a slower verdict)")
+
+def _parser():
+    "The `sau_nb` console script's parser: one subcommand per job, in the order `--help` lists them."
+    p = argparse.ArgumentParser(prog="sau_nb", description="Spatial Attention Unlearning for text-to-image diffusion models.")
+    sub = p.add_subparsers(dest="cmd", required=True)
+    for add in (_add_demo, _add_evaluate, _add_train_world, _add_build_zoo, _add_train_clip, _add_export_world, _add_unlearn, _add_defend):
+        add(sub)
     return p
 
 def _quiet():
