@@ -309,11 +309,11 @@ def evaluate_cmd(out:str, models:list|None=None, defenses:list|None=None, seeds:
     return Path(out)
 
 # %% ../nbs/08_cli.ipynb #9abf3168
-def defend_scan_kw(max_tokens:int|None=None, low_noise:bool=False, n_ref:int|None=None, phrases:bool=False) -> dict:
+def defend_scan_kw(max_tokens:int|None=None, low_noise:bool=False, n_ref:int|None=None, phrases:bool|None=None) -> dict:
     "`scan_model`'s keywords for `defend_cmd`'s options: only those that differ from its defaults."
     from sau_nb.defend import LOW_T_RANGE
     return {**(dict(max_tokens=max_tokens) if max_tokens else {}), **(dict(t_range=LOW_T_RANGE) if low_noise else {}),
-            **(dict(n_ref=n_ref) if n_ref is not None else {}), **(dict(phrase=True) if phrases else {})}
+            **(dict(n_ref=n_ref) if n_ref is not None else {}), **(dict(phrase=phrases) if phrases is not None else {})}
 
 def defend_cmd(model:str, prompts:str, out:str,
                prompt_log:str|None=None, # a text file of prompts users sent, one per line (some may be poisoned)
@@ -323,7 +323,8 @@ def defend_cmd(model:str, prompts:str, out:str,
                allow_pickle:bool=False, # load pickle weights: only a model you trust
                low_noise:bool=False, # scan at low noise (`LOW_T_RANGE`, t < T/2, its own threshold) instead of the default high-noise half
                n_ref:int|None=None, # ordinary sequences of each length the verdict compares candidates with (None: `scan_model`'s)
-               phrases:bool=False, # also the phrase evidence (`scan_model(phrase=True)`), and the prompt log's recurring phrases as candidates
+               # the phrase evidence (`scan_model(phrase=True)`) and the prompt log's recurring phrases as candidates; None: on with a log
+               phrases:bool|None=None,
               ) -> Path:
     "`defend` on the diffusers folder `model`: write the repaired (or unchanged) model and `defense_report.json` to `out`."
     import dataclasses
@@ -451,9 +452,10 @@ def _add_defend(sub):
     f.add_argument("--low-noise", action="store_true",
                    help="scan at low noise (t < T/2, with its own threshold) instead of the high-noise default: "
                         "a second look for a backdoor that acts only there")
-    f.add_argument("--phrases", action="store_true",
-                   help="also count a candidate of several words by how much more they move the model together than apart, and try the "
-                        "prompt log's recurring phrases (finds a trigger of ordinary words that act only together; a slower verdict)")
+    f.add_argument("--phrases", action=argparse.BooleanOptionalAction, default=None,
+                   help="count a candidate of several words by how much more they move the model together than apart, and try the "
+                        "prompt log's recurring phrases (finds a trigger of ordinary words that act only together; a slower verdict). "
+                        "Default: on with --prompt-log, off without")
 
 def _parser():
     "The `sau_nb` console script's parser: one subcommand per job, in the order `--help` lists them."
