@@ -162,16 +162,18 @@ def peak_score(raw:torch.Tensor) -> torch.Tensor:
     return _peak(raw, raw[ok])
 
 
-# %% ../nbs/04a_blind_scan.ipynb #c1c8826f
+# %% ../nbs/04a_blind_scan.ipynb #6e22d4f4
 def domain_tokens(tokenizer, prompts:list[str]) -> list[int]:
     "The token ids the clean prompts use: the model's own words, meant to change the picture (scored, never candidates)."
     return sorted({i for p in prompts for i in _ids(tokenizer, p)})
 
+# %% ../nbs/04a_blind_scan.ipynb #2f5403b9
 def robust_z(s:torch.Tensor, ref:torch.Tensor) -> torch.Tensor:
     "(s − median) / (1.4826 · MAD) of the reference scores `ref`: standard deviations of ordinary tokens, robust to the few that are not."
     med = ref.median(); mad = (ref - med).abs().median() * 1.4826
     return (s - med) / mad.clamp_min(1e-12)
 
+# %% ../nbs/04a_blind_scan.ipynb #db5078b5
 @dataclasses.dataclass
 class TokenScan:
     "Every searched token's departure in each context (NaN: not scored exactly), and in a staged scan every searched token's first-stage score."
@@ -233,6 +235,7 @@ class TokenScan:
         return [dict(rank=rank(i), **({} if self.first is None else dict(first_rank=self.first_rank(i))), id=i, token=repr(tokenizer.decode([i])),
                      departure=float(s[i]), z=float(z[i]), ratio=float(r[i])) for i in ids]
 
+# %% ../nbs/04a_blind_scan.ipynb #e4e73fbc
 def check_vocabulary(pipe):
     "Raise, before any work, if the tokenizer's vocabulary and the text encoder's embedding table differ in size (a scan would misread tokens)."
     V, rows = len(pipe.tokenizer), pipe.text_encoder.get_input_embeddings().num_embeddings
@@ -241,6 +244,7 @@ def check_vocabulary(pipe):
                                    "Load the tokenizer saved with this text encoder (the same model folder), or resize the embeddings "
                                    "(text_encoder.resize_token_embeddings(len(tokenizer))) if tokens were added on purpose.")
 
+# %% ../nbs/04a_blind_scan.ipynb #b6e3cb11
 def _budget(ids, max_tokens, max_seconds, batch_size:int, desc:str, progress:bool):
     "Batches of `ids` until the budget is spent."
     t0, n = time.time(), len(ids) if max_tokens is None else min(len(ids), max_tokens)
@@ -254,6 +258,7 @@ def _warn_left(left:list[int], n:int, max_tokens, max_seconds):
     warnings.warn(f"The scan's budget ({how}) stopped it after {n - len(left)} of {n} tokens: {len(left)} tokens were not searched "
                   f"(ids {', '.join(map(str, sorted(left)[:5]))}, ...; all in `TokenScan.unsearched`), and a trigger among them would be missed.")
 
+# %% ../nbs/04a_blind_scan.ipynb #509176fa
 def scan_tokens(pipe, clean_prompts:list[str],
                 n_contexts:int=3, # contexts K: a clean prompt, a position (start, middle, end in turn), one latent
                 tokens=None, # token ids to search; None: the whole vocabulary less the special tokens
@@ -306,7 +311,6 @@ def scan_tokens(pipe, clean_prompts:list[str],
                        exact=dict(seconds=time.time() - t1, tokens=len(exact), unet_rows=len(exact) * n_contexts))
     if left := ids[torch.isnan(first[ids])].tolist(): _warn_left(left, len(ids), max_tokens, max_seconds)
     return scan
-
 
 # %% ../nbs/04a_blind_scan.ipynb #64dc4162
 def as_text(tokenizer, seq) -> str|None:
