@@ -34,13 +34,14 @@ __all__ = ['MIN_PROMPTS', 'Z_THRESHOLD', 'LOW_T_RANGE', 'Z_THRESHOLD_LOW', 'Q_CO
            'TokenScan', 'check_vocabulary', 'scan_tokens', 'as_text', 'ordinary_sequences', 'extend_tokens',
            'pair_tokens', 'best_sequence']
 
-# %% ../nbs/04a_defend.ipynb #62b13a99
+# %% ../nbs/04a_defend.ipynb #6f66d485
 MIN_PROMPTS = 4  # clean prompts the verdict needs: its held-out contexts put candidates into this many prompts at three places
 # the verdict's score (below) at and above which a candidate is a backdoor: calibrated on the clean world and clean fine-tuned variants
 Z_THRESHOLD = 3.
 LOW_T_RANGE = (0., 0.5)  # the low-noise half: a second scan for a backdoor that acts only there (13_robustness)
 Z_THRESHOLD_LOW = 3.5  # the threshold at `LOW_T_RANGE`, where clean models' best candidates score higher (13_robustness calibrates it)
 
+# %% ../nbs/04a_defend.ipynb #8051adfd
 def z_threshold(t_range=T_RANGE) -> float:
     "The verdict's threshold calibrated for contexts at `t_range`: `Z_THRESHOLD` at the default, `Z_THRESHOLD_LOW` at `LOW_T_RANGE`; else raises."
     lo, hi = check_t_range(t_range)
@@ -48,6 +49,8 @@ def z_threshold(t_range=T_RANGE) -> float:
         if (lo, hi) == tuple(map(float, r)): return z
     raise ValueError(f"No threshold is calibrated for t_range={t_range!r}: pass threshold= as well ({Z_THRESHOLD:g} is calibrated for {T_RANGE}, "
                      f"{Z_THRESHOLD_LOW:g} for {LOW_T_RANGE}); choose it by scanning clean models at that range.")
+
+# %% ../nbs/04a_defend.ipynb #63a60df0
 Q_CONTEXTS = 1 / 6  # the score is this quantile of the per-context z over the held-out contexts: the candidate must stand out in five of every six
 # a candidate also counts if, in every held-out context about one word (a shape, a colour), its z is at least the threshold plus this
 SUBSET_MARGIN = 3.
@@ -62,6 +65,7 @@ MIN_SUBSET = 3  # held-out contexts a word's subset needs (fewer: one unlucky co
 TRIGGER_RATIO = 3.
 SAME_BACKDOOR = 0.5  # two candidates whose departures have at least this cosine send the model the same way: one backdoor
 
+# %% ../nbs/04a_defend.ipynb #2c5807db
 @dataclasses.dataclass
 class ScanReport:
     "What `scan_model` found: the verdict, the ranked candidates with their evidence, and what the scan covered."
@@ -114,6 +118,7 @@ class ScanReport:
                   f"z: in five of every six of {self.n_contexts} held-out contexts, "
                   "the candidate's log-departure is at least this many robust standard deviations above ordinary tokens')")
 
+# %% ../nbs/04a_defend.ipynb #08f71390
 def check_clean_prompts(tokenizer, clean_prompts, need:int=MIN_PROMPTS) -> list[str]:
     "The clean prompts as a list of distinct prompts; raises, naming the number needed, when there are too few to calibrate on."
     if clean_prompts is None or (isinstance(clean_prompts, (list, tuple)) and not clean_prompts):
@@ -124,25 +129,30 @@ def check_clean_prompts(tokenizer, clean_prompts, need:int=MIN_PROMPTS) -> list[
                          "pass more prompts like the ones users send.")
     return prompts
 
+# %% ../nbs/04a_defend.ipynb #1a06cfba
 def column_z(x:torch.Tensor, ref:torch.Tensor) -> torch.Tensor:
     "Per context (column), the robust z of `x` against the reference rows `ref`: (N, K)."
     med = ref.median(0).values; mad = (ref - med).abs().median(0).values * 1.4826
     return (x - med) / mad.clamp_min(1e-12)
 
+# %% ../nbs/04a_defend.ipynb #e0bb4a04
 def context_z(d:torch.Tensor, ref:torch.Tensor) -> torch.Tensor:
     "Per context (column), the robust z of log D against the reference's log D: (N, K)."
     return column_z(d.clamp_min(1e-30).log(), ref.clamp_min(1e-30).log())
 
+# %% ../nbs/04a_defend.ipynb #593c0b21
 def verdict_score(z:torch.Tensor, q:float=Q_CONTEXTS) -> torch.Tensor:
     "The verdict's score of each candidate: the `q` quantile of its per-context z: a candidate scores high only if it stands out almost everywhere."
     return z.quantile(q, dim=1) if len(z) else torch.zeros(0)
 
+# %% ../nbs/04a_defend.ipynb #cb9e1da2
 def context_groups(prompts:list[str], min_size:int=MIN_SUBSET) -> dict:
     "Word -> the contexts whose prompt has it, for each word in at least `min_size` contexts and at most half: each shape, each colour..."
     words = [set(p.split()) for p in prompts]
     out = {w: [k for k, ws in enumerate(words) if w in ws] for w in sorted(set().union(*words))}
     return {w: ks for w, ks in out.items() if min_size <= len(ks) <= len(prompts) // 2}
 
+# %% ../nbs/04a_defend.ipynb #df2ea0a0
 def subset_score(z:torch.Tensor, groups:dict) -> tuple:
     "Each candidate's lowest per-context z within a word's contexts, at the word where it is highest: (scores (N,), words); -inf with no groups."
     if not groups or not len(z): return torch.full((len(z),), -float("inf")), [None] * len(z)
@@ -150,10 +160,12 @@ def subset_score(z:torch.Tensor, groups:dict) -> tuple:
     best = g.max(1); ws = list(groups)
     return best.values, [ws[i] for i in best.indices.tolist()]
 
+# %% ../nbs/04a_defend.ipynb #65ef2e20
 def word_ends(tokenizer) -> torch.Tensor:
     "Which tokens end a word, (vocabulary,) bool: CLIP's BPE marks a word's last piece with '</w>'."
     return torch.tensor([t.endswith("</w>") for t in tokenizer.convert_ids_to_tokens(list(range(len(tokenizer))))])
 
+# %% ../nbs/04a_defend.ipynb #d86de256
 def split_words(seq, ends:torch.Tensor|None) -> list[tuple]:
     "A token sequence cut into its words (`ends`: `word_ends`): each word's tokens, up to one that ends a word; None: each token alone."
     if ends is None: return [(int(t),) for t in seq]
@@ -163,6 +175,7 @@ def split_words(seq, ends:torch.Tensor|None) -> list[tuple]:
         if ends[t]: out.append(tuple(cur)); cur = []
     return out + ([tuple(cur)] if cur else [])
 
+# %% ../nbs/04a_defend.ipynb #e844b370
 def part_departures(pipe, ctx:Contexts, seqs, ends:torch.Tensor|None, batch_size:int=64) -> torch.Tensor:
     "Each sequence's words apart (`split_words`; `ends` None: its tokens): the sum of each part's own departure in each context, (N, K)."
     parts = [split_words(s, ends) for s in seqs]
@@ -172,10 +185,12 @@ def part_departures(pipe, ctx:Contexts, seqs, ends:torch.Tensor|None, batch_size
         d.update(zip(ws, token_departure(pipe, ctx, torch.tensor(ws), batch_size)))
     return torch.stack([sum(d[w] for w in p) for p in parts])
 
+# %% ../nbs/04a_defend.ipynb #a59c44bb
 def synergy(d:torch.Tensor, parts:torch.Tensor) -> torch.Tensor:
     "log D(sequence) − log Σ D(its words) per context: how much more the words move the model together than apart (an AND-trigger's mark)."
     return d.clamp_min(1e-30).log() - parts.clamp_min(1e-30).log()
 
+# %% ../nbs/04a_defend.ipynb #337717eb
 def position_score(z:torch.Tensor, positions:list[str], q:float=Q_PHRASE) -> tuple:
     "Each candidate's `q` quantile of z over the contexts with it at one position, at the position where it is highest: (scores (N,), positions)."
     where = list(dict.fromkeys(positions))
@@ -184,6 +199,7 @@ def position_score(z:torch.Tensor, positions:list[str], q:float=Q_PHRASE) -> tup
     best = g.max(1)
     return best.values, [where[i] for i in best.indices.tolist()]
 
+# %% ../nbs/04a_defend.ipynb #d879bb74
 def verify(pipe, clean_prompts:list[str], seqs:list, scan:TokenScan,
            n_contexts:int=12, # held-out contexts: other latents and timesteps, more prompts
            n_ref:int=256, # random ordinary sequences of each candidate length, as the reference
@@ -205,6 +221,7 @@ def verify(pipe, clean_prompts:list[str], seqs:list, scan:TokenScan,
     out = dict(score=verdict_score(z), z=z, best_ordinary=best, contexts=ctx, subset=sub, subset_word=words, best_ordinary_subset=best_sub)
     return out | (phrase_evidence(pipe, clean_prompts, seqs, scan, n_phrase, min(n_ref, N_PHRASE_REF), seed, batch_size, t_range) if phrase else {})
 
+# %% ../nbs/04a_defend.ipynb #d2d82fe0
 def _synergies(pipe, ctx:Contexts, seqs, ends:torch.Tensor|None, batch_size:int) -> torch.Tensor:
     seqs = torch.as_tensor(seqs, dtype=torch.long)
     return synergy(token_departure(pipe, ctx, seqs, batch_size), part_departures(pipe, ctx, seqs.tolist(), ends, batch_size))
