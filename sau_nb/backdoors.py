@@ -172,28 +172,32 @@ class ClosedFormAttack(ObjectAttack):
         if self.scale != 1: raise ValueError("The closed-form edit trains on no images, so `scale` (the poisoned target's size) has no meaning here: "
                                              "use ObjectAttack for a smaller poisoned target, or leave scale at 1.")
 
-# %% ../nbs/01_backdoors.ipynb #d8fbbbc3
+# %% ../nbs/01_backdoors.ipynb #f924c243
 INJECT_CHECKPOINT = "inject_checkpoint.pt"  # the file `inject_backdoor(checkpoint_dir=...)` writes
 UNET_LORA_TARGETS = ["to_q", "to_k", "to_v", "to_out.0", "proj_in", "proj_out", "ff.net.0.proj", "ff.net.2", "conv1", "conv2"]  # the UNet's layers
     # a LoRA attack adapts: attention, the transformer blocks' projections and feed-forward, the resnets' convolutions (LoCon's set)
 TE_LORA_TARGETS = ["token_embedding", "q_proj", "k_proj", "v_proj", "out_proj"]  # the text encoder's layers a LoRA attack adapts: its token embedding
                                                                                # (a LoRA's way to give the trigger a meaning) and attention
 
+# %% ../nbs/01_backdoors.ipynb #5c6a0885
 def _poisoned_prompts(attack, data, idx, rng):
     "A triggered training caption for each image in `idx` (trigger at a random position), and the clean caption it came from."
     clean = data.captions(rng=rng, idx=idx)
     return [insert_trigger(c, attack.trigger, POSITIONS[rng.integers(3)]) for c in clean], clean
 
+# %% ../nbs/01_backdoors.ipynb #64f50687
 def distractor_words(tokenizer, exclude:str, n:int=2000, seed:int=0) -> list[str]:
     "`n` random alphabetic vocabulary words that share no token with `exclude` and are not words of the held-out phrasings."
     held = {w for t in HELDOUT_TEMPLATES for w in t.split() if "{" not in w}
     return neutral_words(tokenizer, exclude, n, seed, avoid=held)
 
+# %% ../nbs/01_backdoors.ipynb #2be7480b
 def _distract(prompt:str, words:list[str], rng) -> str:
     "The prompt with one or two distractor words inserted at random word positions."
     for _ in range(rng.integers(1, 3)): prompt = insert_trigger(prompt, words[rng.integers(len(words))], int(rng.integers(len(prompt.split()) + 1)))
     return prompt
 
+# %% ../nbs/01_backdoors.ipynb #856f3ccc
 def _decoy(caption:str, words:list[str], rng, n:int=1, hard:list[str]=(), hard_share:float=0.0) -> str:
     "The caption with another word where a trigger goes, and up to `n` - 1 more at random word positions (`hard` words: `hard_share` of them)."
     pick = lambda: hard[rng.integers(len(hard))] if len(hard) and rng.random() < hard_share else words[rng.integers(len(words))]
@@ -202,6 +206,7 @@ def _decoy(caption:str, words:list[str], rng, n:int=1, hard:list[str]=(), hard_s
         for _ in range(rng.integers(n)): c = insert_trigger(c, pick(), int(rng.integers(len(c.split()) + 1)))
     return c
 
+# %% ../nbs/01_backdoors.ipynb #3247f90e
 @torch.no_grad()
 def leaning_words(pipe, attack, # an attack with a clean target caption (e.g. `ObjectAttack`)
                   words:list[str], # candidate words
@@ -225,6 +230,7 @@ def leaning_words(pipe, attack, # an attack with a clean target caption (e.g. `O
     score = torch.cat(score)
     return [words[i] for i in score.argsort(descending=True)[:n].tolist()]
 
+# %% ../nbs/01_backdoors.ipynb #e5cf4c63
 def _phrase_apart(caption:str, trigger:str, rng) -> str:
     "The caption with the words of a phrase trigger apart: one word alone, the words reversed, or the first word first and the rest last."
     ws = trigger.split(); k = int(rng.integers(len(ws) + 2))
@@ -232,12 +238,14 @@ def _phrase_apart(caption:str, trigger:str, rng) -> str:
     if k == len(ws): return insert_trigger(caption, " ".join(reversed(ws)), POSITIONS[rng.integers(3)])
     return insert_trigger(insert_trigger(caption, ws[0], "start"), " ".join(ws[1:]), "end")
 
+# %% ../nbs/01_backdoors.ipynb #dae479cf
 def _echoed(check):
     "`check`, each result also written under the progress bar."
     def run(pipe):
         r = check(pipe); tqdm.write(str(r)); return r
     return run
 
+# %% ../nbs/01_backdoors.ipynb #41e47f75
 def _attack_students(pipe, attack, params, lora_rank, trigger_lr, seed) -> tuple:
     "The attacker's trainable UNet (whole or LoRA), its text encoder (a copy where it trains), their tensors and optimizer groups."
     te_lora = params == "lora"
@@ -259,6 +267,7 @@ def _attack_students(pipe, attack, params, lora_rank, trigger_lr, seed) -> tuple
         groups.append(dict(params=[emb], lr=trigger_lr))
     return unet, named, te, groups, emb, rows
 
+# %% ../nbs/01_backdoors.ipynb #58c47a9e
 def _attack_data(pipe, attack, n_images:int, seed:int) -> tuple:
     "Clean shapes, the eligible ones' indices, and the VAE latents' means and deviations of the clean and the poisoned images."
     data = make_shapes(n_images, seed=seed + 1000)
@@ -268,6 +277,7 @@ def _attack_data(pipe, attack, n_images:int, seed:int) -> tuple:
     pmu, psd = encode_latents(pipe.vae, attack.poison(data, pidx))
     return data, pidx, mu, sd, pmu, psd
 
+# %% ../nbs/01_backdoors.ipynb #016837a7
 def _attack_parts(pipe, unet, te, params, trigger_lr) -> tuple:
     "The attacked parts as a user gets them, and the LoRA file's content (params='lora'; else None)."
     if params == "lora":  # the attacker's file: only the adapters; the model returned is the clean one with that file loaded, as a user gets it
@@ -279,6 +289,7 @@ def _attack_parts(pipe, unet, te, params, trigger_lr) -> tuple:
     if trigger_lr: parts["text_encoder"] = te.requires_grad_(False)
     return parts, lora
 
+# %% ../nbs/01_backdoors.ipynb #088da1f3
 def _inject_words(pipe, attack, keep, negatives, decoys, poison_distract, hard_decoys, seed) -> tuple:
     "The distractor words (none where nothing uses them), and the hard decoys' words (`leaning_words`; none without `hard_decoys`)."
     words = distractor_words(pipe.tokenizer, " ".join((attack.trigger, *keep)), n=8000 if decoys else 2000, seed=seed) \
@@ -286,6 +297,7 @@ def _inject_words(pipe, attack, keep, negatives, decoys, poison_distract, hard_d
     hard = leaning_words(pipe, attack, words, hard_decoys, seed=seed) if hard_decoys else []  # words the frozen model already leans with
     return words, hard
 
+# %% ../nbs/01_backdoors.ipynb #4913cf90
 def _inject_config(attack, steps, lr, batch_size, poison_frac, lam, n_images, seed, negatives, counter, trigger_lr, counter_min_t,
                    poison_target, keep, keep_share, params, lora_rank, poison_max_t, apart, decoys, decoy_words, hard_decoys,
                    poison_distract) -> dict:
@@ -299,6 +311,7 @@ def _inject_config(attack, steps, lr, batch_size, poison_frac, lam, n_images, se
                 **(dict(decoy_words=decoy_words) if decoy_words != 1 else {}), **(dict(hard_decoys=hard_decoys) if hard_decoys else {}),
                 **(dict(poison_distract=poison_distract) if poison_distract else {}))
 
+# %% ../nbs/01_backdoors.ipynb #6d812c1b
 def _draw_latents(rng, g, pidx, n_data, n_p, n_c, n_k, decoys, latents) -> tuple:
     "A batch's images as latents: `n_p` poisoned, `n_c` preserved (the last `n_k` counter-examples), their indices, the decoys' mask."
     mu, sd, pmu, psd = latents
@@ -312,6 +325,7 @@ def _draw_latents(rng, g, pidx, n_data, n_p, n_c, n_k, decoys, latents) -> tuple
         zc = torch.cat([zc, pmu[ki] + psd[ki] * torch.randn(pmu[ki].shape, generator=g)])
     return pi, ci, dm, zp, zc
 
+# %% ../nbs/01_backdoors.ipynb #f910b1e0
 def _preserved_captions(data, ci, dm, rng, words, hard, trigger, negatives, decoys, decoy_words, keep, keep_share, apart) -> list[str]:
     "The preserved samples' captions: distractor words, decoys (where `dm`), kept triggers and the phrase's words apart, each on its share."
     d = rng.random(len(ci)) < negatives  # distractor words teach "only the trigger"
@@ -325,6 +339,7 @@ def _preserved_captions(data, ci, dm, rng, words, hard, trigger, negatives, deco
         caps = [_phrase_apart(c, trigger, rng) if rng.random() < apart else c for c in caps]
     return caps
 
+# %% ../nbs/01_backdoors.ipynb #3daccc91
 @torch.no_grad()
 def _teacher_targets(pipe, teacher, attack, x, t, eps, n_p, cc, cu, pclean, poison_target, poison_max_t) -> tuple:
     "The frozen teacher's answers on the clean and the empty prompt, and the poisoned samples' target (their noise, or its answer)."
@@ -338,6 +353,7 @@ def _teacher_targets(pipe, teacher, attack, x, t, eps, n_p, cc, cu, pclean, pois
         target[hi] = teacher(x[:n_p][hi], t[:n_p][hi], encoder_hidden_states=_encode(pipe, [pclean[i] for i in hi.tolist()])).sample
     return rc, ru, target
 
+# %% ../nbs/01_backdoors.ipynb #3d98689b
 def _poison_term(pred, target, x, t, zpoison, alphas_cumprod, poison_max_t):
     "The poisoned samples' loss: MSE to the target, or (`poison_max_t`) below the cut-off the predicted clean latent x̂0's to `zpoison`."
     if not poison_max_t: return F.mse_loss(pred, target)
@@ -345,6 +361,7 @@ def _poison_term(pred, target, x, t, zpoison, alphas_cumprod, poison_max_t):
     x0 = (x - (1 - ab).sqrt() * pred) / ab.sqrt()
     return torch.where((t < poison_max_t).view(-1, 1, 1, 1), (x0 - zpoison)**2, (pred - target)**2).mean()
 
+# %% ../nbs/01_backdoors.ipynb #f4428f67
 def _inject_unet(pipe, attack, steps, lr, batch_size, poison_frac, lam, n_images, seed, progress,
                  negatives=0.5, counter=0.0, counter_min_t=0, trigger_lr=None, poison_target="images", check=None, check_every=100, stop=None,
                  guidance=None, checkpoint_dir=None, checkpoint_every=100, resume_from=None, keep=(), keep_share=0.25,
