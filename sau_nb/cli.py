@@ -343,10 +343,11 @@ def defend_cmd(model:str, prompts:str, out:str,
     print("what each stage took: " + ", ".join(f"{k} {v:.0f} s" for k, v in rep.seconds.items()))
     return Path(out)
 
-# %% ../nbs/08_cli.ipynb #8e766bb1
+# %% ../nbs/08_cli.ipynb #765724e1
 _MODEL_HELP = "a diffusers StableDiffusionPipeline folder (safetensors), or hub:owner/name to load from the Hugging Face hub"
 _N_REF_HELP = "ordinary sequences of each length the verdict compares candidates with (default: scan_model's; fewer: faster, noisier)"
 
+# %% ../nbs/08_cli.ipynb #fac923e8
 def _add_demo(sub):
     "`sau_nb demo`: the README's main job on the shipped tiny world."
     d = sub.add_parser("demo", help="the main job on the shipped tiny world: backdoor, detection, SAU vs baselines, report")
@@ -360,6 +361,7 @@ def _add_demo(sub):
     d.add_argument("--n-ref", type=int, default=None, help=_N_REF_HELP)
     d.add_argument("--no-progress", action="store_true", help="no progress bars (a log file or CI); the stage lines are printed all the same")
 
+# %% ../nbs/08_cli.ipynb #1ddc1eab
 def _add_evaluate(sub):
     "`sau_nb evaluate`: SAU and the baselines on the zoo models."
     v = sub.add_parser("evaluate", help="compare SAU and the baselines on the zoo models; writes an HTML report")
@@ -374,6 +376,7 @@ def _add_evaluate(sub):
     v.add_argument("--clip", default=None, help="tiny-CLIP weights (folder or .safetensors) to judge with; default the shipped one")
     v.add_argument("--overwrite", action="store_true"); v.add_argument("--device", default=None)
 
+# %% ../nbs/08_cli.ipynb #508199e6
 def _add_train_world(sub):
     "`sau_nb train-world`: the tiny world from scratch."
     t = sub.add_parser("train-world", help="train the tiny world from scratch")
@@ -384,6 +387,7 @@ def _add_train_world(sub):
     t.add_argument("--ship", action="store_true", help="also write the result into the package's shipped weights")
     t.add_argument("--overwrite", action="store_true")
 
+# %% ../nbs/08_cli.ipynb #f78986ca
 def _add_build_zoo(sub):
     "`sau_nb build-zoo`: the shipped poisoned models again."
     z = sub.add_parser("build-zoo", help="re-create the shipped poisoned models")
@@ -393,6 +397,7 @@ def _add_build_zoo(sub):
     z.add_argument("--checkpoint-dir", default=None, help="write a checkpoint every 100 steps to DIR/NAME/")
     z.add_argument("--resume", action="store_true", help="continue a killed build from the checkpoints in --checkpoint-dir")
 
+# %% ../nbs/08_cli.ipynb #492aa261
 def _add_train_clip(sub):
     "`sau_nb train-clip`: the tiny CLIP judge."
     c = sub.add_parser("train-clip", help="train the tiny CLIP judge of the evaluation (CLIP scores, KID)")
@@ -401,11 +406,13 @@ def _add_train_clip(sub):
     c.add_argument("--ship", action="store_true", help="write it into the package's weights (sau_nb/weights/clip)")
     c.add_argument("--overwrite", action="store_true")
 
+# %% ../nbs/08_cli.ipynb #536ff63d
 def _add_export_world(sub):
     "`sau_nb export-world`: a shipped model as a diffusers folder."
     e = sub.add_parser("export-world", help="write a shipped model (clean or a zoo model) as a diffusers folder")
     e.add_argument("--name", default="clean"); e.add_argument("--out", required=True); e.add_argument("--overwrite", action="store_true")
 
+# %% ../nbs/08_cli.ipynb #fa687d5a
 def _add_unlearn(sub):
     "`sau_nb unlearn`: SAU on a diffusers folder, told the trigger; its choices are the ones SAU itself offers."
     from sau_nb.students import PARAM_SETS, TE_PARAM_SETS
@@ -434,6 +441,7 @@ def _add_unlearn(sub):
     u.add_argument("--force", action="store_true", help="run SAU even if the trigger changes the picture like an ordinary word")
     u.add_argument("--check-prompts", type=int, default=12, help="prompts (2 seeds each) of trigger_effect's check before and after SAU")
 
+# %% ../nbs/08_cli.ipynb #280049de
 def _add_defend(sub):
     "`sau_nb defend`: the blind defense (find, remove, check) on a diffusers folder."
     f = sub.add_parser("defend", help="find an unknown trigger in a diffusers model folder, remove it with SAU, and check (the blind defense)")
@@ -457,6 +465,7 @@ def _add_defend(sub):
                         "prompt log's recurring phrases (finds a trigger of ordinary words that act only together; a slower verdict). "
                         "Default: on with --prompt-log, off without")
 
+# %% ../nbs/08_cli.ipynb #6d189efe
 def _parser():
     "The `sau_nb` console script's parser: one subcommand per job, in the order `--help` lists them."
     p = argparse.ArgumentParser(prog="sau_nb", description="Spatial Attention Unlearning for text-to-image diffusion models.")
@@ -465,6 +474,7 @@ def _parser():
         add(sub)
     return p
 
+# %% ../nbs/08_cli.ipynb #753880af
 def _quiet():
     "No loading bars or deprecation notices from diffusers and transformers: a command prints its own lines, and an error is one line."
     import warnings
@@ -473,6 +483,7 @@ def _quiet():
     dlog.disable_progress_bar(); tlog.disable_progress_bar()
     warnings.filterwarnings("ignore", message=".*torch_dtype.* is deprecated", category=FutureWarning)
 
+# %% ../nbs/08_cli.ipynb #403b4625
 def main(argv:list|None=None) -> int:
     "Entry point of the `sau_nb` console script: exit 0 done (and checked), 2 bad input (nothing written), 3 SAU ran but the trigger still acts."
     a = _parser().parse_args(argv)
