@@ -21,10 +21,11 @@ from .files import save_pipeline, check_output_folder, load_pipeline
 # %% ../nbs/08_cli.ipynb #b4192556
 from .evaluate import OutDir, CLIP_DIR, build_clip, compare, default_defenses, load_clip, method_name, table_rows, write_report
 
-# %% ../nbs/08_cli.ipynb #df43a525
+# %% ../nbs/08_cli.ipynb #1588006d
 DEMO_PROMPTS = [caption(s, c, t) for s in SHAPES for c in COLORS for t in TRAIN_TEMPLATES[:3]]  # clean prompts a defender has
 DEMO_BASELINES = ("skd", "uce", "perturb")
 
+# %% ../nbs/08_cli.ipynb #2e76cc41
 def _detection(pipe, atk, n:int=4, n_seeds:int=2) -> dict:
     "Calibrate the alignment detector (the detection chapter's best) on clean prompts, flag triggered and clean held-out prompts, localize one."
     from sau_nb.detect import Detector, find_trigger, prf
@@ -40,6 +41,7 @@ def _detection(pipe, atk, n:int=4, n_seeds:int=2) -> dict:
                 n_each=len(ps), probe=probe, localized=loc["trigger"], true_trigger=atk.trigger, match=loc["trigger"] == atk.trigger,
                 log=trig + ps, detector=det)
 
+# %% ../nbs/08_cli.ipynb #aab1cab2
 def _png_html(fig, alt:str) -> str:
     "A matplotlib figure as an inline <img> (the report stays one self-contained file)."
     import base64, io, html
@@ -47,11 +49,13 @@ def _png_html(fig, alt:str) -> str:
     buf = io.BytesIO(); fig.savefig(buf, format="png", dpi=100); plt.close(fig)
     return f'<img src="data:image/png;base64,{base64.b64encode(buf.getvalue()).decode()}" alt="{html.escape(alt)}" style="max-width:100%">'
 
+# %% ../nbs/08_cli.ipynb #2c3bf5c1
 def _blind(fn, triggers:list[str], one:bool):
     "A defense shaped like `sau_unlearn` that ignores the trigger `compare` hands it and uses the ones the scan found."
     def run(pipe, trigger, prompts, **kw): return fn(pipe, triggers[0] if one or len(triggers) == 1 else triggers, prompts, **kw)
     return run
 
+# %% ../nbs/08_cli.ipynb #d63fe9c7
 def _headline(rows:list[dict], found:list[str], planted:str, scan_s:float) -> str:
     "The report's first lines: what the blind scan found, what SAU did with it, and what clean prompts paid."
     import html
@@ -66,6 +70,7 @@ def _headline(rows:list[dict], found:list[str], planted:str, scan_s:float) -> st
             f"{sau['n_trig']} triggered generations (before: {none['asr']:.0%}). <b>Cost to clean prompts:</b> clean accuracy "
             f"{none['clean_acc']:.0%} → {sau['clean_acc']:.0%} ({sau['n_clean']} generations).</p>")
 
+# %% ../nbs/08_cli.ipynb #23096259
 def demo(out:str="demo_out", # folder for the report
          seeds:int=2, # seeds per evaluation prompt
          steps:int=100, # training steps of SAU and the trained baselines
