@@ -89,7 +89,7 @@ def departure_vectors(pipe, ctx:Contexts, seqs, batch_size:int=64) -> torch.Tens
     out = list(_departures(pipe, ctx, seqs, batch_size))
     return torch.cat(out) if out else torch.zeros(0, len(ctx), ctx.eps[0].numel())
 
-# %% ../nbs/04a_blind_scan.ipynb #cda1b2a2
+# %% ../nbs/04a_blind_scan.ipynb #8908d9f2
 class _KeepQueries:
     "An attention processor for a cross-attention layer: attends as `inner` does and keeps the hidden states its queries were made from."
     def __init__(self, inner): self.inner, self.hidden = inner, None
@@ -106,6 +106,7 @@ def keep_queries(unet):
     try: yield keep
     finally: unet.set_attn_processor(old)
 
+# %% ../nbs/04a_blind_scan.ipynb #d5d56258
 def _attend(attn, hidden:torch.Tensor, c:torch.Tensor) -> torch.Tensor:
     "`attn`'s output for queries made from `hidden` (pixels, dim) and keys and values from text states `c` (B, L, d): (B, pixels, dim)."
     split = lambda x: x.view(x.shape[0], -1, attn.heads, x.shape[-1] // attn.heads).transpose(1, 2)  # (B, heads, n, d / heads)
@@ -113,6 +114,7 @@ def _attend(attn, hidden:torch.Tensor, c:torch.Tensor) -> torch.Tensor:
     o = torch.nn.functional.scaled_dot_product_attention(q.expand(len(c), -1, -1, -1), k, v)
     return attn.to_out[0](o.transpose(1, 2).flatten(2))
 
+# %% ../nbs/04a_blind_scan.ipynb #db50c732
 @dataclasses.dataclass
 class CrossQueries:
     "The first stage's fixed part: each cross-attention layer with the clean contexts' queries and its output for the clean text, cut to `n_text`."
@@ -121,6 +123,7 @@ class CrossQueries:
     clean: list # per layer (K, pixels, dim): its output for the clean prompt's text states
     n_text: int # text states kept: the prompt, the candidate, the end token and a few paddings
 
+# %% ../nbs/04a_blind_scan.ipynb #35afdeea
 @torch.no_grad()
 def cross_queries(pipe, ctx:Contexts, n_text:int=24) -> CrossQueries:
     "Run the UNet once on the clean contexts and keep, for every `attn2`, the hidden states its queries come from and its output."
@@ -133,6 +136,7 @@ def cross_queries(pipe, ctx:Contexts, n_text:int=24) -> CrossQueries:
     clean = [torch.stack([_attend(a, h[k], c[k:k + 1])[0] for k in range(len(ctx))]) for a, h in zip(layers, hidden)]
     return CrossQueries(layers, hidden, clean, n_text)
 
+# %% ../nbs/04a_blind_scan.ipynb #dddca2df
 @torch.no_grad()
 def attention_departure(pipe, ctx:Contexts, cq:CrossQueries, seqs, # token sequences (N, m), or N single token ids
                         contexts=(0,), # the contexts it is measured in
@@ -151,16 +155,17 @@ def attention_departure(pipe, ctx:Contexts, cq:CrossQueries, seqs, # token seque
         out.append(d if per_context else d.mean(1))
     return torch.cat(out) if out else torch.zeros((0, len(contexts)) if per_context else 0)
 
+# %% ../nbs/04a_blind_scan.ipynb #02d5f55d
 def _peak(d:torch.Tensor, ref:torch.Tensor) -> torch.Tensor:
     "Each row of `d` (N, K) over the reference rows' median in each context, at its highest: (N,)."
     return (d / ref.median(0).values.clamp_min(1e-30)).max(1).values
 
+# %% ../nbs/04a_blind_scan.ipynb #f66d2f9c
 def peak_score(raw:torch.Tensor) -> torch.Tensor:
     "Each row's departure in each context over that context's median departure, at its highest: (N,); a backdoor may move one shape's prompts only."
     ok = ~torch.isnan(raw).any(1)
     if not ok.any(): return raw[:, 0]
     return _peak(raw, raw[ok])
-
 
 # %% ../nbs/04a_blind_scan.ipynb #6e22d4f4
 def domain_tokens(tokenizer, prompts:list[str]) -> list[int]:
@@ -312,18 +317,20 @@ def scan_tokens(pipe, clean_prompts:list[str],
     if left := ids[torch.isnan(first[ids])].tolist(): _warn_left(left, len(ids), max_tokens, max_seconds)
     return scan
 
-# %% ../nbs/04a_blind_scan.ipynb #64dc4162
+# %% ../nbs/04a_blind_scan.ipynb #21f60daa
 def as_text(tokenizer, seq) -> str|None:
     "The string whose tokens are exactly `seq`, or None (some id sequences are not what any text tokenizes to)."
     text = tokenizer.decode(list(seq)).strip()
     try: return text if check_trigger(text, tokenizer) == list(seq) else None
     except ValueError: return None
 
+# %% ../nbs/04a_blind_scan.ipynb #bae09aed
 def ordinary_sequences(scan:TokenScan, n:int, length:int, seed:int=0) -> torch.Tensor:
     "`n` random sequences (n, length) of the scan's ordinary tokens: the null that a candidate of this length is compared with."
     ords = torch.nonzero(scan.ordinary).flatten()
     return ords[torch.randint(len(ords), (n, length), generator=torch.Generator().manual_seed(seed + length))]
 
+# %% ../nbs/04a_blind_scan.ipynb #66fb4adf
 def _round_departures(pipe, scan:TokenScan, cands:list, must:list, n_exact:int|None, width:int, tok, desc):
     "Each candidate's exact departure; a staged scan gives one only to the `n_exact` best by `attention_departure` (and texts, `must`), else -inf."
     if n_exact is None or scan.first is None or len(cands) <= n_exact:
@@ -336,6 +343,7 @@ def _round_departures(pipe, scan:TokenScan, cands:list, must:list, n_exact:int|N
     d[pick] = token_departure(pipe, scan.contexts, torch.tensor([cands[i] for i in pick]), desc=desc).mean(1)
     return d
 
+# %% ../nbs/04a_blind_scan.ipynb #664340a5
 def extend_tokens(pipe, scan:TokenScan,
                   width:int=8, # sequences kept after each round, and as many again among those that are text
                   pool:int=64, # the scan's best tokens that sequences are built from
@@ -367,6 +375,7 @@ def extend_tokens(pipe, scan:TokenScan,
         out += [dict(ids=list(b), departure=v, length=L, z=float(robust_z(torch.tensor(v), ref))) for b, v in beams + spelt]
     return out
 
+# %% ../nbs/04a_blind_scan.ipynb #9edaaf2b
 def pair_tokens(pipe, scan:TokenScan,
                 n:int=64, # the first stage's best word tokens that pairs are made of: n·(n−1) ordered pairs
                 n_exact:int=16, # the pairs scored exactly, the best by `attention_departure` (its peak over the contexts)
@@ -386,6 +395,7 @@ def pair_tokens(pipe, scan:TokenScan,
     return [dict(ids=list(b), departure=float(d[i].mean()), length=2, z=float(robust_z(d[i].mean(), ref.mean(1))), peak=float(peak[i]),
                  source="pairs") for i, b in enumerate(best)]
 
+# %% ../nbs/04a_blind_scan.ipynb #ad2ec722
 def best_sequence(tokenizer, found:list[dict], gain:float=1.1) -> dict|None:
     "Among `extend_tokens`' results that are text, the one that moves the model most, the shorter unless a longer one moves it `gain` times more."
     best = None
@@ -393,4 +403,3 @@ def best_sequence(tokenizer, found:list[dict], gain:float=1.1) -> dict|None:
         top = max((f for f in found if f["length"] == L and as_text(tokenizer, f["ids"])), key=lambda f: f["departure"], default=None)
         if top and (best is None or top["departure"] >= gain * best["departure"]): best = top
     return dict(best, trigger=as_text(tokenizer, best["ids"])) if best else None
-
