@@ -242,7 +242,7 @@ def phrase_evidence(pipe, clean_prompts:list[str], seqs:list, scan:TokenScan,
     best = max((float(position_score(column_z(r, r), ctx.positions)[0].max()) for r in syn_ref.values()), default=-float("inf"))
     return dict(phrase=score, phrase_position=where, z_synergy=zs, best_ordinary_phrase=best)
 
-# %% ../nbs/04a_defend.ipynb #358f9312
+# %% ../nbs/04a_defend.ipynb #c1ece56a
 def _contains(long:list, short:list) -> bool:
     return len(short) < len(long) and any(long[i:i + len(short)] == short for i in range(len(long) - len(short) + 1))
 
@@ -252,6 +252,7 @@ def minimal_triggers(over:list[dict], by:str="effect_ratio", share:float=0.5) ->
     variant = [any(_contains(c["ids"], s["ids"]) and key(s) >= share * key(c) for s in over) for c in over]
     return sorted([c for c, v in zip(over, variant) if not v], key=lambda c: -key(c)) + [c for c, v in zip(over, variant) if v]
 
+# %% ../nbs/04a_defend.ipynb #69192ba1
 def group_backdoors(pipe, ctx:Contexts, over:list[dict], same:float=SAME_BACKDOOR) -> list[dict]:
     "Number the backdoors among ranked candidates (`backdoor`): one whose departure has cosine ≥ `same` with an earlier group's first joins it."
     if not over: return over
@@ -265,6 +266,7 @@ def group_backdoors(pipe, ctx:Contexts, over:list[dict], same:float=SAME_BACKDOO
         c["backdoor"], c["same_as_first"] = k, round(float(v[i] @ v[heads[k]]), 3)
     return over
 
+# %% ../nbs/04a_defend.ipynb #e8952b7a
 def scan_model(pipe, clean_prompts:list[str],
                threshold:float|None=None, # a candidate scoring this or more is a backdoor; None: the one calibrated for `t_range` (`z_threshold`)
                n_contexts:int=3, n_verify:int=12, # contexts of the vocabulary scan; held-out contexts of the verdict
@@ -361,7 +363,7 @@ def scan_figure(scan:TokenScan, tokenizer, triggers=(), # the found triggers: th
     fig.tight_layout()
     return fig
 
-# %% ../nbs/04a_defend.ipynb #571ef177
+# %% ../nbs/04a_defend.ipynb #9c93644b
 @dataclasses.dataclass
 class LogReport:
     "What `triggers_from_log` found in a log of prompts: the flagged prompts, the span localized in each, and the strings many of them share."
@@ -379,21 +381,25 @@ class LogReport:
         return (f"{len(self.flagged)} of {self.n} prompts flagged; the span {c['trigger']!r} was localized in {c['count']} of them "
                 f"and is in {c['share_flagged']:.0%} of the flagged prompts, {c['share_unflagged']:.0%} of the others")
 
+# %% ../nbs/04a_defend.ipynb #b406a1c1
 def _has(tokenizer, prompt:str, ids:list[int]) -> bool:
     p = _ids(tokenizer, prompt)
     return any(p[i:i + len(ids)] == ids for i in range(len(p) - len(ids) + 1))
 
+# %% ../nbs/04a_defend.ipynb #492dd749
 def _check_log(tokenizer, prompt_log) -> list[str]:
     "The prompt log as a list of prompts (`check_prompts`); an empty one raises, saying what to pass."
     if isinstance(prompt_log, (list, tuple)) and not prompt_log:
         raise ValueError("The prompt log is empty: pass the prompts users sent, one string each.")
     return check_prompts(prompt_log, tokenizer)
 
+# %% ../nbs/04a_defend.ipynb #c0252050
 def flag_by_trigger(tokenizer, prompts:list[str], triggers:list[str]) -> np.ndarray:
     "For each prompt, does it contain (the tokens of) one of `triggers`?"
     ids = [check_trigger(t, tokenizer) for t in triggers]
     return np.array([any(_has(tokenizer, p, i) for i in ids) for p in prompts], dtype=bool)
 
+# %% ../nbs/04a_defend.ipynb #3620bafb
 def triggers_from_log(pipe, prompt_log:list[str], clean_prompts:list[str],
                       detector=None, # a calibrated `Detector`; None: the alignment detector calibrated on `clean_prompts`
                       max_words:int=2, # the longest span `find_trigger` localizes
@@ -424,6 +430,7 @@ def triggers_from_log(pipe, prompt_log:list[str], clean_prompts:list[str],
         if sf > su: cands.append(dict(trigger=s, count=n, share_flagged=sf, share_unflagged=su))
     return LogReport(len(log), flagged, spans, cands, time.time() - t0)
 
+# %% ../nbs/04a_defend.ipynb #2b47d635
 def log_ngrams(tokenizer, prompts:list[str], n_words=(2, 3), min_count:int=3, skip=()) -> dict:
     "Word n-grams (`n_words` whole words in a row) in at least `min_count` of the prompts, none of whose words is in `skip`: n-gram -> prompts."
     from collections import Counter
@@ -434,6 +441,7 @@ def log_ngrams(tokenizer, prompts:list[str], n_words=(2, 3), min_count:int=3, sk
             if not set(g.split()) & skip: count[g] = count.get(g, 0) + k
     return {g: n for g, n in sorted(count.items(), key=lambda x: -x[1]) if n >= min_count and as_text(tokenizer, check_trigger(g, tokenizer))}
 
+# %% ../nbs/04a_defend.ipynb #ec84495c
 def phrases_from_log(pipe, prompt_log:list[str], clean_prompts:list[str],
                      n_words=(2, 3), # phrases of this many whole words
                      min_count:int=3, # a phrase must be in at least this many prompts of the log
@@ -454,7 +462,7 @@ def phrases_from_log(pipe, prompt_log:list[str], clean_prompts:list[str],
         out += [dict(trigger=g, count=grams[g], synergy=float(x), position=w) for g, x, w in zip(gs, s, where)]
     return sorted(out, key=lambda c: -c["synergy"])[:top]
 
-# %% ../nbs/04a_defend.ipynb #30c4d95e
+# %% ../nbs/04a_defend.ipynb #bfbff565
 @dataclasses.dataclass
 class DefenseReport:
     "What `defend` did: the scan before (and the prompt log's findings), the triggers it removed, the scan after, and how far clean prompts moved."
@@ -470,6 +478,7 @@ class DefenseReport:
         return (f"removed {', '.join(map(repr, self.removed))} in one sau_unlearn run (found blind: {self.before}); re-scan: {left}; "
                 f"clean drift {self.clean_drift:.2e}")
 
+# %% ../nbs/04a_defend.ipynb #1e2b0caf
 @torch.no_grad()
 def clean_drift(pipe, new, clean_prompts:list[str], n_contexts:int=12, seed:int=2) -> float:
     "Mean ‖ε_new(x_t, t, c) − ε(x_t, t, c)‖² on clean prompts in `n_contexts` contexts of `pipe`: how far the repair moved what the model should do."
@@ -477,9 +486,11 @@ def clean_drift(pipe, new, clean_prompts:list[str], n_contexts:int=12, seed:int=
     e = new.unet(ctx.xt.to(dev, new.unet.dtype), ctx.t.to(dev), encoder_hidden_states=new.text_encoder(ctx.ids.to(dev))[0]).sample.float().cpu()
     return float((e - ctx.eps).pow(2).flatten(1).mean(1).mean())
 
+# %% ../nbs/04a_defend.ipynb #c830f7cd
 # `defend`'s SAU run: 600 steps, as this chapter measured it (several found triggers share one run; `sau_unlearn`'s own default is 200)
 DEFEND_SAU = dict(steps=600)
 
+# %% ../nbs/04a_defend.ipynb #5779656a
 def defend(pipe, clean_prompts:list[str],
            # prompts users sent, some perhaps poisoned: `triggers_from_log` and `phrases_from_log` add their candidates to the scan's,
            # and the verdict weighs the phrase evidence (`scan_kw`'s `phrase` defaults to True here; pass phrase=False to skip it)
