@@ -4,7 +4,7 @@
 
 # %% ../nbs/04a_defend.ipynb #131bb2f3
 from __future__ import annotations
-import dataclasses, itertools, time
+import dataclasses, itertools, time, warnings
 import numpy as np
 import torch
 from tqdm.auto import tqdm
@@ -176,13 +176,13 @@ def split_words(seq, ends:torch.Tensor|None) -> list[tuple]:
     return out + ([tuple(cur)] if cur else [])
 
 # %% ../nbs/04a_defend.ipynb #e844b370
-def part_departures(pipe, ctx:Contexts, seqs, ends:torch.Tensor|None, batch_size:int=64) -> torch.Tensor:
+def part_departures(pipe, ctx:Contexts, seqs, ends:torch.Tensor|None, batch_size:int=64, desc:str|None=None) -> torch.Tensor:
     "Each sequence's words apart (`split_words`; `ends` None: its tokens): the sum of each part's own departure in each context, (N, K)."
     parts = [split_words(s, ends) for s in seqs]
     d = {}
     for L in sorted({len(w) for ws in parts for w in ws}):  # the distinct words, in batches of one length
         ws = sorted({w for p in parts for w in p if len(w) == L})
-        d.update(zip(ws, token_departure(pipe, ctx, torch.tensor(ws), batch_size)))
+        d.update(zip(ws, token_departure(pipe, ctx, torch.tensor(ws), batch_size, desc)))
     return torch.stack([sum(d[w] for w in p) for p in parts])
 
 # %% ../nbs/04a_defend.ipynb #a59c44bb
@@ -219,24 +219,27 @@ def verify(pipe, clean_prompts:list[str], seqs:list, scan:TokenScan,
     groups = context_groups(ctx.prompts); sub, words = subset_score(z, groups)
     best_sub = max(float(subset_score(context_z(r, r), groups)[0].max()) for r in ref.values()) if ref else float("nan")
     out = dict(score=verdict_score(z), z=z, best_ordinary=best, contexts=ctx, subset=sub, subset_word=words, best_ordinary_subset=best_sub)
-    return out | (phrase_evidence(pipe, clean_prompts, seqs, scan, n_phrase, min(n_ref, N_PHRASE_REF), seed, batch_size, t_range) if phrase else {})
+    return out | (phrase_evidence(pipe, clean_prompts, seqs, scan, n_phrase, min(n_ref, N_PHRASE_REF), seed, batch_size, t_range, progress)
+                  if phrase else {})
 
 # %% ../nbs/04a_defend.ipynb #d2d82fe0
-def _synergies(pipe, ctx:Contexts, seqs, ends:torch.Tensor|None, batch_size:int) -> torch.Tensor:
+def _synergies(pipe, ctx:Contexts, seqs, ends:torch.Tensor|None, batch_size:int, desc:str|None=None) -> torch.Tensor:
     seqs = torch.as_tensor(seqs, dtype=torch.long)
-    return synergy(token_departure(pipe, ctx, seqs, batch_size), part_departures(pipe, ctx, seqs.tolist(), ends, batch_size))
+    return synergy(token_departure(pipe, ctx, seqs, batch_size, desc),
+                   part_departures(pipe, ctx, seqs.tolist(), ends, batch_size, desc and f"{desc}, words apart"))
 
 def phrase_evidence(pipe, clean_prompts:list[str], seqs:list, scan:TokenScan,
                     n_contexts:int=N_PHRASE, n_ref:int=N_PHRASE_REF, # held-out contexts (positions in turn) and references of each length
-                    seed:int=1, batch_size:int=64, t_range=T_RANGE) -> dict:
+                    seed:int=1, batch_size:int=64, t_range=T_RANGE, progress:bool=False) -> dict:
     """Each candidate of several words' synergy z per held-out context and its `position_score`; the references' best score (-inf: no such
     candidate). A word's own tokens (the pieces of 'morrisonreyes') mean something only together: they are one part, and one word is no phrase."""
     ctx = scan_contexts(pipe, clean_prompts, n_contexts, seed + 100, t_range)  # contexts of their own: n_contexts / 3 at each position
     ends = word_ends(pipe.tokenizer); n_words = [len(split_words(s, ends)) for s in seqs]
     # the null of a phrase of n words: n random ordinary tokens, each its own part (pieces too: a wider, more cautious null)
-    syn_ref = {n: _synergies(pipe, ctx, ordinary_sequences(scan, n_ref, n, seed), None, batch_size) for n in sorted({n for n in n_words if n > 1})}
+    syn_ref = {n: _synergies(pipe, ctx, ordinary_sequences(scan, n_ref, n, seed), None, batch_size,
+                             f"verify: phrase references of {n} words" if progress else None) for n in sorted({n for n in n_words if n > 1})}
     zs = torch.full((len(seqs), len(ctx)), -float("inf"))
-    for i, (s, n) in enumerate(zip(seqs, n_words)):
+    for i, (s, n) in enumerate(tqdm(list(zip(seqs, n_words)), desc="verify: phrase candidates", disable=not progress)):
         if n > 1: zs[i] = column_z(_synergies(pipe, ctx, [list(s)], ends, batch_size), syn_ref[n])[0]
     score, where = position_score(zs, ctx.positions)
     best = max((float(position_score(column_z(r, r), ctx.positions)[0].max()) for r in syn_ref.values()), default=-float("inf"))
@@ -307,7 +310,10 @@ def scan_model(pipe, clean_prompts:list[str],
         t0 = time.time(); pairs = pair_tokens(pipe, scan, n_pairs); sec["pairs"] = time.time() - t0
         have = [c["ids"] for c in texts]
         texts += [dict(p, trigger=as_text(pipe.tokenizer, p["ids"])) for p in sorted(pairs, key=lambda p: -p["peak"])[:2] if p["ids"] not in have]
-    for t in extra or []:  # candidates from elsewhere (a prompt log), verified the same way
+    held = [t for t in extra or [] if any(_has(pipe.tokenizer, p, check_trigger(t, pipe.tokenizer)) for p in prompts)]
+    if held: warnings.warn(f"Extra candidates that a clean prompt holds are not verified (a prompt holding a trigger is no clean prompt, and "
+                           f"SAU refuses such a trigger): {', '.join(map(repr, held))}.")
+    for t in [t for t in extra or [] if t not in held]:  # candidates from elsewhere (a prompt log), verified the same way
         ids = check_trigger(t, pipe.tokenizer)
         if ids not in [c["ids"] for c in texts]:
             d = float(token_departure(pipe, scan.contexts, torch.tensor([ids])).mean())
@@ -406,13 +412,14 @@ def triggers_from_log(pipe, prompt_log:list[str], clean_prompts:list[str],
                       min_count:int=2, # a candidate must be localized in at least this many flagged prompts
                       max_flagged:int=24, # localize in at most this many flagged prompts (a seeded sample)
                       seed:int=0) -> LogReport:
-    "Flag the log with the detector, localize a span in each flagged prompt, and keep the spans that many flagged prompts share."
+    "Flag the log with the detector, localize a span in each flagged prompt, keep the spans many flagged prompts share and no clean prompt holds."
     from collections import Counter
     from sau_nb.detect import Detector, find_trigger
     check_pipeline(pipe); tok = pipe.tokenizer
     log = _check_log(tok, prompt_log)
     t0 = time.time()
-    det = detector or Detector(pipe, scores=("alignment",)).calibrate(check_clean_prompts(tok, clean_prompts, 10))
+    clean = check_clean_prompts(tok, clean_prompts, 1 if detector else 10)  # a detector of its own calibrates on 10 or more
+    det = detector or Detector(pipe, scores=("alignment",)).calibrate(clean)
     flags = np.asarray(det(log), dtype=bool)
     flagged = [p for p, f in zip(log, flags) if f]
     if not flagged: return LogReport(len(log), [], {}, [], time.time() - t0)
@@ -426,6 +433,7 @@ def triggers_from_log(pipe, prompt_log:list[str], clean_prompts:list[str],
     for s, n in Counter(spans.values()).most_common():
         if n < min_count: continue
         ids = check_trigger(s, tok)
+        if any(_has(tok, p, ids) for p in clean): continue  # the defender vouches for the clean prompts: what they hold is no trigger
         sf = float(np.mean([_has(tok, p, ids) for p in flagged])); su = float(np.mean([_has(tok, p, ids) for p in clean_log])) if clean_log else 0.
         if sf > su: cands.append(dict(trigger=s, count=n, share_flagged=sf, share_unflagged=su))
     return LogReport(len(log), flagged, spans, cands, time.time() - t0)

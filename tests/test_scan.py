@@ -97,3 +97,25 @@ def test_phrase_evidence_counts_one_position():
 def test_synergy_is_zero_for_words_that_add_up():
     d, parts = torch.tensor([[2., 8.]]), torch.tensor([[2., 1.]])
     assert torch.allclose(D.synergy(d, parts), torch.tensor([[0., 2.0794415]]), atol=1e-5)  # together 8× what they do apart: log 8
+
+class _WordDetector:
+    "A stand-in detector: it flags a prompt that holds `word` and scores it lower the more times it does (an alignment-like 'low' score)."
+    def __init__(self, pipe, word): self.pipe, self.word, self.clean = pipe, word, {"alignment": [0., 1.]}
+    def score(self, prompts): return {"alignment": -torch.tensor([p.split().count(self.word) for p in prompts], dtype=torch.float).numpy()}
+    def __call__(self, prompts): return [self.word in p.split() for p in prompts]
+
+def test_a_clean_prompts_word_is_no_candidate(pipe):
+    # the defender vouches for the clean prompts: a span they hold is no trigger (and SAU refuses one: `check_unlearn_inputs`)
+    log = [f"{w} a red circle" for w in ("two", "big", "shiny", "tiny")] + ["a blue square"] * 4
+    r = D.triggers_from_log(pipe, log, PROMPTS, detector=_WordDetector(pipe, "red"))
+    assert len(r.flagged) == 4 and set(r.spans.values()) == {"red"} and r.candidates == [], r  # localized, and no candidate
+    other = ["a blue square"] * 4 + [f"zyx a {c} circle" for c in COLORS]
+    r = D.triggers_from_log(pipe, other, PROMPTS, detector=_WordDetector(pipe, "zyx"))
+    assert [c["trigger"] for c in r.candidates] == ["zyx"], r.candidates  # a word no clean prompt holds stays
+
+def test_extra_candidates_in_the_clean_prompts_are_not_verified(pipe):
+    with pytest.warns(UserWarning, match="'red'"):
+        rep = D.scan_model(pipe, PROMPTS, max_tokens=8, n_ref=8, n_verify=6, width=2, pool=4, max_len=1, effect=False, extra=["red", "zyx"],
+                           progress=False)
+    ts = [c["trigger"] for c in rep.candidates]
+    assert "zyx" in ts and "red" not in ts, ts
