@@ -411,7 +411,7 @@ def triggers_from_log(pipe, prompt_log:list[str], clean_prompts:list[str],
                       max_words:int=2, # the longest span `find_trigger` localizes
                       min_count:int=2, # a candidate must be localized in at least this many flagged prompts
                       max_flagged:int=24, # localize in at most this many flagged prompts (a seeded sample)
-                      seed:int=0) -> LogReport:
+                      seed:int=0, progress:bool=False) -> LogReport:
     "Flag the log with the detector, localize a span in each flagged prompt, keep the spans many flagged prompts share and no clean prompt holds."
     from collections import Counter
     from sau_nb.detect import Detector, find_trigger
@@ -419,13 +419,14 @@ def triggers_from_log(pipe, prompt_log:list[str], clean_prompts:list[str],
     log = _check_log(tok, prompt_log)
     t0 = time.time()
     clean = check_clean_prompts(tok, clean_prompts, 1 if detector else 10)  # a detector of its own calibrates on 10 or more
-    det = detector or Detector(pipe, scores=("alignment",)).calibrate(clean)
-    flags = np.asarray(det(log), dtype=bool)
+    with tqdm(total=1, desc=f"log: the detector flags {len(log)} prompts", disable=not progress) as bar:  # one step: its generations
+        det = detector or Detector(pipe, scores=("alignment",)).calibrate(clean)
+        flags = np.asarray(det(log), dtype=bool); bar.update()
     flagged = [p for p, f in zip(log, flags) if f]
     if not flagged: return LogReport(len(log), [], {}, [], time.time() - t0)
     sample = [flagged[i] for i in sorted(np.random.default_rng(seed).permutation(len(flagged))[:max_flagged])]
     spans = {}
-    for p in sample:
+    for p in tqdm(sample, desc="log: localize a span in each flagged prompt", disable=not progress):
         try: spans[p] = find_trigger(det, p, max_words)["trigger"]
         except ValueError: pass  # a one-word prompt: nothing to split off
     clean_log = [p for p, f in zip(log, flags) if not f]
@@ -516,7 +517,7 @@ def defend(pipe, clean_prompts:list[str],
     prompts = check_clean_prompts(pipe.tokenizer, clean_prompts)
     log = None
     if prompt_log is not None:
-        log = triggers_from_log(pipe, prompt_log, prompts, detector=detector, seed=seed); sec["log"] = log.seconds
+        log = triggers_from_log(pipe, prompt_log, prompts, detector=detector, seed=seed, progress=progress); sec["log"] = log.seconds
         scan_kw["extra"] = list(scan_kw.get("extra") or []) + [c["trigger"] for c in log.candidates]
         if scan_kw.setdefault("phrase", True):  # the log's recurring phrases of ordinary words: AND-triggers the vocabulary scan cannot see
             t0 = time.time(); log.phrases = phrases_from_log(pipe, prompt_log, prompts, seed=seed); sec["log_phrases"] = time.time() - t0
