@@ -114,8 +114,9 @@ def test_a_clean_prompts_word_is_no_candidate(pipe):
     assert [c["trigger"] for c in r.candidates] == ["zyx"], r.candidates  # a word no clean prompt holds stays
 
 def test_extra_candidates_in_the_clean_prompts_are_not_verified(pipe):
-    with pytest.warns(UserWarning, match="'red'"):
+    with pytest.warns(UserWarning) as said:  # the budget's warning, and the one this test is about
         rep = D.scan_model(pipe, PROMPTS, max_tokens=8, n_ref=8, n_verify=6, width=2, pool=4, max_len=1, effect=False, extra=["red", "zyx"],
                            progress=False)
+    assert any("a clean prompt holds" in str(w.message) and "'red'" in str(w.message) for w in said), [str(w.message) for w in said]
     ts = [c["trigger"] for c in rep.candidates]
     assert "zyx" in ts and "red" not in ts, ts
