@@ -18,6 +18,7 @@ __all__ = ['PICKLE_SUFFIXES', 'UNET_FIT', 'LORA_FILE', 'save_pipeline', 'check_o
 # %% ../nbs/00d_files.ipynb #7b3c11de
 PICKLE_SUFFIXES = (".bin", ".ckpt", ".pt", ".pth", ".pkl", ".pickle")
 
+# %% ../nbs/00d_files.ipynb #31f9c78b
 def save_pipeline(pipe, out_dir:str|Path, overwrite:bool=False) -> Path:
     "Save `pipe` as safetensors to `out_dir` atomically (temporary folder, then rename)."
     out = Path(out_dir)
@@ -27,6 +28,7 @@ def save_pipeline(pipe, out_dir:str|Path, overwrite:bool=False) -> Path:
     with _atomic_folder(out) as tmp: pipe.save_pretrained(tmp, safe_serialization=True)
     return out
 
+# %% ../nbs/00d_files.ipynb #76e122d0
 def _overlaps(a:Path, b:Path) -> bool:
     "Is one of the folders `a`, `b` the other or inside it?"
     a, b = a.resolve(), b.resolve()
@@ -40,6 +42,7 @@ def check_output_folder(out, # where a result will be written (replaced as a who
         raise ValueError(f"{out} is, contains or lies inside {src}, {what}: saving never overwrites the input model. "
                          "Choose a folder outside it.")
 
+# %% ../nbs/00d_files.ipynb #351f56a0
 @contextlib.contextmanager
 def _atomic_folder(out:Path):
     "Yield a temporary folder beside `out` that replaces `out` when the block succeeds and vanishes when it fails."
@@ -56,6 +59,7 @@ def _atomic_folder(out:Path):
     finally:
         if tmp.exists(): shutil.rmtree(tmp)
 
+# %% ../nbs/00d_files.ipynb #cd56c579
 def _pickle_files(folder:Path) -> list[Path]:
     "Pickle weight files in a model folder that have no safetensors beside them."
     out = []
@@ -63,6 +67,7 @@ def _pickle_files(folder:Path) -> list[Path]:
         if f.suffix in PICKLE_SUFFIXES and not any(f.parent.glob("*.safetensors")): out.append(f)
     return out
 
+# %% ../nbs/00d_files.ipynb #71125bab
 def _damaged_file(folder:Path) -> tuple[Path, str]|None:
     "The first safetensors file in `folder` whose header does not describe the file (truncated or corrupted), and why."
     from safetensors import safe_open
@@ -71,11 +76,13 @@ def _damaged_file(folder:Path) -> tuple[Path, str]|None:
             with safe_open(f, "pt"): pass
         except Exception as e: return f, str(e).split("\n")[0]
 
+# %% ../nbs/00d_files.ipynb #4526c8a1
 def _dtype_kw(dtype) -> dict:
     "diffusers' keyword for a loaded model's dtype: `dtype` where diffusers takes it (it deprecates `torch_dtype`), else `torch_dtype`."
     from diffusers.utils import deprecation_utils
     return {"dtype" if hasattr(deprecation_utils, "_resolve_dtype") else "torch_dtype": dtype}
 
+# %% ../nbs/00d_files.ipynb #4bc1de01
 def load_pipeline(name_or_path:str|Path, # a hub id ("CompVis/stable-diffusion-v1-4") or a local folder in SD v1.x layout
                   device=None, # see `get_device`
                   dtype=None, # see `get_dtype`
@@ -128,6 +135,7 @@ def load_pipeline(name_or_path:str|Path, # a hub id ("CompVis/stable-diffusion-v
 # %% ../nbs/00d_files.ipynb #af2ec6da
 UNET_FIT = ("in_channels", "out_channels", "sample_size", "cross_attention_dim")  # a UNet must agree with its pipeline on these
 
+# %% ../nbs/00d_files.ipynb #5d4e0d25
 def _files(name_or_path, what:str) -> list[str]:
     "Relative paths of the files in a local folder, or in a hub repository (a listing; nothing is downloaded)."
     path = Path(name_or_path)
@@ -140,6 +148,7 @@ def _files(name_or_path, what:str) -> list[str]:
     from huggingface_hub import list_repo_files
     return list_repo_files(s)
 
+# %% ../nbs/00d_files.ipynb #9b4956ce
 def _unet_subfolder(files:list[str], name_or_path) -> str:
     "Where in a folder or repo the UNet lives: '' (a UNet-only folder) or 'unet' (a pipeline, or a repo with a unet/ folder)."
     for sub in ("", "unet"):
@@ -147,6 +156,7 @@ def _unet_subfolder(files:list[str], name_or_path) -> str:
     raise FileNotFoundError(f"{name_or_path} holds no UNet: expected config.json at its top or in unet/ (a diffusers "
                             "`UNet2DConditionModel.save_pretrained` folder).")
 
+# %% ../nbs/00d_files.ipynb #9c9eff6e
 def _weights(files:list[str], sub:str, name_or_path, allow_pickle:bool) -> bool:
     "Whether to load safetensors (True) or pickle (False); raises if there are only pickle weights and no opt-in."
     here = [f for f in files if str(Path(f).parent) == (sub or ".")]
@@ -159,6 +169,7 @@ def _weights(files:list[str], sub:str, name_or_path, allow_pickle:bool) -> bool:
                          "pass allow_pickle=True (`--allow-pickle`) if you trust the file.")
     return False
 
+# %% ../nbs/00d_files.ipynb #8029fd12
 def unet_fit(unet_config:dict, # the candidate UNet's config
              base_config:dict, # the base pipeline's UNet config
              text_width:int, # the base text encoder's hidden_size: the width of the states the UNet reads
@@ -167,6 +178,7 @@ def unet_fit(unet_config:dict, # the candidate UNet's config
     want = {**{k: base_config.get(k) for k in UNET_FIT}, "cross_attention_dim": text_width}
     return [f"{k}: {unet_config.get(k)!r} in the UNet, {v!r} in the base pipeline" for k, v in want.items() if unet_config.get(k) != v]
 
+# %% ../nbs/00d_files.ipynb #855d843f
 def _unet_source(name_or_path, allow_pickle:bool) -> tuple[dict, dict]:
     "The `from_pretrained` keywords of a UNet's files (subfolder, safetensors or pickle) and its config: one listing, no weights loaded."
     from diffusers import UNet2DConditionModel
@@ -179,11 +191,13 @@ def _unet_source(name_or_path, allow_pickle:bool) -> tuple[dict, dict]:
         raise ValueError(f"{name_or_path} is not a UNet: its config describes a {config.get('_class_name')!r}. Pass a UNet folder or repo.")
     return dict(kw, use_safetensors=safe), config
 
+# %% ../nbs/00d_files.ipynb #fec40782
 def _check_fit(name_or_path, unet_config, base_config, text_width, base_name):
     bad = unet_fit(unet_config, base_config, text_width)
     if bad: raise ValueError(f"The UNet at {name_or_path} does not fit the base pipeline {base_name}: " + "; ".join(bad)
                              + ". Use a UNet fine-tuned from this base model (SD v1.x UNets read 768-wide CLIP states).")
 
+# %% ../nbs/00d_files.ipynb #e32005b7
 def load_unet(name_or_path:str|Path, # a UNet-only hub repo (e.g. BadT2I's) or folder; a pipeline's unet/ is found too
               like=None, # the pipeline the UNet goes into: its config must fit (checked before any weights load)
               device=None, dtype=None, # see `get_device`, `get_dtype`; default: `like`'s
@@ -199,13 +213,13 @@ def load_unet(name_or_path:str|Path, # a UNet-only hub repo (e.g. BadT2I's) or f
     unet = UNet2DConditionModel.from_pretrained(str(name_or_path), **_dtype_kw(dtype), **kw)
     return unet.to(device).eval()
 
-
 # %% ../nbs/00d_files.ipynb #d5c9bb8b
 LORA_FILE = "pytorch_lora_weights.safetensors"  # the file name diffusers' `save_lora_weights` writes and `load_lora_weights` looks for
 _LORA_PARTS = (".lora.down.weight", ".lora.up.weight", ".lora_A.weight", ".lora_B.weight",  # diffusers' and peft's key endings (linear layers),
                ".lora_embedding_A", ".lora_embedding_B", ".alpha")                         # peft's for an embedding, and kohya's scale
 _LORA_COMPONENTS = ("unet", "text_encoder")
 
+# %% ../nbs/00d_files.ipynb #c6d4b91e
 def lora_state_dict(unet=None, text_encoder=None) -> dict:
     "The LoRA adapters of a peft-adapted UNet and/or text encoder as a LoRA file holds them (`unet.<module>.lora_A.weight`, ...), float32 on the CPU."
     from peft.utils import get_peft_model_state_dict
@@ -219,6 +233,7 @@ def lora_state_dict(unet=None, text_encoder=None) -> dict:
     if not out: raise ValueError("Pass the adapted unet= and/or text_encoder=.")
     return out
 
+# %% ../nbs/00d_files.ipynb #a7f90908
 def save_lora(state:dict, # `lora_state_dict(...)`: keys prefixed with their component, "unet." or "text_encoder."
               out_dir:str|Path, meta:dict|None=None, # written beside the weights as provenance.json
               overwrite:bool=False) -> Path:
@@ -237,6 +252,7 @@ def save_lora(state:dict, # `lora_state_dict(...)`: keys prefixed with their com
         if meta is not None: (tmp/"provenance.json").write_text(json.dumps(meta, indent=1))
     return out
 
+# %% ../nbs/00d_files.ipynb #396f29d0
 def _lora_file(name_or_path, allow_pickle:bool) -> Path:
     "The LoRA weights file of a file path, a folder, or a hub repo (downloaded only when it is a hub id)."
     path = Path(name_or_path)
@@ -257,6 +273,7 @@ def _lora_file(name_or_path, allow_pickle:bool) -> Path:
     if pick.endswith(PICKLE_SUFFIXES) and not allow_pickle: return Path(pick)  # refused by read_lora before any download
     return Path(hf_hub_download(str(name_or_path), pick))
 
+# %% ../nbs/00d_files.ipynb #bbf129dc
 def read_lora(name_or_path:str|Path|dict, # a LoRA file, a folder holding one, a hub repo id, or a state dict already in memory
               allow_pickle:bool=False, # read a pickle (.bin, .pt...) file: only one you trust (it is read with weights_only=True)
              ) -> dict:
@@ -276,6 +293,7 @@ def read_lora(name_or_path:str|Path|dict, # a LoRA file, a folder holding one, a
         raise ValueError(f"{f} is not a LoRA state dict (a mapping of names to tensors): pass a LoRA file such as diffusers' {LORA_FILE}.")
     return state
 
+# %% ../nbs/00d_files.ipynb #ea34d82f
 def lora_targets(state:dict) -> dict:
     "{component: {module: {'down': shape, 'up': shape}}} of a LoRA state dict, diffusers' or peft's layout (unprefixed keys: the UNet's)."
     out, odd = {}, []
@@ -293,6 +311,7 @@ def lora_targets(state:dict) -> dict:
                              "`get_peft_model_state_dict`) first.")
     return out
 
+# %% ../nbs/00d_files.ipynb #61c35d1d
 def check_lora(pipe, state:dict):
     "Raise, naming them, if the modules a LoRA adapts are missing from `pipe` or have other shapes than its adapters expect."
     for comp, mods in lora_targets(state).items():
@@ -311,6 +330,7 @@ def check_lora(pipe, state:dict):
                 raise ValueError(f"The LoRA's adapters of {comp} module {m!r} have shapes {s} that do not fit its weight "
                                  f"{tuple(w.shape) if w is not None else None}: it was made for another model; use a LoRA trained for this one.")
 
+# %% ../nbs/00d_files.ipynb #a0afa471
 def load_lora(pipe, # a StableDiffusionPipeline; it is not modified
               name_or_path:str|Path|dict, # a LoRA file, a folder holding one, a hub repo id, or its state dict (`lora_state_dict`)
               scale:float=1.0, # the adapters' weight (diffusers' lora_scale)
