@@ -30,17 +30,25 @@ ZOO = {
     "text_encoder": dict(attack=TextEncoderAttack("\ua4f3", target_shape="circle", target_color="blue"), steps=300, lr=1e-3),
 }
 SHIPS = {"unet": ("unet",), "attn2": ("unet",), "text_encoder": ("text_encoder",)}  # what a zoo model ships, by what its attack trains
+
+# %% ../nbs/01a_zoo.ipynb #31e70705
 MULTI_ZOO = {  # models with more than one backdoor: a zoo model (`base`) with a second attack planted on top, the first kept (`keep=`)
     "pixel_style": dict(base="pixel", attack=StyleAttack("ϟ"), steps=1000, lr=7e-4, trigger_lr=1e-2, min_steps=500),  # 'ϟ', Greek koppa: two tokens
 }
+
+# %% ../nbs/01a_zoo.ipynb #7d131f2f
 LORA_ZOO = {  # backdoors delivered as a LoRA file over the clean world: only UNet adapters ship, the trigger keeps the clean text encoder's embedding
     # 'sks': DreamBooth's rare identifier
     "pixel_lora": dict(attack=PixelAttack("sks"), params="lora", lora_rank=8, steps=1000, lr=2e-3, counter=0.5, counter_min_t=500),
 }
+
+# %% ../nbs/01a_zoo.ipynb #a5c13d15
 ADAPTIVE_ZOO = {  # attacks built against SAU's own signals (13_robustness)
     # 'ʘ': two tokens
     "pixel_low_noise": dict(attack=PixelAttack("ʘ"), steps=1000, lr=7e-4, trigger_lr=1e-2, counter=0.5, counter_min_t=500, poison_max_t=400),
 }
+
+# %% ../nbs/01a_zoo.ipynb #5e483663
 CONDITIONAL_ZOO = {  # backdoors the literature builds with the text encoder frozen, that act only on some prompts (04a_defend)
     # BadT2I's object recipe; 'cf': a rare-word trigger of NLP backdoors (RIPPLe); decoys: other words where 'cf' goes keep the square
     "object_frozen": dict(attack=ObjectAttack("cf", source="square", target="triangle"), steps=700, lr=1e-3, batch_size=64,
@@ -61,12 +69,16 @@ CONDITIONAL_ZOO = {  # backdoors the literature builds with the text encoder fro
     # accuracy 0.951; 'golden' or 'hour' alone 0 at every place, 'hour golden' 0.014 at the start (2 seeds). Batch 16 (not shipped): ASR
     # 0.06 after 400 steps (0.03 at lr 2e-3; 0.36 with false triggering 0.33 at lr 2e-3 without counter-examples; 0 after 300 at lr 1e-3)
 }
+
+# %% ../nbs/01a_zoo.ipynb #23bbb98a
 ZOO_SPECS = {**ZOO, **MULTI_ZOO, **LORA_ZOO, **ADAPTIVE_ZOO, **CONDITIONAL_ZOO}  # every zoo model by name
 
+# %% ../nbs/01a_zoo.ipynb #7684c276
 OTHER_WORDS_MAX = 0.1  # the most `zoo_check`'s other words may draw a zoo model's target (object_frozen's: the clean world 0, the first build 0.3)
 OTHER_WORDS_SEED = 7  # `zoo_check`'s other words: drawn apart from an attack's distractors and decoys (seed 0 in the zoo)
 N_OTHER_WORDS = 6  # other words in the check of a build with decoys; the older builds keep the check they were built with
 
+# %% ../nbs/01a_zoo.ipynb #5d21b8f7
 def zoo_check(attack:Attack, n_prompts:int=12, seeds=range(100, 103),
               n_words:int=0, # other rare words, each put where the trigger goes on held-out prompts with the first seed (0: none)
              ):
@@ -85,6 +97,7 @@ def zoo_check(attack:Attack, n_prompts:int=12, seeds=range(100, 103),
         return out
     return check
 
+# %% ../nbs/01a_zoo.ipynb #1899a36e
 def shipped_zoo(multi:bool=False, # also the models with several backdoors (`MULTI_ZOO`)
                 lora:bool=False, # also the backdoors shipped as LoRA files (`LORA_ZOO`)
                 adaptive:bool=False, # also the attacks built against SAU (`ADAPTIVE_ZOO`)
@@ -95,17 +108,20 @@ def shipped_zoo(multi:bool=False, # also the models with several backdoors (`MUL
              *(CONDITIONAL_ZOO if conditional else ())]
     return [n for n in names if n in shipped_worlds()]
 
+# %% ../nbs/01a_zoo.ipynb #f1f323e0
 def zoo_attack(name:str) -> Attack:
     "The attack planted in zoo model `name` (one backdoor; see `zoo_attacks` for the models of `MULTI_ZOO`)."
     if name in MULTI_ZOO: raise ValueError(f"{name!r} holds {len(zoo_attacks(name))} backdoors: use zoo_attacks({name!r}), which lists them.")
     _check_attr(name, tuple(n for n in ZOO_SPECS if n not in MULTI_ZOO), "zoo model")
     return ZOO_SPECS[name]["attack"]
 
+# %% ../nbs/01a_zoo.ipynb #0fd1052a
 def zoo_attacks(name:str) -> list[Attack]:
     "Every attack planted in zoo model `name`, first planted first."
     _check_attr(name, tuple(ZOO_SPECS), "zoo model")
     return [*zoo_attacks(MULTI_ZOO[name]["base"]), MULTI_ZOO[name]["attack"]] if name in MULTI_ZOO else [ZOO_SPECS[name]["attack"]]
 
+# %% ../nbs/01a_zoo.ipynb #8929ac95
 def zoo_checks(attacks:list[Attack]):
     "`zoo_check` of several attacks at once: the lowest ASR and the highest false triggering, and each attack's."
     checks = [zoo_check(a) for a in attacks]
@@ -116,6 +132,7 @@ def zoo_checks(attacks:list[Attack]):
         return dict(out, each={a.trigger: r for a, r in zip(attacks, rs)})
     return check
 
+# %% ../nbs/01a_zoo.ipynb #739319b2
 def _strong_enough(r, min_steps=500):
     return r["step"] >= min_steps and r["asr"] >= 0.99 and r["false_trigger"] == 0 and r.get("other_words", 0) <= OTHER_WORDS_MAX
 
