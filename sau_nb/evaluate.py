@@ -114,6 +114,7 @@ def save_clip(judge:ClipJudge, out=CLIP_DIR, meta:dict|None=None, overwrite:bool
         (tmp/"meta.json").write_text(json.dumps(meta or {}, indent=1))
     return Path(out)
 
+# %% ../nbs/06_evaluate.ipynb #e99fc91a
 def load_clip(path=CLIP_DIR, # a folder with model.safetensors (the shipped tiny CLIP by default), or the file itself
               device=None) -> ClipJudge:
     "The tiny CLIP from safetensors; pickle weights are refused."
@@ -134,6 +135,7 @@ def load_clip(path=CLIP_DIR, # a folder with model.safetensors (the shipped tiny
     model.load_state_dict(load_file(f))
     return ClipJudge(model.to(get_device(device)).eval(), tok, name=TINY_CLIP)
 
+# %% ../nbs/06_evaluate.ipynb #62669115
 def build_clip(seed:int=0, steps:int=400, out=None, # where to save; None: the package's weights (`CLIP_DIR`)
                overwrite:bool=False, progress:bool=True) -> tuple[ClipJudge, dict]:
     "Train the tiny CLIP, measure its held-out accuracy, and save it with a `meta.json` of how it was made."
@@ -202,10 +204,12 @@ def default_defenses() -> dict:
     from sau_nb.baselines import BASELINES
     return dict(sau=sau_unlearn, **BASELINES)
 
+# %% ../nbs/06_evaluate.ipynb #c49e28ee
 def _spread(v) -> tuple[float, float]:
     v = np.asarray(v, float)
     return float(v.mean()), float(v.std(ddof=1)) if len(v) > 1 else 0.
 
+# %% ../nbs/06_evaluate.ipynb #e353077a
 def score_model(pipe, attack, prompts:list[dict], seeds, judge:ClipJudge,
                 reference:dict|None=None, # `score_model` of the undefended model, for image–image (None: this model itself)
                 ref_images=None, # the undefended model's clean generations at other seeds, for KID
@@ -251,6 +255,7 @@ def _metric_row(model, attack, defense, scores:list[dict], before:dict, seconds:
                train_s=round(seconds, 1))
     return row
 
+# %% ../nbs/06_evaluate.ipynb #7a175420
 def compare(models=None, # zoo model names (default: every shipped one)
             defenses=None, # names in `default_defenses()`, or a dict name -> function shaped like `sau_unlearn`
             seeds=range(4), # generation seeds, the same for every model and defense
@@ -347,6 +352,8 @@ COLUMN_NAMES = dict(model="model", defense="method", asr_before="attack success 
                     asked_gap="gap clean − triggered", clip_ti="CLIP text–image, clean", clip_ti_trig="CLIP text–image, triggered",
                     clip_ii_clean="same picture as before, clean", clip_ii_trig="triggered vs original clean", kid_x1e3="KID ×1000 vs original",
                     n_trig="triggered images", n_clean="clean images", scan_s="scan s", train_s="unlearning s")  # what a reader sees
+
+# %% ../nbs/06_evaluate.ipynb #5e30bf1b
 METHODS = dict(  # defense name -> (short name, what it is in words)
     none=("no defense", "the backdoored model as it came"),
     sau=("SAU", "Spatial Attention Unlearning, given the trigger: fine-tunes the model so that the triggered prompt's noise prediction "
@@ -360,11 +367,13 @@ METHODS = dict(  # defense name -> (short name, what it is in words)
     uce=("UCE", "unified concept editing: a closed-form edit of the attention keys and values that maps the trigger onto clean prompts"),
     perturb=("prompt perturbation", "drops random words of each prompt at generation time; the model itself is unchanged"))
 
+# %% ../nbs/06_evaluate.ipynb #33c12e47
 def method_name(defense:str) -> str:
     "A defense's name in words: 'sau' → 'SAU', 'reversal (oracle)' → 'fine-tune reversal (oracle)'."
     base, oracle = defense.removesuffix(" (oracle)"), defense.endswith(" (oracle)")
     return METHODS.get(base, (base,))[0] + (" (oracle)" if oracle else "")
 
+# %% ../nbs/06_evaluate.ipynb #c3b37887
 def table_rows(rows:list[dict], digits:int=2,
                readable:bool=False, # headers and method names in words (`COLUMN_NAMES`, `METHODS`) instead of keys
               ) -> list[dict]:
@@ -375,11 +384,13 @@ def table_rows(rows:list[dict], digits:int=2,
                              else f(r[k]) + (f" ± {r[sd]:.{digits}f}" if sd else ""))
     return [{(COLUMN_NAMES[k] if readable else k): cell(r, k, sd) for k, sd in cols} for r in rows]
 
+# %% ../nbs/06_evaluate.ipynb #2f755c40
 def _versions() -> dict:
     import diffusers, open_clip, transformers
     return dict(torch=torch.__version__, diffusers=diffusers.__version__, transformers=transformers.__version__,
                 open_clip=open_clip.__version__, python=platform.python_version(), machine=platform.machine())
 
+# %% ../nbs/06_evaluate.ipynb #2bd096b1
 def verdict(rows:list[dict], model:str) -> list[str]:
     "One sentence per defense of `model`: what is left of the backdoor and what clean prompts paid, in words."
     none = next(r for r in rows if r["model"] == model and r["defense"] == "none")
@@ -394,6 +405,7 @@ def verdict(rows:list[dict], model:str) -> list[str]:
                    f"to the original's (CLIP image–image, 1 = the same); {secs}.")
     return out
 
+# %% ../nbs/06_evaluate.ipynb #8bfbe1f8
 def _png_uri(image) -> str:
     "A PIL image or a matplotlib figure as a data URI: the report stays one file."
     import base64, io
@@ -404,14 +416,17 @@ def _png_uri(image) -> str:
     else: image.save(buf, format="PNG")
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
 
+# %% ../nbs/06_evaluate.ipynb #8fa02a94
 def _readable_grid(grid:list[tuple]) -> list[tuple]:
     "Grid rows labelled with method names: 'defend, clean' → 'SAU (blind), clean'."
     return [(f"{'original' if d == 'original' else method_name(d)}, {what}", ims) for label, ims in grid for d, _, what in [label.rpartition(", ")]]
 
+# %% ../nbs/06_evaluate.ipynb #82df7113
 REPORT_STYLE = ("body{font-family:sans-serif;margin:2em;max-width:1300px}table{border-collapse:collapse;font-size:12px}"
                 "td,th{border:1px solid #ccc;padding:3px 6px}th{background:#f3f3f3;font-weight:600}"
                 ".verdict{background:#eef6ee;border-left:6px solid #2e7d32;padding:.6em 1.2em;font-size:15px}.small{color:#555;font-size:12px}")
 
+# %% ../nbs/06_evaluate.ipynb #51500f23
 def write_report(result:dict, # from `compare`
                  out, overwrite:bool=False,
                  sections:list[tuple]|None=None, # extra (title, html) sections placed after the results (the evidence behind them)
