@@ -92,6 +92,7 @@ def _spatial_weight(m:torch.Tensor, gamma:float) -> torch.Tensor:
     "W = (1 − γ) + γ·M/mean(M), per sample; m: (batch, h, w)."
     return (1 - gamma) + gamma * m / m.flatten(1).mean(1).clamp_min(1e-8)[:, None, None]
 
+# %% ../nbs/04_unlearn.ipynb #d53834af
 @contextlib.contextmanager
 def _maps(unet, rows:slice|None=None, keep_grad:bool=False):
     "`capture` of every `attn2` layer's first call (a checkpointed backward's recomputation records nothing); `rows`: only these."
@@ -100,15 +101,18 @@ def _maps(unet, rows:slice|None=None, keep_grad:bool=False):
             for p in maps.processors.values(): p.record = lambda name, probs, rec=maps.record: rec(name, probs[rows])  # (rows, heads, pixels, 77)
         yield maps
 
+# %% ../nbs/04_unlearn.ipynb #1313c8cf
 def _same_rows(xt, t, c, xk, tk, ck) -> torch.Tensor:
     "Which preservation rows (xk, tk, ck) equal the clean rows (xt, t, c) exactly: (b_keep,) bool; the teacher's clean output serves those."
     if xk.shape != xt.shape or tk.shape != t.shape or ck.shape != c.shape: return torch.zeros(len(xk), dtype=torch.bool, device=xk.device)
     return (tk == t) & (xk == xt).flatten(1).all(1) & (ck == c).flatten(1).all(1)
 
+# %% ../nbs/04_unlearn.ipynb #a0ffd3fe
 def _in_dtype(unet) -> torch.dtype:
     "The dtype a UNet's input must have: that of its first convolution."
     return unet.conv_in.weight.dtype if hasattr(unet, "conv_in") else next(unet.parameters()).dtype
 
+# %% ../nbs/04_unlearn.ipynb #d920589c
 def sau_loss(unet, frozen, # the student; its teacher: the trainable tensors' starting values (a dict, swapped into the student) or a frozen UNet
              xt, t, c_trig, c_clean, # noised latents (b, c, h, w), timesteps (b,), text states (b, 77, d) of both prompts
              aligned:torch.Tensor, # (b, 77): for each triggered position, the clean one (-1: the trigger itself)
@@ -296,6 +300,7 @@ class Objective:
         if self.attn_loss == "norm" and self.attn_scope != "trigger":
             raise ValueError("attn_loss='norm' drives the trigger's own tokens to 0: pass attn_scope='trigger'.")
 
+# %% ../nbs/04_unlearn.ipynb #4f17272e
 @dataclasses.dataclass(frozen=True)
 class Trainable:
     "What trains: the UNet's parameter set, the trigger's own embedding rows, the text encoder's parameters."
@@ -310,6 +315,7 @@ class Trainable:
         if self.trigger_lr < 0: raise ValueError(f"trigger_lr must be at least 0 (0 leaves the text encoder alone), got {self.trigger_lr}.")
         if self.te_params not in TE_PARAM_SETS: raise ValueError(f"te_params must be one of {TE_PARAM_SETS}, got {self.te_params!r}.")
 
+# %% ../nbs/04_unlearn.ipynb #a98809d7
 @dataclasses.dataclass(frozen=True)
 class Optim:
     "The optimizer and its schedule: steps, batch, learning rate, an optional average of the weights, the seed."
@@ -334,6 +340,7 @@ class Optim:
         "The learning rate's factor at step s: a warm-up, then a cosine to 0 at `steps`; or 1 (constant)."
         return _cosine_lr(s, self.steps, warmup=min(20, self.steps // 10 + 1)) if self.schedule == "cosine" else 1.
 
+# %% ../nbs/04_unlearn.ipynb #ab39c79d
 @dataclasses.dataclass(frozen=True)
 class Pairs:
     "How training pairs are drawn: which latents are noised, and which prompts."
@@ -376,9 +383,11 @@ class SAUConfig:
         groups = {k: {n: v for n, v in flat.items() if OPTION_GROUP[n] == k} for k in _GROUPS}
         return dataclasses.replace(self, **{k: dataclasses.replace(getattr(self, k), **kw) for k, kw in groups.items() if kw})
 
+# %% ../nbs/04_unlearn.ipynb #ac223803
 _GROUPS = dict(objective=Objective, trainable=Trainable, optim=Optim, pairs=Pairs)
 OPTION_GROUP = {f.name: k for k, cls in _GROUPS.items() for f in dataclasses.fields(cls)}  # flat option name → its group
 
+# %% ../nbs/04_unlearn.ipynb #10b19424
 def sau_options(config:SAUConfig|None=None, run:RunControl|None=None, options:dict|None=None) -> tuple[SAUConfig, RunControl]:
     "`config` and `run` with flat keywords (`steps=`, `check=`, ...) applied: `sau_unlearn`'s options, as the groups hold them."
     if config is not None and not isinstance(config, SAUConfig):
@@ -531,6 +540,7 @@ def _optimizer(groups:list[dict], lr:float, profile:MemoryProfile):
     if profile.optimizer == "adamw8bit": return _adamw8bit()(groups, lr=lr, weight_decay=0.)
     return torch.optim.AdamW(groups, lr=lr, weight_decay=0., foreach=True)  # foreach: on a CPU too
 
+# %% ../nbs/04_unlearn.ipynb #98ebbe43
 def sau_unlearn(pipe, # a StableDiffusionPipeline with a backdoor; it is not modified
                 trigger:str|list[str], # the trigger to remove, e.g. 'ȴ' or 'New Trigger'; or several (one run removes them all)
                 prompts, # clean prompts like the ones the model should keep drawing well
