@@ -310,12 +310,12 @@ def scan_model(pipe, clean_prompts:list[str],
         t0 = time.time(); pairs = pair_tokens(pipe, scan, n_pairs); sec["pairs"] = time.time() - t0
         have = [c["ids"] for c in texts]
         texts += [dict(p, trigger=as_text(pipe.tokenizer, p["ids"])) for p in sorted(pairs, key=lambda p: -p["peak"])[:2] if p["ids"] not in have]
-    held = [t for t in extra or [] if any(_has(pipe.tokenizer, p, check_trigger(t, pipe.tokenizer)) for p in prompts)]
+    extra_ids = {t: check_trigger(t, pipe.tokenizer) for t in extra or []}  # candidates from elsewhere (a prompt log)
+    held = [t for t, ids in extra_ids.items() if any(_has(pipe.tokenizer, p, ids) for p in prompts)]
     if held: warnings.warn(f"Extra candidates that a clean prompt holds are not verified (a prompt holding a trigger is no clean prompt, and "
                            f"SAU refuses such a trigger): {', '.join(map(repr, held))}.")
-    for t in [t for t in extra or [] if t not in held]:  # candidates from elsewhere (a prompt log), verified the same way
-        ids = check_trigger(t, pipe.tokenizer)
-        if ids not in [c["ids"] for c in texts]:
+    for t, ids in extra_ids.items():  # verified the same way as the scan's own
+        if t not in held and ids not in [c["ids"] for c in texts]:
             d = float(token_departure(pipe, scan.contexts, torch.tensor([ids])).mean())
             texts.append(dict(ids=ids, trigger=t, departure=d, z=float("nan"), source="log"))
     # and the shorter texts inside the best four ('\u200b' in '\u200b \u200b'): a repeated trigger moves the model more
