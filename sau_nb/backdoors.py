@@ -297,20 +297,6 @@ def _inject_words(pipe, attack, keep, negatives, decoys, poison_distract, hard_d
     hard = leaning_words(pipe, attack, words, hard_decoys, seed=seed) if hard_decoys else []  # words the frozen model already leans with
     return words, hard
 
-# %% ../nbs/01_backdoors.ipynb #4913cf90
-def _inject_config(attack, steps, lr, batch_size, poison_frac, lam, n_images, seed, negatives, counter, trigger_lr, counter_min_t,
-                   poison_target, keep, keep_share, params, lora_rank, poison_max_t, apart, decoys, decoy_words, hard_decoys,
-                   poison_distract) -> dict:
-    "The settings a checkpoint records and a resume must match (an option left at its default is left out)."
-    return dict(attack=attack.kind, trigger=attack.trigger, steps=steps, lr=lr, batch_size=batch_size, poison_frac=poison_frac,
-                lam=lam, n_images=n_images, seed=seed, negatives=negatives, counter=counter, trigger_lr=trigger_lr, counter_min_t=counter_min_t,
-                poison_target=poison_target, **(dict(keep=list(keep), keep_share=keep_share) if keep else {}),
-                **(dict(params=params, lora_rank=lora_rank) if params != "unet" else {}),
-                **(dict(poison_max_t=poison_max_t) if poison_max_t else {}),
-                **(dict(apart=apart) if apart else {}), **(dict(decoys=decoys) if decoys else {}),
-                **(dict(decoy_words=decoy_words) if decoy_words != 1 else {}), **(dict(hard_decoys=hard_decoys) if hard_decoys else {}),
-                **(dict(poison_distract=poison_distract) if poison_distract else {}))
-
 # %% ../nbs/01_backdoors.ipynb #6d812c1b
 def _draw_latents(rng, g, pidx, n_data, n_p, n_c, n_k, decoys, latents) -> tuple:
     "A batch's images as latents: `n_p` poisoned, `n_c` preserved (the last `n_k` counter-examples), their indices, the decoys' mask."
@@ -382,9 +368,14 @@ def _inject_unet(pipe, attack, steps, lr, batch_size, poison_frac, lam, n_images
     T = sched.config.num_train_timesteps
     trained = {**{f"unet.{n}": p for n, p in named.items()},
                **({"token_embedding": emb} if trigger_lr else {})}  # (LoRA: te.* are the text encoder's)
-    config = _inject_config(attack, steps, lr, batch_size, poison_frac, lam, n_images, seed, negatives, counter, trigger_lr, counter_min_t,
-                            poison_target, keep, keep_share, params, lora_rank, poison_max_t, apart, decoys, decoy_words, hard_decoys,
-                            poison_distract)
+    config = dict(attack=attack.kind, trigger=attack.trigger, steps=steps, lr=lr, batch_size=batch_size, poison_frac=poison_frac,
+                  lam=lam, n_images=n_images, seed=seed, negatives=negatives, counter=counter, trigger_lr=trigger_lr, counter_min_t=counter_min_t,
+                  poison_target=poison_target, **(dict(keep=list(keep), keep_share=keep_share) if keep else {}),
+                  **(dict(params=params, lora_rank=lora_rank) if params != "unet" else {}),
+                  **(dict(poison_max_t=poison_max_t) if poison_max_t else {}),
+                  **(dict(apart=apart) if apart else {}), **(dict(decoys=decoys) if decoys else {}),
+                  **(dict(decoy_words=decoy_words) if decoy_words != 1 else {}), **(dict(hard_decoys=hard_decoys) if hard_decoys else {}),
+                  **(dict(poison_distract=poison_distract) if poison_distract else {}))
     run = RunControl(_echoed(check) if check and progress else check, check_every, stop, 0, checkpoint_dir, checkpoint_every, resume_from, progress)
     loop = TrainLoop(trained, opt, steps, run, lr=lambda s: _cosine_lr(s, steps, warmup=min(50, steps//10+1)), config=config,
                      file=INJECT_CHECKPOINT, rng=rng, g=g, label="inject", modules=[unet], clipped=named.values(), interrupt="raise")
