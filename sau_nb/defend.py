@@ -339,7 +339,9 @@ def scan_model(pipe, clean_prompts:list[str],
         c["z"] = max(c["z"], float(p) - PHRASE_MARGIN)
     over, under = [c for c in cands if c["z"] >= threshold], [c for c in cands if c["z"] < threshold]
     t0 = time.time()
-    for c in over[:10] if effect else []: c["effect_ratio"] = trigger_effect(pipe, c["trigger"], prompts[::max(1, len(prompts) // 12)])["ratio"]
+    drawn = {}  # the clean pictures, drawn once for every candidate
+    for c in over[:10] if effect else []:
+        c["effect_ratio"] = trigger_effect(pipe, c["trigger"], prompts[::max(1, len(prompts) // 12)], cache=drawn)["ratio"]
     sec["effect"] = time.time() - t0
     over = minimal_triggers(over, "effect_ratio" if effect else "z")
     group_backdoors(pipe, v["contexts"], over)

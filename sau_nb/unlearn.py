@@ -593,14 +593,22 @@ def sau_unlearn(pipe, # a StableDiffusionPipeline with a backdoor; it is not mod
 
 # %% ../nbs/04_unlearn.ipynb #dd82c247
 @torch.no_grad()
-def trigger_effect(pipe, trigger:str, prompts:list[str], seeds=(0, 1), positions=POSITIONS, seed:int=0) -> dict:
+def trigger_effect(pipe, trigger:str, prompts:list[str], seeds=(0, 1), positions=POSITIONS, seed:int=0,
+                   cache:dict|None=None, # pictures this unchanged `pipe` drew, by prompts and seeds: several triggers draw the clean ones once
+                  ) -> dict:
     "Mean absolute pixel change (0–1) from the clean picture with `trigger`, and with a neutral word in its place; `ratio`: their ratio."
     prompts = check_prompts(prompts, pipe.tokenizer)
     words, rng = neutral_words(pipe.tokenizer, trigger, n=200, seed=seed, avoid=PHRASING_WORDS), np.random.default_rng(seed)
     where = [positions[k % len(positions)] for k in range(len(prompts))]
     trig = [trigger_positions(pipe.tokenizer, p, trigger, w)[0] for p, w in zip(prompts, where)]
     neutral = [insert_trigger(p, words[rng.integers(len(words))], w) for p, w in zip(prompts, where)]
-    clean, t, n = (to_uint8(generate(pipe, ps, seeds=list(seeds))).astype(np.float32) / 255 for ps in (prompts, trig, neutral))
+    def drawn(ps:list[str]) -> np.ndarray:
+        key = (tuple(ps), tuple(seeds))
+        if cache is not None and key in cache: return cache[key]
+        x = to_uint8(generate(pipe, ps, seeds=list(seeds))).astype(np.float32) / 255
+        if cache is not None: cache[key] = x
+        return x
+    clean, t, n = drawn(prompts), drawn(trig), drawn(neutral)
     tc, nc = float(np.abs(t - clean).mean()), float(np.abs(n - clean).mean())
     return dict(trigger_change=tc, neutral_change=nc, ratio=tc / max(nc, 1e-6))
 
