@@ -1,6 +1,7 @@
 """Golden runs for refactoring: short trainings (3 steps, seed 1) of every trainer, reduced to hashes of their weights and losses.
 
-`python tests/golden.py` prints the hashes as JSON; `python tests/golden.py --write` stores them in `tests/golden_hashes.json`.
+`python tests/golden.py` prints the hashes as JSON; `python tests/golden.py --write` stores them in `tests/golden_hashes.json`, as
+this host's entry beside the other hosts' ones.
 `tests/test_golden.py` runs this in a fresh single-threaded process and compares: a refactor must keep the same random-number
 call order and the same arithmetic, bit for bit. Hashes depend on torch's version and the CPU's kernels (`fingerprint`)."""
 import hashlib, json, os, platform, sys
@@ -16,10 +17,21 @@ TRIGGER = "\u200b"  # the pixel zoo model's trigger
 SAU = dict(steps=3, batch_size=2, n_seeds=1, seed=1, progress=False)
 INJECT = dict(steps=3, batch_size=4, n_images=64, seed=1, progress=False)
 
+ISA = ("avx", "fma", "f16c", "amx")  # the flags whose presence picks the CPU kernels (oneDNN, MKL): avx2, every avx512*, avx_vnni, amx_*
+
 def fingerprint() -> dict:
-    "What the hashes depend on besides the code: torch's version and the CPU's vector extensions."
-    flags = Path("/proc/cpuinfo").read_text().split("flags", 2)[1].split("\n")[0] if Path("/proc/cpuinfo").exists() else ""
-    return dict(torch=torch.__version__, machine=platform.machine(), avx512=" avx512f" in flags, avx2=" avx2" in flags)
+    """What the hashes depend on besides the code: torch's version, the CPU's vendor and its vector extensions. An Intel and an AMD
+    CPU with the same AVX-512 flags were measured to give different bits (every SAU, baseline and injection run, and the latent bank)."""
+    info = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
+    field = lambda k: next((l.split(":", 1)[1].strip() for l in info.splitlines() if l.startswith(k)), "")
+    isa = sorted(f for f in field("flags").split() if f.startswith(ISA))
+    return dict(torch=torch.__version__, machine=platform.machine(), vendor=field("vendor_id") or platform.processor(), isa=" ".join(isa))
+
+def stored() -> list[dict]:
+    "The stored hashes: one entry (fingerprint, runs) per kind of host they were written on."
+    return json.loads(HASHES.read_text())["hosts"] if HASHES.exists() else []
+
+def stored_for(fp:dict) -> dict|None: return next((h for h in stored() if h["fingerprint"] == fp), None)
 
 def _digest(obj) -> str: return hashlib.sha256(obj).hexdigest()[:16]
 
@@ -75,5 +87,7 @@ def run() -> dict:
 
 if __name__ == "__main__":
     got = run()
-    if "--write" in sys.argv: HASHES.write_text(json.dumps(got, indent=1, ensure_ascii=False) + "\n")
+    if "--write" in sys.argv:  # this host's entry replaced or added; the other hosts' entries kept
+        hosts = [h for h in stored() if h["fingerprint"] != got["fingerprint"]] + [got]
+        HASHES.write_text(json.dumps(dict(hosts=hosts), indent=1, ensure_ascii=False) + "\n")
     print(json.dumps(got, ensure_ascii=False))
