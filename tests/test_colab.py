@@ -20,8 +20,8 @@ with the environment cached (the runtime 68 s of it), 8 min 18 s when it builds 
 import configparser, functools, hashlib, json, os, re, shlex, shutil, subprocess, sys, sysconfig, urllib.request, zipfile
 from pathlib import Path
 import pytest, torch
-from sau_nb.labs import (COLAB_FREEZE, REPO, BRANCH, TORCH_STACK, colab_constraints_file, package_name, pins,
-                         student_copy, exercises)
+from sau_nb.colab import COLAB_FREEZE, REPO, BRANCH, TORCH_STACK, colab_constraints_file, package_name, pins
+from sau_nb.student_copies import student_copy, exercises
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURE = ROOT/COLAB_FREEZE
@@ -69,7 +69,7 @@ def first_cells(nb:dict) -> list[str]:
 
 def local_install(cell:str, wheel:Path, constraints:Path) -> str:
     "The install cell pointed at a wheel of this checkout and at local constraints (Colab gets them from GitHub)."
-    assert GIT_URL in cell and CONSTRAINTS_URL in cell, f"not the install cell of sau_nb.labs.colab_cells:\n{cell}"
+    assert GIT_URL in cell and CONSTRAINTS_URL in cell, f"not the install cell of sau_nb.colab.colab_cells:\n{cell}"
     return cell.replace(GIT_URL, wheel.as_uri()).replace(CONSTRAINTS_URL, str(constraints))
 
 def pip_args(cell:str) -> list[str]:

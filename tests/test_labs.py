@@ -4,8 +4,9 @@ its Colab cells, no student copy gives an answer away, and each copy runs top to
 import configparser, json
 from pathlib import Path
 import pytest, torch
-from sau_nb.labs import (BRANCH, REPO, ExerciseError, check_attention_probs, check_zero_shot, colab_cells, exercises,
-                         make_labs, run_exercises)
+from sau_nb.colab import BRANCH, REPO, colab_cells
+from sau_nb.labs import ExerciseError, check_attention_probs, check_zero_shot
+from sau_nb.student_copies import exercises, make_labs, run_exercises
 
 ROOT = Path(__file__).resolve().parents[1]
 CHAPTERS = sorted(p for p in (ROOT/"nbs").glob("0[0-6]_*.ipynb"))
@@ -49,13 +50,13 @@ def test_wrong_shape_and_dtype_are_named():
 
 def test_colab_cells_open_every_notebook():
     cfg = configparser.ConfigParser(); cfg.read(ROOT/"settings.ini")
-    assert REPO == f"{cfg['DEFAULT']['user']}/{cfg['DEFAULT']['repo']}" and BRANCH == cfg["DEFAULT"]["branch"], "labs.REPO/BRANCH must match settings.ini"
+    assert REPO == f"{cfg['DEFAULT']['user']}/{cfg['DEFAULT']['repo']}" and BRANCH == cfg["DEFAULT"]["branch"], "colab.REPO/BRANCH must match settings.ini"
     for folder in ("nbs", "labs"):
         for p in sorted((ROOT/folder).glob("*.ipynb")):
             cells = nb(p)["cells"]
             extra = "gpu" if p.stem.startswith("07") else ""
             install, badge = colab_cells(f"nbs/{p.name}", extra=extra)
-            assert src(cells[0]) == install, f"{folder}/{p.name}: the first cell must be the Colab install cell (sau_nb.labs.colab_cells)"
+            assert src(cells[0]) == install, f"{folder}/{p.name}: the first cell must be the Colab install cell (sau_nb.colab.colab_cells)"
             if folder == "labs": badge = badge.replace(f"nbs/{p.name}", f"labs/{p.name}").replace("](images/", "](../nbs/images/")
             assert any(src(c) == badge for c in cells[:8]), f"{folder}/{p.name}: no Open-in-Colab badge under the title"
     assert nb(ROOT/"nbs"/"07_stable_diffusion.ipynb")["metadata"].get("accelerator") == "GPU", "nbdev_clean must keep the GPU chapter's accelerator"

@@ -7,7 +7,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from sau_nb import labs as L
-from sau_nb.labs import make_labs
+from sau_nb.student_copies import make_labs
 
 ROOT = Path(__file__).resolve().parents[1]
 
