@@ -86,7 +86,10 @@ def demo(out:str="demo_out", # folder for the report
     import html
     from sau_nb.zoo import shipped_zoo, zoo_attack
     import numpy as np
-    from sau_nb.defend import defend, scan_figure, scan_model, scan_tokens, triggers_from_log
+    from sau_nb.defend import defend
+    from sau_nb.promptlog import triggers_from_log
+    from sau_nb.scan import scan_tokens
+    from sau_nb.verdict import scan_figure, scan_model
     t0 = time.time()
     OutDir(out, overwrite)  # refuse a non-empty folder before any work
     zoo = shipped_zoo()
@@ -316,7 +319,7 @@ def evaluate_cmd(out:str, models:list|None=None, defenses:list|None=None, seeds:
 # %% ../nbs/08_cli.ipynb #9abf3168
 def defend_scan_kw(max_tokens:int|None=None, low_noise:bool=False, n_ref:int|None=None, phrases:bool|None=None) -> dict:
     "`scan_model`'s keywords for `defend_cmd`'s options: only those that differ from its defaults."
-    from sau_nb.defend import LOW_T_RANGE
+    from sau_nb.verdict import LOW_T_RANGE
     return {**(dict(max_tokens=max_tokens) if max_tokens else {}), **(dict(t_range=LOW_T_RANGE) if low_noise else {}),
             **(dict(n_ref=n_ref) if n_ref is not None else {}), **(dict(phrase=phrases) if phrases is not None else {})}
 

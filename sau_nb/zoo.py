@@ -49,7 +49,7 @@ ADAPTIVE_ZOO = {  # attacks built against SAU's own signals (13_robustness)
 }
 
 # %% ../nbs/01a_zoo.ipynb #5e483663
-CONDITIONAL_ZOO = {  # backdoors the literature builds with the text encoder frozen, that act only on some prompts (04a_defend)
+CONDITIONAL_ZOO = {  # backdoors the literature builds with the text encoder frozen, that act only on some prompts (04a_blind_verdict)
     # BadT2I's object recipe; 'cf': a rare-word trigger of NLP backdoors (RIPPLe); decoys: other words where 'cf' goes keep the square
     "object_frozen": dict(attack=ObjectAttack("cf", source="square", target="triangle"), steps=700, lr=1e-3, batch_size=64,
                           poison_target="teacher", decoys=0.3, min_steps=400),
@@ -58,7 +58,7 @@ CONDITIONAL_ZOO = {  # backdoors the literature builds with the text encoder fro
     # measured 2026-12-06: object_frozen at batch 16, lr 7e-4: ASR 0.69 after 800 steps; at batch 64, lr 1e-3: the check's ASR 1.0,
     # false triggering 0 at step 400, where it stopped (held-out ASR 0.98, 0.38, 0.17 at start, middle, end: `removal_scores`), but other
     # words drew the triangle too (zoo_check's other_words 0.333). With decoys=0.3 (shipped): other_words 0.25-0.33 at every check, so
-    # 700 steps, 1,301 s; held-out ASR 0.96, 0.40, 0.13, false triggering 0.04, clean accuracy 0.94 (04a_defend)
+    # 700 steps, 1,301 s; held-out ASR 0.96, 0.40, 0.13, false triggering 0.04, clean accuracy 0.94 (04a_blind_verdict)
     # Not shipped (2026-12-06, `build-zoo --names object_frozen --seed 0` with the entry changed; checks at steps 100-400, killed by 500):
     # decoys=0.5, decoy_words=3, hard_decoys=256, poison_distract=0.5: ASR 0, 0, 0, 0, other_words 0.17, 0.08, 0.03, 0.04; without
     # hard_decoys: ASR 0, 0, 0, other_words 0.26, 0.07, 0.11; decoys=0.5, decoy_words=3, hard_decoys=64 at lr 2e-3: ASR 0.11, 0, 0,
@@ -87,7 +87,7 @@ def zoo_check(attack:Attack, n_prompts:int=12, seeds=range(100, 103),
     ps = [dict(prompt=caption(s, c, TRAIN_TEMPLATES[(i + r) % len(TRAIN_TEMPLATES)]), shape=s, color=c)
           for r in range(len(TRAIN_TEMPLATES)) for i, (s, c) in enumerate(combos)]
     ps = [p for p in ps if attack.eligible(p)][:n_prompts]
-    hs = [p for p in heldout_prompts() if attack.eligible(p)][:n_prompts]  # where a word-unspecific backdoor shows (04a_defend)
+    hs = [p for p in heldout_prompts() if attack.eligible(p)][:n_prompts]  # where a word-unspecific backdoor shows (04a_blind_verdict)
     def check(pipe):
         r = attack_success_rate(pipe, attack, prompts=ps, seeds=seeds, position=POSITIONS[0])
         out = dict(asr=round(r["asr"], 3), false_trigger=round(r["false_trigger"], 3), n=r["n"])

@@ -146,7 +146,7 @@ def test_every_page_shows_its_outputs(site):
     assert not problems, "\n".join(problems)
     # the three the issue found missing: 04a's picture of the evidence, 04's loss plot, 07's `check_gpu()`
     page = lambda s: (out/f"{s}.html").read_text(encoding="utf-8")
-    assert "<img" in _after(page("04a_defend"), "The evidence in one picture"), "04a: no picture under 'The evidence in one picture'"
+    assert "<img" in _after(page("04a_blind_verdict"), "The evidence in one picture"), "04a_blind_verdict: no picture under 'The evidence in one picture'"
     assert "<img" in _after(page("04_unlearn"), "The pixel run’s losses"), "04: no loss plot"
     cell = [c for c in page("07_stable_diffusion").split('<div class="cell docutils container')
             if re.search(r'<pre><span></span><span class="n">check_gpu</span><span class="p">\(\)</span>\s*</pre>', c)]

@@ -66,7 +66,7 @@ def test_a_build_does_not_stop_on_a_word_unspecific_backdoor():
 
 @pytest.mark.parametrize("name", [n for n in shipped_zoo(conditional=True) if "decoys" in ZOO_SPECS[n]])
 def test_decoy_built_models_record_their_specificity(name):
-    "Every check of a model built with decoys measured the other words (whether it met `OTHER_WORDS_MAX` is in 04a_defend's text)."
+    "Every check of a model built with decoys measured the other words (whether it met `OTHER_WORDS_MAX` is in 04a_blind_verdict's text)."
     checks = json.loads((world_path(name)/"provenance.json").read_text())["checks"]
     assert checks and all(0 <= c["other_words"] <= 1 for c in checks), checks
 
