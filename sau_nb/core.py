@@ -16,11 +16,11 @@ from PIL import Image, ImageDraw
 __all__ = ['IN_TEST', 'START', 'END', 'SAMPLING', 'OUTPUT_TYPES', 'POSITIONS', 'PHRASING_WORDS', 'get_device', 'half_dtype',
            'get_dtype', 'n_params', 'to_uint8', 'image_grid', 'md_table', 'clip_bpe_path', 'write_clip_tokenizer_files',
            'clip_tokenizer', 'check_prompts', 'check_pipeline', 'generate', 'check_trigger', 'insert_trigger',
-           'trigger_positions', 'neutral_words', 'PICKLE_SUFFIXES', 'CHECKPOINT_FORMAT', 'UNET_FIT', 'LORA_FILE',
-           'T_RANGE', 'save_pipeline', 'check_output_folder', 'load_pipeline', 'unet_fit', 'load_unet', 'seeded',
-           'lora_state_dict', 'save_lora', 'read_lora', 'lora_targets', 'check_lora', 'load_lora', 'save_checkpoint',
-           'load_checkpoint', 'resume_state', 'check_t_range', 'draw_timesteps', 'ClipJudge', 'hub_clip', 'random_clip',
-           'clip_text_image', 'clip_image_image']
+           'trigger_positions', 'neutral_words', 'contains_ids', 'PICKLE_SUFFIXES', 'CHECKPOINT_FORMAT', 'UNET_FIT',
+           'LORA_FILE', 'T_RANGE', 'save_pipeline', 'check_output_folder', 'load_pipeline', 'unet_fit', 'load_unet',
+           'seeded', 'lora_state_dict', 'save_lora', 'read_lora', 'lora_targets', 'check_lora', 'load_lora',
+           'save_checkpoint', 'load_checkpoint', 'resume_state', 'check_t_range', 'draw_timesteps', 'ClipJudge',
+           'hub_clip', 'random_clip', 'clip_text_image', 'clip_image_image']
 
 # %% ../nbs/00_core.ipynb #8098471f
 IN_TEST = bool(os.environ.get("IN_TEST"))  # nbdev_test sets this: notebooks then use their small settings
@@ -330,6 +330,14 @@ def neutral_words(tokenizer, exclude:str, n:int=2000, seed:int=0,
         if w.isascii() and w.isalpha() and w not in avoid and not bad & set(tokenizer(w, add_special_tokens=False).input_ids):
             out.append(w)
     return out
+
+# %% ../nbs/00_core.ipynb #78f9df82
+def contains_ids(ids:list[int], part:list[int], # token ids, and the run of ids to look for in them
+                 proper:bool=False, # True: `part` must also be strictly shorter than `ids`
+                ) -> bool:
+    "Does `part` occur in `ids` as one contiguous run (a trigger's tokens among a prompt's)?"
+    if proper and len(part) >= len(ids): return False
+    return any(ids[i:i + len(part)] == part for i in range(len(ids) - len(part) + 1))
 
 # %% ../nbs/00_core.ipynb #567dd440
 _MOVED = ("files", "checkpoints", "judges")  # the modules split off this one; their names still import from here

@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch.func import functional_call
 
-from .core import check_pipeline, check_prompts, generate, get_device, to_uint8
+from .core import check_pipeline, check_prompts, contains_ids, generate, get_device, to_uint8
 from .checkpoints import _cosine_lr, load_checkpoint, seeded
 from .core import POSITIONS, _encode, _pad_ids, _view, check_trigger, insert_trigger, trigger_positions
 from .checkpoints import T_RANGE, draw_timesteps
@@ -59,8 +59,7 @@ def check_unlearn_inputs(tokenizer, trigger:str, prompts) -> list[str]:
     ids = check_trigger(trigger, tokenizer)
     for p in prompts:
         if not p.strip(): raise ValueError("A prompt is empty or blank: pass clean prompts with words in them.")
-        pid = tokenizer(p, add_special_tokens=False).input_ids
-        if any(pid[i:i+len(ids)] == ids for i in range(len(pid) - len(ids) + 1)):
+        if contains_ids(tokenizer(p, add_special_tokens=False).input_ids, ids):
             raise ValueError(f"The prompt {p!r} already contains the trigger {trigger!r}: pass clean prompts; SAU inserts the trigger itself.")
         for pos in POSITIONS: trigger_positions(tokenizer, p, trigger, pos)  # raises if it would not fit or would merge
     return prompts

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from .core import check_pipeline, check_prompts, check_trigger
+from .core import check_pipeline, check_prompts, check_trigger, contains_ids
 from .checkpoints import T_RANGE, check_t_range
 from .unlearn import trigger_effect
 from .scan import (
@@ -235,8 +235,7 @@ def phrase_evidence(pipe, clean_prompts:list[str], seqs:list, scan:TokenScan,
     return dict(phrase=score, phrase_position=where, z_synergy=zs, best_ordinary_phrase=best)
 
 # %% ../nbs/04a_blind_verdict.ipynb #c1ece56a
-def _contains(long:list, short:list) -> bool:
-    return len(short) < len(long) and any(long[i:i + len(short)] == short for i in range(len(long) - len(short) + 1))
+def _contains(long:list, short:list) -> bool: return contains_ids(long, short, proper=True)
 
 def minimal_triggers(over:list[dict], by:str="effect_ratio", share:float=0.5) -> list[dict]:
     "Candidates over the threshold, strongest first by `by`; one holding a shorter one doing ≥ `share` of what it does is that trigger: it goes last."
@@ -259,9 +258,7 @@ def group_backdoors(pipe, ctx:Contexts, over:list[dict], same:float=SAME_BACKDOO
     return over
 
 # %% ../nbs/04a_blind_verdict.ipynb #b406a1c1
-def _has(tokenizer, prompt:str, ids:list[int]) -> bool:
-    p = _ids(tokenizer, prompt)
-    return any(p[i:i + len(ids)] == ids for i in range(len(p) - len(ids) + 1))
+def _has(tokenizer, prompt:str, ids:list[int]) -> bool: return contains_ids(_ids(tokenizer, prompt), ids)
 
 # %% ../nbs/04a_blind_verdict.ipynb #e8952b7a
 def scan_model(pipe, clean_prompts:list[str],
