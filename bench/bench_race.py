@@ -16,7 +16,8 @@ from benchlib import stop_prompts, training_prompts
 from sau_nb.world import heldout_prompts, load_world
 from sau_nb.backdoors import ZOO_SPECS, zoo_attack
 from sau_nb.core import md_table
-from sau_nb.unlearn import sau_unlearn, stop_at_removal
+from sau_nb.effect import stop_at_removal
+from sau_nb.unlearn import sau_unlearn
 from sau_nb.evaluate import removal_scores
 from sau_nb.baselines import skd, skd_cag, resteer, reversal, uce
 

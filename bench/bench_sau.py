@@ -23,7 +23,8 @@ from sau_nb.core import generate, load_pipeline, md_table
 from sau_nb.backdoors import zoo_attack
 from sau_nb.core import check_trigger
 from benchlib import stop_prompts, training_prompts
-from sau_nb.unlearn import ABLATIONS, MEMORY_PROFILES, SAUConfig, latent_bank, sau_unlearn, stop_at_removal
+from sau_nb.effect import stop_at_removal
+from sau_nb.unlearn import ABLATIONS, MEMORY_PROFILES, SAUConfig, latent_bank, sau_unlearn
 from sau_nb.students import _te_trained, trainable_unet
 from sau_nb.evaluate import mix_pipeline, removal_scores
 

@@ -40,7 +40,8 @@ def small_rows(tokens: int, sau_steps: int, latent: int = 8, seed: int = 0) -> d
     from sau_nb.sd import sd_pipeline, count_rows, SD_PROMPTS
     from sau_nb.scan import domain_tokens
     from sau_nb.defend import scan_model, clean_drift
-    from sau_nb.unlearn import sau_unlearn, trigger_effect
+    from sau_nb.effect import trigger_effect
+    from sau_nb.unlearn import sau_unlearn
     pipe = sd_pipeline("small", seed=1)
     pipe.unet.register_to_config(sample_size=latent)  # rows do not depend on the latent size: a small one makes the count quick
     special = set(pipe.tokenizer.all_special_ids)

@@ -8,7 +8,7 @@ import time
 import numpy as np
 import torch
 
-from .backdoors import closed_form_edit
+from .inject import closed_form_edit
 from .core import POSITIONS, _encode, trigger_positions, _view
 from .unlearn import aligned_positions, check_pipeline, check_unlearn_inputs, sau_unlearn
 

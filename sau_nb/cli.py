@@ -19,7 +19,8 @@ from .core import md_table, trigger_positions
 from .files import save_pipeline, check_output_folder, load_pipeline
 
 # %% ../nbs/08_cli.ipynb #b4192556
-from .evaluate import OutDir, CLIP_DIR, build_clip, compare, default_defenses, load_clip, method_name, table_rows, write_report
+from .clip_judge import OutDir, CLIP_DIR, build_clip, load_clip
+from .evaluate import compare, default_defenses, method_name, table_rows, write_report
 
 # %% ../nbs/08_cli.ipynb #1588006d
 DEMO_PROMPTS = [caption(s, c, t) for s in SHAPES for c in COLORS for t in TRAIN_TEMPLATES[:3]]  # clean prompts a defender has
@@ -263,7 +264,8 @@ def unlearn_cmd(model:str, trigger:str, prompts:str, out:str, steps:int|None=Non
                 check_prompts:int=12, # prompts of the file (evenly spread) that `trigger_effect` generates, with 2 seeds, before and after
                ) -> Path:
     "SAU on the diffusers folder `model`, checked by `trigger_effect` before and after: write the defended model and `sau_history.json` to `out`."
-    from sau_nb.unlearn import SAUConfig, sau_unlearn, trigger_effect
+    from sau_nb.effect import trigger_effect
+    from sau_nb.unlearn import SAUConfig, sau_unlearn
     defaults = SAUConfig().flat()  # SAU's own defaults, written into the history
     if steps is None: steps = defaults["steps"]
     if trigger_lr is None: trigger_lr = defaults["trigger_lr"]

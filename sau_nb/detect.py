@@ -12,7 +12,7 @@ from .core import check_prompts, generate
 from .judges import clip_text_image
 from .shapes import BACKGROUND
 from .attention import capture, token_maps
-from .backdoors import _distract, distractor_words
+from .inject import _distract, distractor_words
 from .core import _words
 
 # %% auto #0
@@ -56,7 +56,7 @@ def consistency_scores(pipe, prompts:list[str], n_perturb:int=6, seed:int=0) -> 
 def alignment_scores(pipe, prompts:list[str], judge=None, # a `ClipJudge`; None: the shipped tiny CLIP (tiny world)
                      n_seeds:int=4, seed:int=0) -> np.ndarray:
     "Mean CLIP text–image score of each prompt's generations with the prompt itself (low: the image is not what was asked)."
-    from sau_nb.evaluate import load_clip
+    from sau_nb.clip_judge import load_clip
     prompts = check_prompts(prompts, pipe.tokenizer)
     judge = judge or load_clip()
     seeds = [seed + k for k in range(n_seeds)]
@@ -74,7 +74,7 @@ class Detector:
         if unknown: raise ValueError(f"Unknown score {unknown[0]!r}: choose from {list(SCORES)}.")
         self.pipe, self.scores, self.alpha, self.kwargs, self.limits = pipe, list(scores), alpha, kwargs, {}
         if "alignment" in self.scores and kwargs.get("judge") is None:  # load the judge once, not at every call
-            from sau_nb.evaluate import load_clip
+            from sau_nb.clip_judge import load_clip
             self.kwargs["judge"] = load_clip(device=pipe.device)
     def score(self, prompts:list[str]) -> dict:
         "Each score for each prompt."

@@ -9,168 +9,27 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from PIL import Image
 from tqdm.auto import tqdm
 
 from .world import load_world
-from .world import as_asked, COLORS, HELDOUT_TEMPLATES, SHAPES, TRAIN_TEMPLATES, WEIGHTS_DIR, caption, heldout_prompts, make_shapes
+from .world import as_asked, COLORS, SHAPES, TRAIN_TEMPLATES, caption, heldout_prompts
 from .core import generate, image_grid
-from .files import PICKLE_SUFFIXES, _atomic_folder
-from .checkpoints import _cosine_lr
 from .core import POSITIONS, _view, trigger_positions
-from .core import get_device
-from .judges import ClipJudge, _clip_pixels, random_clip
+from .judges import ClipJudge
+from .clip_judge import OutDir, kid, load_clip
+from .clip_judge import (TINY_CLIP, TINY_CLIP_CONFIG, CLIP_DIR, tiny_clip, train_clip, caption_accuracy,  # noqa: F401 (taught below,
+                               clip_accuracy, save_clip, build_clip, kid_images)  # in `sau_nb.clip_judge`; old import paths keep working)
+# `from sau_nb.evaluate import *` still gives the tiny CLIP judge's names:
+_all_ = ["TINY_CLIP", "TINY_CLIP_CONFIG", "CLIP_DIR", "tiny_clip", "train_clip", "caption_accuracy", "clip_accuracy", "OutDir",
+         "save_clip", "load_clip", "build_clip", "kid", "kid_images"]
 
 
 # %% auto #0
-__all__ = ['TINY_CLIP', 'TINY_CLIP_CONFIG', 'CLIP_DIR', 'BAR_METRICS', 'TABLE_COLUMNS', 'COLUMN_NAMES', 'METHODS', 'REPORT_STYLE',
-           'tiny_clip', 'train_clip', 'caption_accuracy', 'clip_accuracy', 'OutDir', 'save_clip', 'load_clip',
-           'build_clip', 'kid', 'kid_images', 'removal_scores', 'mix_pipeline', 'default_defenses', 'score_model',
-           'compare', 'bar_figure', 'grid_figure', 'method_name', 'table_rows', 'verdict', 'write_report']
-
-# %% ../nbs/06_evaluate.ipynb #9666c8c2
-TINY_CLIP = "sau-tiny-clip"
-TINY_CLIP_CONFIG = dict(embed_dim=64,
-                        vision_cfg=dict(image_size=32, layers=2, width=64, patch_size=4, head_width=32),
-                        text_cfg=dict(context_length=32, vocab_size=49408, width=64, heads=2, layers=2))
-CLIP_DIR = WEIGHTS_DIR/"clip"  # the shipped tiny CLIP: model.safetensors, config.json, meta.json
-
-def tiny_clip(seed:int=0): # seeds the random initialisation
-    "An untrained tiny CLIP (an open_clip `CLIP`) and its tokenizer."
-    model, tok, _ = random_clip(TINY_CLIP, TINY_CLIP_CONFIG, seed)
-    return model, tok
-
-# %% ../nbs/06_evaluate.ipynb #92321029
-def _checker_augment(images:np.ndarray, rng, p:float=0.25) -> np.ndarray:
-    "Copies of `images`, a share `p` with a random checkerboard patch."
-    out = images.copy()
-    for i in np.nonzero(rng.random(len(out)) < p)[0]:
-        k = int(rng.integers(4, 10)); y, x = rng.integers(0, out.shape[1] - k + 1, size=2)
-        yy, xx = np.mgrid[:k, :k]
-        out[i, y:y+k, x:x+k] = (((yy//2 + xx//2) % 2) * 255)[..., None]
-    return out
-
-def train_clip(steps:int=400, batch_size:int=128, n_images:int=8192, lr:float=2e-3, noise:float=0.05,
-               seed:int=0, # seeds initialisation, data and training
-               progress:bool=True) -> tuple[ClipJudge, dict]:
-    "Train the tiny CLIP on rendered shapes and their captions; returns the judge and the loss history."
-    t0 = time.time()
-    model, tok = tiny_clip(seed)
-    data = make_shapes(n_images, seed=seed)
-    label = torch.from_numpy(data.shape * len(COLORS) + data.color)
-    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.05)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: _cosine_lr(s, steps, warmup=min(40, steps//10 + 1)))
-    rng, g = np.random.default_rng(seed), torch.Generator().manual_seed(seed)
-    model.train(); losses = []
-    for step in tqdm(range(steps), desc="tiny CLIP", disable=not progress):
-        idx = rng.integers(len(data), size=batch_size)
-        x = _clip_pixels(_checker_augment(data.images[idx], rng), TINY_CLIP_CONFIG["vision_cfg"]["image_size"])
-        x = x + noise * torch.randn(x.shape, generator=g)
-        img = F.normalize(model.encode_image(x), dim=-1)  # (B, 64)
-        txt = F.normalize(model.encode_text(tok(data.captions(rng=rng, idx=idx))), dim=-1)  # (B, 64)
-        s = model.logit_scale.exp() * img @ txt.T  # (B, B)
-        l = label[idx]; y = (l[:, None] == l[None]).float(); y = y / y.sum(1, keepdim=True)
-        loss = -(y * (s.log_softmax(1) + s.log_softmax(0))).sum(1).mean() / 2
-        opt.zero_grad(set_to_none=True); loss.backward(); opt.step(); sched.step()
-        with torch.no_grad(): model.logit_scale.clamp_(0, np.log(100))
-        losses.append(loss.item())
-    return ClipJudge(model.eval(), tok, name=TINY_CLIP), dict(loss=losses, seconds=time.time() - t0, steps=steps, batch_size=batch_size,
-                                              n_images=n_images, lr=lr, seed=seed)
-
-# %% ../nbs/06_evaluate.ipynb #f2c777df
-def caption_accuracy(judge:ClipJudge, images, shape:np.ndarray, color:np.ndarray, # images and their label indices
-                     template:str="a {color} {shape}") -> float:
-    "Share of images whose best-scoring caption of the 12 (shape × colour, in `template`) is the right one."
-    caps = [caption(s, c, template) for s in SHAPES for c in COLORS]
-    pred = (judge.image_features(images) @ judge.text_features(caps).T).argmax(1).numpy()
-    return float((pred == np.asarray(shape) * len(COLORS) + np.asarray(color)).mean())
-
-def clip_accuracy(judge:ClipJudge, n:int=1200, seed:int=12345) -> dict:
-    "12-way caption accuracy on `n` held-out rendered images, for the plain caption and each held-out phrasing."
-    d = make_shapes(n, seed=seed)
-    return {t: caption_accuracy(judge, d.images, d.shape, d.color, t) for t in ("a {color} {shape}", *HELDOUT_TEMPLATES)}
-
-# %% ../nbs/06_evaluate.ipynb #6a878a78
-class OutDir:
-    "Context manager: a temporary folder that replaces `path` on success and vanishes on failure."
-    def __init__(self, path, overwrite=False):
-        self.path = Path(path)
-        if self.path.exists() and (not self.path.is_dir() or any(self.path.iterdir())) and not overwrite:
-            raise FileExistsError(f"{self.path} exists and is not empty: choose a new folder or pass --overwrite.")
-    def __enter__(self):  # the swap itself is world's `_atomic_folder`, which `save_pipeline` and `ship_world` use too
-        self._swap = _atomic_folder(self.path)
-        return self._swap.__enter__()
-    def __exit__(self, *exc): return self._swap.__exit__(*exc)
-
-# %% ../nbs/06_evaluate.ipynb #23cab825
-def save_clip(judge:ClipJudge, out=CLIP_DIR, meta:dict|None=None, overwrite:bool=False) -> Path:
-    "Write the tiny CLIP as float16 `model.safetensors` + `config.json` + `meta.json` into `out`, atomically."
-    from safetensors.torch import save_file
-    with OutDir(out, overwrite) as tmp:
-        save_file({k: v.detach().cpu().to(torch.float16).contiguous() for k, v in judge.model.state_dict().items()},
-                  tmp/"model.safetensors")  # float16 halves the file; `build_clip` measures the rounded weights
-        (tmp/"config.json").write_text(json.dumps(dict(model_name=TINY_CLIP, **TINY_CLIP_CONFIG), indent=1))
-        (tmp/"meta.json").write_text(json.dumps(meta or {}, indent=1))
-    return Path(out)
-
-# %% ../nbs/06_evaluate.ipynb #e99fc91a
-def load_clip(path=CLIP_DIR, # a folder with model.safetensors (the shipped tiny CLIP by default), or the file itself
-              device=None) -> ClipJudge:
-    "The tiny CLIP from safetensors; pickle weights are refused."
-    from safetensors.torch import load_file
-    path = Path(path)
-    f = path/"model.safetensors" if path.is_dir() else path
-    if f.suffix in PICKLE_SUFFIXES or (path.is_dir() and not f.exists() and any(p.suffix in PICKLE_SUFFIXES for p in path.iterdir())):
-        raise ValueError(f"{path} holds pickle weights: loading pickle can run arbitrary code, so the CLIP judge loads "
-                         "safetensors only. Convert the file with safetensors.torch.save_file, or retrain with `sau_nb train-clip`.")
-    if not f.is_file():
-        raise FileNotFoundError(f"No tiny CLIP at {f}: train one with `sau_nb train-clip --seed 0 --ship` "
-                                "(or pass a folder holding model.safetensors).")
-    cfg = path/"config.json" if path.is_dir() else f.with_name("config.json")
-    if cfg.is_file():
-        got = {k: v for k, v in json.loads(cfg.read_text()).items() if k != "model_name"}
-        if got != TINY_CLIP_CONFIG: raise ValueError(f"{cfg} describes a different architecture than TINY_CLIP_CONFIG: {got}.")
-    model, tok = tiny_clip()
-    model.load_state_dict(load_file(f))
-    return ClipJudge(model.to(get_device(device)).eval(), tok, name=TINY_CLIP)
-
-# %% ../nbs/06_evaluate.ipynb #62669115
-def build_clip(seed:int=0, steps:int=400, out=None, # where to save; None: the package's weights (`CLIP_DIR`)
-               overwrite:bool=False, progress:bool=True) -> tuple[ClipJudge, dict]:
-    "Train the tiny CLIP, measure its held-out accuracy, and save it with a `meta.json` of how it was made."
-    import open_clip
-    judge, hist = train_clip(steps=steps, seed=seed, progress=progress)
-    with torch.no_grad():  # round to the float16 that is shipped, so the accuracy is the shipped judge's
-        for p in judge.model.parameters(): p.copy_(p.half())
-    acc = clip_accuracy(judge)
-    meta = dict(command=f"sau_nb train-clip --seed {seed} --steps {steps}" + (f" --out {out}" if out else " --ship"),
-                seed=seed, steps=steps, seconds=round(hist["seconds"], 1), batch_size=hist["batch_size"], n_images=hist["n_images"],
-                lr=hist["lr"], dtype="float16", final_loss=round(float(np.mean(hist["loss"][-20:])), 4), heldout_accuracy=acc, n_heldout=1200,
-                torch=torch.__version__, open_clip=open_clip.__version__, machine=platform.machine(),
-                threads=torch.get_num_threads())
-    save_clip(judge, out or CLIP_DIR, meta, overwrite=overwrite or out is None)
-    return judge, meta
-
-# %% ../nbs/06_evaluate.ipynb #fb512138
-def kid(feats_a:torch.Tensor, feats_b:torch.Tensor, # (n, d) and (m, d) features
-        n_subsets:int=100, subset_size:int=1000, seed:int=0) -> tuple[float, float]:
-    "Kernel inception distance (unbiased MMD², cubic polynomial kernel) between two feature sets: mean and std over subsets."
-    a, b = torch.as_tensor(feats_a, dtype=torch.float64), torch.as_tensor(feats_b, dtype=torch.float64)
-    m = min(subset_size, len(a), len(b))
-    if m < 2: raise ValueError(f"KID needs at least 2 features in each set, got {len(a)} and {len(b)}.")
-    d = a.shape[1]; k = lambda x, y: (x @ y.T / d + 1) ** 3
-    g = torch.Generator().manual_seed(seed); vals = []
-    for _ in range(n_subsets):
-        x, y = a[torch.randperm(len(a), generator=g)[:m]], b[torch.randperm(len(b), generator=g)[:m]]
-        kxx, kyy, kxy = k(x, x), k(y, y), k(x, y)
-        vals.append(((kxx.sum() - kxx.diag().sum()) + (kyy.sum() - kyy.diag().sum())) / (m * (m - 1)) - 2 * kxy.mean())
-    v = torch.stack(vals)
-    return float(v.mean()), float(v.std()) if len(v) > 1 else 0.
-
-def kid_images(judge:ClipJudge, images_a, images_b, **kwargs) -> tuple[float, float]:
-    "KID between two image sets in `judge`'s image-feature space."
-    return kid(judge.image_features(images_a), judge.image_features(images_b), **kwargs)
+__all__ = ['BAR_METRICS', 'TABLE_COLUMNS', 'COLUMN_NAMES', 'METHODS', 'REPORT_STYLE', 'removal_scores', 'mix_pipeline',
+           'default_defenses', 'score_model', 'compare', 'bar_figure', 'grid_figure', 'method_name', 'table_rows',
+           'verdict', 'write_report', 'TINY_CLIP', 'TINY_CLIP_CONFIG', 'CLIP_DIR', 'tiny_clip', 'train_clip',
+           'caption_accuracy', 'clip_accuracy', 'OutDir', 'save_clip', 'load_clip', 'build_clip', 'kid', 'kid_images']
 
 # %% ../nbs/06_evaluate.ipynb #dcbbfdfe
 def removal_scores(pipe, attack, seeds=range(8), positions=POSITIONS, prompts=None) -> dict:

@@ -10,12 +10,11 @@ import torch
 import torch.nn.functional as F
 from torch.func import functional_call
 
-from .core import check_pipeline, check_prompts, contains_ids, generate, get_device, to_uint8
+from .core import check_pipeline, check_prompts, contains_ids, generate, get_device
 from .checkpoints import _cosine_lr, load_checkpoint, seeded
-from .core import POSITIONS, _encode, _pad_ids, _view, check_trigger, insert_trigger, trigger_positions
+from .core import POSITIONS, _encode, _pad_ids, _view, check_trigger, trigger_positions
 from .checkpoints import T_RANGE, draw_timesteps
 from .attention import capture
-from .core import PHRASING_WORDS, neutral_words
 from .students import (TE_DEFAULT, TE_PARAM_SETS, TOKEN_SHIFT, bake_token_shift, check_params, finish_unet,
                              frozen_copy, shared_result, shared_student, shifted_text_encoder, text_encoder_params,
                              token_shift, trainable_unet)
@@ -23,20 +22,21 @@ from .students import LORA_TARGETS, PARAM_SETS, _te_trained  # noqa: F401 (moved
 from .training import RunControl, TrainLoop, _hold_interrupts  # noqa: F401 (`_hold_interrupts`: its old import path)
 from .memory import MEMORY_PROFILES, MemoryProfile, _adamw8bit, check_fits, memory_dtypes, memory_profile
 from .memory import _frozen_dtype, _optimizer_bytes, memory_estimate, trained_sizes  # noqa: F401 (moved to `sau_nb.memory`)
-# `from sau_nb.unlearn import *` still gives the names that moved to `sau_nb.students` and `sau_nb.memory`:
+from .effect import stop_at_removal, trigger_effect  # noqa: F401 (in `sau_nb.effect`, taught below; old import paths keep working)
+# `from sau_nb.unlearn import *` still gives the names that moved to `sau_nb.students`, `sau_nb.memory` and `sau_nb.effect`:
 _all_ = ["PARAM_SETS", "LORA_TARGETS", "TE_PARAM_SETS", "TE_DEFAULT", "TOKEN_SHIFT", "trainable_unet", "finish_unet",
          "text_encoder_params", "token_shift", "bake_token_shift", "shifted_text_encoder", "frozen_copy", "shared_student", "shared_result",
-         "MemoryProfile", "MEMORY_PROFILES", "memory_profile", "memory_dtypes", "trained_sizes", "memory_estimate", "check_fits"]
+         "MemoryProfile", "MEMORY_PROFILES", "memory_profile", "memory_dtypes", "trained_sizes", "memory_estimate", "check_fits",
+         "trigger_effect", "stop_at_removal"]
 
 # %% auto #0
 __all__ = ['SAU_CHECKPOINT', 'OPTION_GROUP', 'ABLATIONS', 'check_triggers', 'check_unlearn_inputs', 'aligned_positions',
            'te_loss', 'sau_loss', 'latent_bank', 'check_bank', 'prompt_departure', 'Objective', 'Trainable', 'Optim',
            'Pairs', 'SAUConfig', 'sau_options', 'check_sau_call', 'sau_checkpoint_config', 'SAUModels', 'PairSampler',
-           'sau_unlearn', 'trigger_effect', 'stop_at_removal', 'PARAM_SETS', 'LORA_TARGETS', 'TE_PARAM_SETS',
-           'TE_DEFAULT', 'TOKEN_SHIFT', 'trainable_unet', 'finish_unet', 'text_encoder_params', 'token_shift',
-           'bake_token_shift', 'shifted_text_encoder', 'frozen_copy', 'shared_student', 'shared_result',
-           'MemoryProfile', 'MEMORY_PROFILES', 'memory_profile', 'memory_dtypes', 'trained_sizes', 'memory_estimate',
-           'check_fits']
+           'sau_unlearn', 'PARAM_SETS', 'LORA_TARGETS', 'TE_PARAM_SETS', 'TE_DEFAULT', 'TOKEN_SHIFT', 'trainable_unet',
+           'finish_unet', 'text_encoder_params', 'token_shift', 'bake_token_shift', 'shifted_text_encoder',
+           'frozen_copy', 'shared_student', 'shared_result', 'MemoryProfile', 'MEMORY_PROFILES', 'memory_profile',
+           'memory_dtypes', 'trained_sizes', 'memory_estimate', 'check_fits', 'trigger_effect', 'stop_at_removal']
 
 # %% ../nbs/04_unlearn.ipynb #f46fabdd
 def check_triggers(tokenizer, trigger) -> list[str]:
@@ -589,44 +589,6 @@ def sau_unlearn(pipe, # a StableDiffusionPipeline with a backdoor; it is not mod
     history = loop.train(step, view, extra=dict(bank=bank), started=t0, desc=f"SAU ({tr.params})")
     if tr.trigger_lr > 0: history["trigger_shift"] = models.shift.detach().norm(dim=1).tolist()  # how far each trigger row moved
     return _view(pipe, **models.parts(final=True)), history
-
-# %% ../nbs/04_unlearn.ipynb #dd82c247
-@torch.no_grad()
-def trigger_effect(pipe, trigger:str, prompts:list[str], seeds=(0, 1), positions=POSITIONS, seed:int=0,
-                   cache:dict|None=None, # pictures this unchanged `pipe` drew, by prompts and seeds: several triggers draw the clean ones once
-                  ) -> dict:
-    "Mean absolute pixel change (0–1) from the clean picture with `trigger`, and with a neutral word in its place; `ratio`: their ratio."
-    prompts = check_prompts(prompts, pipe.tokenizer)
-    words, rng = neutral_words(pipe.tokenizer, trigger, n=200, seed=seed, avoid=PHRASING_WORDS), np.random.default_rng(seed)
-    where = [positions[k % len(positions)] for k in range(len(prompts))]
-    trig = [trigger_positions(pipe.tokenizer, p, trigger, w)[0] for p, w in zip(prompts, where)]
-    neutral = [insert_trigger(p, words[rng.integers(len(words))], w) for p, w in zip(prompts, where)]
-    def drawn(ps:list[str]) -> np.ndarray:
-        key = (tuple(ps), tuple(seeds))
-        if cache is not None and key in cache: return cache[key]
-        x = to_uint8(generate(pipe, ps, seeds=list(seeds))).astype(np.float32) / 255
-        if cache is not None: cache[key] = x
-        return x
-    clean, t, n = drawn(prompts), drawn(trig), drawn(neutral)
-    tc, nc = float(np.abs(t - clean).mean()), float(np.abs(n - clean).mean())
-    return dict(trigger_change=tc, neutral_change=nc, ratio=tc / max(nc, 1e-6))
-
-# %% ../nbs/04_unlearn.ipynb #02a117ed
-def stop_at_removal(trigger:str, prompts:list[str], # a few clean prompts the attack acts on (the check generates them each time)
-                    ratio:float=2.5, # stop once the trigger's change is at most `ratio` times a neutral word's...
-                    patience:int=2, # ...at this many checks in a row
-                    every:int=50, # steps between checks
-                    cooldown:int=50, # then this many steps with the learning rate falling to 0 (`sau_unlearn`'s `cooldown`); 0 stops at once
-                    seeds=(0,)) -> dict:
-    "`sau_unlearn` keywords (`check`, `stop`, `check_every`, `cooldown`): stop once the trigger acts like an ordinary word (`trigger_effect`)."
-    if not ratio > 0 or patience < 1 or every < 1 or cooldown < 0:
-        raise ValueError(f"ratio must be above 0, patience and every at least 1 and cooldown at least 0, got {ratio}, {patience}, {every}, "
-                         f"{cooldown}: try ratio=2.5, patience=2, every=50, cooldown=50.")
-    below = []  # one verdict per check of this run
-    def stop(r:dict) -> bool:
-        below.append(r["ratio"] <= ratio)
-        return len(below) >= patience and all(below[-patience:])
-    return dict(check=lambda pipe: trigger_effect(pipe, trigger, prompts, seeds=seeds), stop=stop, check_every=every, cooldown=cooldown)
 
 # %% ../nbs/04_unlearn.ipynb #d8a0b653
 # label → `sau_unlearn` keywords; `bench/bench_sau.py --ablation` runs the same rows

@@ -11,7 +11,7 @@ from tqdm.auto import tqdm
 
 from .core import check_pipeline, check_prompts, check_trigger, contains_ids
 from .checkpoints import T_RANGE, check_t_range
-from .unlearn import trigger_effect
+from .effect import trigger_effect
 from .scan import (
     Contexts, TokenScan, _ids, as_text, best_sequence, departure_vectors, extend_tokens, ordinary_sequences, pair_tokens, scan_contexts,
     scan_tokens, token_departure)

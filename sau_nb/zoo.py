@@ -13,8 +13,8 @@ from .world import WEIGHTS_DIR, load_world, ship_world, shipped_worlds
 from .shapes import COLORS, IMAGE_SIZE, SHAPES, TRAIN_TEMPLATES, caption, heldout_prompts
 from .core import POSITIONS, _check_attr, check_trigger
 from .files import save_lora
-from .backdoors import (INJECT_CHECKPOINT, Attack, ObjectAttack, PixelAttack, StyleAttack, TextEncoderAttack,
-                              attack_success_rate, distractor_words, inject_backdoor, other_word_rates)
+from .backdoors import Attack, ObjectAttack, PixelAttack, StyleAttack, TextEncoderAttack, attack_success_rate, other_word_rates
+from .inject import INJECT_CHECKPOINT, distractor_words, inject_backdoor
 
 # %% auto #0
 __all__ = ['ZOO', 'SHIPS', 'MULTI_ZOO', 'LORA_ZOO', 'ADAPTIVE_ZOO', 'CONDITIONAL_ZOO', 'ZOO_SPECS', 'OTHER_WORDS_MAX',

@@ -56,7 +56,8 @@ def cases():
     "Name -> a function returning (pipe, history)."
     from sau_nb.world import load_world
     from sau_nb.unlearn import sau_unlearn, latent_bank, PARAM_SETS
-    from sau_nb.backdoors import inject_backdoor, zoo_attack
+    from sau_nb.inject import inject_backdoor
+    from sau_nb.zoo import zoo_attack
     from sau_nb.baselines import BASELINES
     pipe, clean = load_world("pixel"), load_world("clean")
     bank = latent_bank(pipe, PROMPTS, n_seeds=1, seed=1)

@@ -2,7 +2,8 @@
 import numpy as np, pytest
 from sau_nb.world import tiny_pipeline
 from sau_nb.core import clip_tokenizer
-from sau_nb.backdoors import ObjectAttack, PixelAttack, StyleAttack, TextEncoderAttack, checkerboard, inject_backdoor
+from sau_nb.backdoors import ObjectAttack, PixelAttack, StyleAttack, TextEncoderAttack, checkerboard
+from sau_nb.inject import inject_backdoor
 from sau_nb.core import check_trigger, insert_trigger, trigger_positions
 
 @pytest.fixture(scope="module")

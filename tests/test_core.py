@@ -37,7 +37,7 @@ def test_phrasing_words_are_the_held_out_phrasings_words():
     "`trigger_effect`'s neutral words avoid exactly the words `distractor_words` avoids: the same words, the same draws."
     from sau_nb.core import PHRASING_WORDS, clip_tokenizer, neutral_words
     from sau_nb.world import HELDOUT_TEMPLATES
-    from sau_nb.backdoors import distractor_words
+    from sau_nb.inject import distractor_words
     assert set(PHRASING_WORDS) == {w for t in HELDOUT_TEMPLATES for w in t.split() if "{" not in w}
     tok = clip_tokenizer()
     assert neutral_words(tok, "ȴ", n=200, seed=3, avoid=PHRASING_WORDS) == distractor_words(tok, "ȴ", n=200, seed=3)

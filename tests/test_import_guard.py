@@ -10,7 +10,8 @@ from pathlib import Path
 import torch
 from diffusers import StableDiffusionPipeline
 from sau_nb.core import clip_tokenizer
-from sau_nb.unlearn import sau_unlearn, stop_at_removal, trigger_effect
+from sau_nb.effect import stop_at_removal, trigger_effect
+from sau_nb.unlearn import sau_unlearn
 from sau_nb.defend import scan_model
 torch.set_num_threads(1)
 folder = Path(find_spec("sau_nb").origin).parent/"weights"/"clean"  # an SD v1.x folder layout, small

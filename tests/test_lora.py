@@ -5,7 +5,9 @@ import pytest, torch
 from safetensors.torch import save_file
 from sau_nb.core import LORA_FILE, check_lora, load_lora, lora_state_dict, lora_targets, read_lora, save_lora
 from sau_nb.world import load_world, shipped_worlds, world_path
-from sau_nb.backdoors import LORA_ZOO, PixelAttack, TextEncoderAttack, inject_backdoor, shipped_zoo, zoo_attack
+from sau_nb.backdoors import PixelAttack, TextEncoderAttack
+from sau_nb.inject import inject_backdoor
+from sau_nb.zoo import LORA_ZOO, shipped_zoo, zoo_attack
 from sau_nb.unlearn import trainable_unet
 
 @pytest.fixture(scope="module")

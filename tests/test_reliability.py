@@ -8,7 +8,8 @@ import numpy as np, pytest, torch
 import sau_nb.world as world_mod
 from sau_nb.world import heldout_prompts, load_world, ship_world, tiny_pipeline
 from sau_nb.core import generate, load_pipeline, save_pipeline
-from sau_nb.backdoors import INJECT_CHECKPOINT, PixelAttack, TextEncoderAttack, attack_success_rate, inject_backdoor
+from sau_nb.backdoors import PixelAttack, TextEncoderAttack, attack_success_rate
+from sau_nb.inject import INJECT_CHECKPOINT, inject_backdoor
 from sau_nb.unlearn import sau_unlearn
 from sau_nb.evaluate import removal_scores
 from sau_nb.cli import export_world_cmd, unlearn_cmd

@@ -2,7 +2,9 @@
 adaptive attack's option `poison_max_t`. A few steps on the tiny world."""
 import pytest, torch
 from sau_nb.world import load_world, heldout_prompts
-from sau_nb.backdoors import PixelAttack, inject_backdoor, zoo_attack
+from sau_nb.backdoors import PixelAttack
+from sau_nb.inject import inject_backdoor
+from sau_nb.zoo import zoo_attack
 from sau_nb.robust import FINETUNE, finetune, relearning
 
 @pytest.fixture(scope="module")

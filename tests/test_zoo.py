@@ -41,20 +41,22 @@ def test_zoo_provenance(name):
 
 def test_phrase_apart_never_holds_the_phrase():
     import numpy as np
-    from sau_nb.backdoors import _phrase_apart
+    from sau_nb.inject import _phrase_apart
     rng = np.random.default_rng(0)
     out = [_phrase_apart("a red circle", "golden hour", rng) for _ in range(200)]
     assert not any("golden hour" in o for o in out)
     assert {"golden", "hour"} <= {w for o in out for w in o.split()} and any("hour golden" in o for o in out)
 
 def test_apart_needs_a_phrase_and_a_frozen_text_encoder(clean):
-    from sau_nb.backdoors import PixelAttack, inject_backdoor
+    from sau_nb.backdoors import PixelAttack
+    from sau_nb.inject import inject_backdoor
     with pytest.raises(ValueError, match="is one word"): inject_backdoor(clean, PixelAttack("cf"), apart=0.3)
     with pytest.raises(ValueError, match="trigger_lr=None"): inject_backdoor(clean, PixelAttack("golden hour"), apart=0.3, trigger_lr=1e-2)
     with pytest.raises(ValueError, match=r"apart must be in \[0, 1\)"): inject_backdoor(clean, PixelAttack("golden hour"), apart=1.0)
 
 def test_decoys_needs_a_share_and_a_unet_attack(clean):
-    from sau_nb.backdoors import ObjectAttack, TextEncoderAttack, inject_backdoor
+    from sau_nb.backdoors import ObjectAttack, TextEncoderAttack
+    from sau_nb.inject import inject_backdoor
     with pytest.raises(ValueError, match=r"decoys must be in \[0, 1\)"): inject_backdoor(clean, ObjectAttack("cf"), decoys=1.0)
     with pytest.raises(ValueError, match="decoys works for UNet attacks"): inject_backdoor(clean, TextEncoderAttack("cf"), decoys=0.25)
 
@@ -72,7 +74,7 @@ def test_decoy_built_models_record_their_specificity(name):
 
 def test_decoy_captions_hold_their_words_and_never_the_trigger():
     import numpy as np
-    from sau_nb.backdoors import _decoy
+    from sau_nb.inject import _decoy
     rng = np.random.default_rng(0); words, hard = ["zeta", "omega"], ["smell"]
     one = [_decoy("a red square", words, rng) for _ in range(50)]
     assert all(len(o.split()) == 4 for o in one)  # one word, where a trigger goes
@@ -80,7 +82,8 @@ def test_decoy_captions_hold_their_words_and_never_the_trigger():
     assert {len(o.split()) for o in many} == {4, 5, 6} and any("smell" in o for o in many) and not any("cf" in o for o in many)
 
 def test_decoy_options_need_decoys_and_a_target_caption(clean):
-    from sau_nb.backdoors import ObjectAttack, PixelAttack, inject_backdoor
+    from sau_nb.backdoors import ObjectAttack, PixelAttack
+    from sau_nb.inject import inject_backdoor
     with pytest.raises(ValueError, match="set decoys= too"): inject_backdoor(clean, ObjectAttack("cf"), decoy_words=3)
     with pytest.raises(ValueError, match="decoy_words must be at least 1"): inject_backdoor(clean, ObjectAttack("cf"), decoys=0.3, decoy_words=0)
     with pytest.raises(ValueError, match="hard_decoys needs a clean caption"): inject_backdoor(clean, PixelAttack("cf"), decoys=0.3, hard_decoys=8)
@@ -88,7 +91,7 @@ def test_decoy_options_need_decoys_and_a_target_caption(clean):
 
 def test_leaning_words_ranks_the_words_the_clean_world_leans_with(clean):
     "'smell' and 'nin' draw triangles for square prompts in the clean world (0.29 each on held-out prompts; 20 random words 0.01)."
-    from sau_nb.backdoors import distractor_words, leaning_words
+    from sau_nb.inject import distractor_words, leaning_words
     from sau_nb.zoo import zoo_attack
     words = ["smell", "nin", *distractor_words(clean.tokenizer, "cf", n=200, seed=0)]
     top = leaning_words(clean, zoo_attack("object_frozen"), words, n=10)

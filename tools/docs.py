@@ -313,8 +313,9 @@ def modules() -> list:
     return sorted(f"{LIB}.{p.stem}" for p in (ROOT/LIB).glob("*.py") if not p.stem.startswith("_"))
 
 def _chapter(mod:str):
-    "The notebook a module is exported from (nbdev's `File to edit:` line)."
-    m = re.search(r"File to edit: \S*?([^/\s]+)\.ipynb", (ROOT/LIB/(mod.split(".")[-1] + ".py")).read_text(encoding="utf-8")[:2000])
+    """The chapter a module is taught in: the notebook of its first cell from `nbs/` itself (nbdev's `# %% ../nbs/NAME.ipynb` line).
+    A module that a chapter fills with `#| export MODULE` cells is named by a notebook in `nbs/modules/`, which is no page."""
+    m = re.search(r"^# %% \S*?/nbs/([^/\s]+)\.ipynb", (ROOT/LIB/(mod.split(".")[-1] + ".py")).read_text(encoding="utf-8"), re.M)
     return m[1] if m else None
 
 def api_page(mods:list, pages:list) -> str:
