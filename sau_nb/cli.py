@@ -4,154 +4,27 @@
 
 # %% ../nbs/08_cli.ipynb #837b1ea2
 from __future__ import annotations
-import argparse, json, sys, time
+import argparse, json, sys
 from pathlib import Path
 import torch
 
 # %% auto #0
-__all__ = ['DEMO_PROMPTS', 'DEMO_BASELINES', 'HUB', 'ORDINARY_RATIO', 'demo', 'train_world_cmd', 'build_zoo_cmd',
-           'train_clip_cmd', 'read_prompts', 'export_world_cmd', 'model_source', 'load_model', 'effect_line',
-           'NotRemoved', 'unlearn_cmd', 'evaluate_cmd', 'defend_scan_kw', 'defend_cmd', 'main']
+__all__ = ['HUB', 'ORDINARY_RATIO', 'train_world_cmd', 'build_zoo_cmd', 'train_clip_cmd', 'read_prompts', 'export_world_cmd',
+           'model_source', 'load_model', 'effect_line', 'NotRemoved', 'unlearn_cmd', 'evaluate_cmd', 'defend_scan_kw',
+           'defend_cmd', 'main', 'DEMO_PROMPTS', 'DEMO_BASELINES', 'demo']
 
 # %% ../nbs/08_cli.ipynb #cd82cdd9
-from .world import SHAPES, COLORS, heldout_prompts, load_world, caption, TRAIN_TEMPLATES, train_world, ship_world
-from .core import md_table, trigger_positions
+from .world import heldout_prompts, load_world, train_world, ship_world
+from .core import md_table
 from .files import save_pipeline, check_output_folder, load_pipeline
 
 # %% ../nbs/08_cli.ipynb #b4192556
 from .clip_judge import OutDir, CLIP_DIR, build_clip, load_clip
-from .evaluate import compare, default_defenses, method_name, table_rows, write_report
+from .evaluate import compare, table_rows
 
-# %% ../nbs/08_cli.ipynb #1588006d
-DEMO_PROMPTS = [caption(s, c, t) for s in SHAPES for c in COLORS for t in TRAIN_TEMPLATES[:3]]  # clean prompts a defender has
-DEMO_BASELINES = ("skd", "uce", "perturb")
-
-# %% ../nbs/08_cli.ipynb #2e76cc41
-def _detection(pipe, atk, n:int=4, n_seeds:int=2) -> dict:
-    "Calibrate the alignment detector (the detection chapter's best) on clean prompts, flag triggered and clean held-out prompts, localize one."
-    from sau_nb.detect import Detector, find_trigger, prf
-    import numpy as np
-    calib = [caption(s, c, t) for t in TRAIN_TEMPLATES[3:5] for s in SHAPES for c in COLORS][:12]
-    ps = [p["prompt"] for p in heldout_prompts() if atk.eligible(p)][:n]
-    trig = [trigger_positions(pipe.tokenizer, p, atk.trigger)[0] for p in ps]
-    det = Detector(pipe, scores=("alignment",), n_seeds=n_seeds).calibrate(calib)
-    flags = det(trig + ps); truth = np.array([True] * len(trig) + [False] * len(ps))
-    probe = next((p for p, f in zip(trig, flags) if f), trig[0])
-    loc = find_trigger(det, probe)
-    return dict(**prf(flags, truth), flagged_triggered=int(flags[:len(trig)].sum()), flagged_clean=int(flags[len(trig):].sum()),
-                n_each=len(ps), probe=probe, localized=loc["trigger"], true_trigger=atk.trigger, match=loc["trigger"] == atk.trigger,
-                log=trig + ps, detector=det)
-
-# %% ../nbs/08_cli.ipynb #aab1cab2
-def _png_html(fig, alt:str) -> str:
-    "A matplotlib figure as an inline <img> (the report stays one self-contained file)."
-    import base64, io, html
-    import matplotlib.pyplot as plt
-    buf = io.BytesIO(); fig.savefig(buf, format="png", dpi=100); plt.close(fig)
-    return f'<img src="data:image/png;base64,{base64.b64encode(buf.getvalue()).decode()}" alt="{html.escape(alt)}" style="max-width:100%">'
-
-# %% ../nbs/08_cli.ipynb #2c3bf5c1
-def _blind(fn, triggers:list[str], one:bool):
-    "A defense shaped like `sau_unlearn` that ignores the trigger `compare` hands it and uses the ones the scan found."
-    def run(pipe, trigger, prompts, **kw): return fn(pipe, triggers[0] if one or len(triggers) == 1 else triggers, prompts, **kw)
-    return run
-
-# %% ../nbs/08_cli.ipynb #d63fe9c7
-def _headline(rows:list[dict], found:list[str], planted:str, scan_s:float) -> str:
-    "The report's first lines: what the blind scan found, what SAU did with it, and what clean prompts paid."
-    import html
-    e = html.escape
-    none = next(r for r in rows if r["defense"] == "none")
-    if not found: return (f"<p><b>The scan found no trigger</b> in {scan_s:.0f} s, so nothing was removed; the backdoor (trigger {e(repr(planted))}) "
-                          f"still fires in {none['asr']:.0%} of triggered generations.</p>")
-    sau = next(r for r in rows if r["defense"] == "defend")
-    what = "exactly the planted trigger" if planted in found else f"not exactly the planted trigger {e(repr(planted))}"
-    return (f"<p><b>Found:</b> without being told, the scan found {e(', '.join(map(repr, found)))}, {what}, in {scan_s:.0f} s. "
-            f"<b>SAU</b> (Spatial Attention Unlearning) then removed it in {sau['train_s']:.0f} s: the backdoor fires in {sau['asr']:.0%} of "
-            f"{sau['n_trig']} triggered generations (before: {none['asr']:.0%}). <b>Cost to clean prompts:</b> clean accuracy "
-            f"{none['clean_acc']:.0%} → {sau['clean_acc']:.0%} ({sau['n_clean']} generations).</p>")
-
-# %% ../nbs/08_cli.ipynb #23096259
-def demo(out:str="demo_out", # folder for the report
-         seeds:int=2, # seeds per evaluation prompt
-         steps:int=100, # training steps of SAU and the trained baselines
-         overwrite:bool=False, # replace an existing, non-empty `out`
-         device:str|None=None,
-         n_prompts:int=12, # held-out evaluation prompts (12: every shape × colour in one phrasing)
-         baselines=DEMO_BASELINES,
-         max_tokens:int|None=None, # scan only this many tokens of the vocabulary (None: all of it; a warning names what was left)
-         n_ref:int|None=None, # ordinary sequences of each length the verdict compares candidates with (None: `scan_model`'s; fewer: faster, noisier)
-         progress:bool=True, # progress bars with an ETA for every long stage
-        ) -> Path:
-    "Backdoor → detect, localize, scan → defend (trigger not given) and baselines → report, on the tiny world; writes `out`/report.html."
-    import html
-    from sau_nb.zoo import shipped_zoo, zoo_attack
-    import numpy as np
-    from sau_nb.defend import defend
-    from sau_nb.promptlog import triggers_from_log
-    from sau_nb.scan import scan_tokens
-    from sau_nb.verdict import scan_figure, scan_model
-    t0 = time.time()
-    OutDir(out, overwrite)  # refuse a non-empty folder before any work
-    zoo = shipped_zoo()
-    if not zoo: raise FileNotFoundError("No zoo model is shipped: build one with `sau_nb build-zoo --names pixel --ship`.")
-    name = "pixel" if "pixel" in zoo else zoo[0]
-    pipe, atk = load_world(name, device=device), zoo_attack(name)
-    took = {}  # seconds of each stage, printed at the end
-    ts = time.time(); det = _detection(pipe, atk, n=6); took["detection"] = time.time() - ts  # a log of 12 held-out prompts, 6 of them triggered
-    print(f"{name} model, trigger {atk.trigger!r}: the detector flags {det['flagged_triggered']}/{det['n_each']} triggered and "
-          f"{det['flagged_clean']}/{det['n_each']} clean prompts (F1 {det['f1']:.2f}); find_trigger localizes {det['localized']!r} "
-          f"in {det['probe']!r} ({'the true trigger' if det['match'] else 'not the true trigger'})")
-    ts = time.time()  # the blind scan: the clean prompts, the log's candidates, and every token of the vocabulary (or `max_tokens` of them)
-    lrep = triggers_from_log(pipe, det["log"], DEMO_PROMPTS, detector=det["detector"], max_flagged=4); took["prompt log"] = time.time() - ts
-    scan = scan_tokens(pipe, DEMO_PROMPTS, max_tokens=max_tokens, progress=progress)
-    verdict = {} if n_ref is None else dict(n_ref=n_ref)  # the verdict's reference size, for the scan and the re-scan
-    rep = scan_model(pipe, DEMO_PROMPTS, scan=scan, extra=[c["trigger"] for c in lrep.candidates], progress=progress, **verdict)
-    found, scan_s = rep.backdoors, time.time() - ts
-    took.update({f"scan: {k}": v["seconds"] for k, v in scan.stages.items()}, **{f"scan: {k}": v for k, v in rep.seconds.items() if k != "tokens"})
-    print(f"blind scan ({scan_s:.0f} s): {rep}")
-    fns, rescan_s = default_defenses(), []
-    show = progress  # `compare` asks its defenses for no bars: the blind defense's SAU run and re-scan show theirs
-    def blind_defend(pipe, trigger, prompts, steps, n_seeds, seed=0, progress=False):  # `trigger` is not used: defend acts on what the scan found
-        new, r = defend(pipe, prompts, before=rep, scan_kw=dict(scan=scan, **verdict), sau_kw=dict(steps=steps, n_seeds=n_seeds),
-                        rescan="candidates", seed=seed, progress=show)
-        rescan_s.append(r.seconds.get("rescan", 0.))
-        took.update({f"defend: {k}": v for k, v in r.seconds.items() if k != "scan"})
-        return new, dict(seconds=r.seconds.get("sau", 0.), report=str(r))  # the unlearning alone: the scan's time is its own column
-    defenses = {"defend": blind_defend, **{b: _blind(fns[b], found, one=True) for b in baselines}} if found else {}
-    ts = time.time()
-    res = compare([name], defenses, seeds=range(seeds), prompts=heldout_prompts()[:n_prompts], train_prompts=DEMO_PROMPTS,
-                  steps=steps, n_seeds=1, device=device, progress=progress)
-    took["defenses and evaluation"] = time.time() - ts
-    for r in res["rows"]:
-        if r["defense"] == "defend": r["scan_s"] = round(scan_s + float(np.mean(rescan_s)), 1)  # the scan before and the re-scan after
-        print(f"  {method_name(r['defense']):>20}: ASR {r['asr']:.1%} ± {r['asr_sd']:.1%} ({r['n_trig']} triggered generations), false triggering "
-              f"{r['false_trigger']:.1%}, clean accuracy {r['clean_acc']:.1%}, CLIP text-image {r['clip_ti']:.1f}, KID×1e3 {r['kid_x1e3']:.2f}, "
-              + (f"scan {r['scan_s']:.0f} s + " if "scan_s" in r else "") + f"unlearning {r['train_s']:.0f} s")
-    e = html.escape
-    section = (f"<p>Model <b>{e(name)}</b>, trigger {e(repr(atk.trigger))}. "
-               "Detector (CLIP prompt–image alignment) calibrated on 12 clean prompts: flags "
-               f"{det['flagged_triggered']}/{det['n_each']} triggered and {det['flagged_clean']}/{det['n_each']} clean held-out prompts "
-               f"(precision {det['precision']:.2f}, recall {det['recall']:.2f}, F1 {det['f1']:.2f}). <code>find_trigger</code> on "
-               f"{e(repr(det['probe']))} localizes {e(repr(det['localized']))}: "
-               f"{'the true trigger' if det['match'] else 'not the true trigger'}.</p>")
-    exact = [t for t in found if t == atk.trigger]
-    blind = (f"<p>No defense is given the trigger. <code>defend</code> scanned {rep.searched:,} tokens of the vocabulary in three clean contexts, "
-             f"verified the best candidates and the prompt log's ({e(str(lrep))}) in 12 held-out contexts against ordinary tokens, "
-             f"in {scan_s:.0f} s: {e(str(rep))}. "
-             + (f"It found {e(', '.join(map(repr, found)))}, "
-                + ("exactly the planted trigger; " if exact else f"not exactly the planted trigger {e(repr(atk.trigger))}; ")
-                + "the <b>SAU (blind)</b> row removes what it found with one SAU run and re-scans, "
-                "and the baselines are given the trigger it found.</p>" if found else
-             "Nothing was found, so nothing was removed.</p>")
-             + _png_html(scan_figure(scan, pipe.tokenizer, found, title=f"the {name} model: every scanned token's departure"),
-                         "departure of every scanned token"))
-    res["config"]["seconds"] = round(time.time() - t0, 1)
-    path = write_report(res, out, overwrite, headline=_headline(res["rows"], found, atk.trigger, scan_s),
-                        sections=[("The blind scan: finding the trigger", blind), ("Detection and localization", section)])
-    print(f"wrote the report to {path/'report.html'} (one page, figures inside; every number in results.json) in {time.time() - t0:.0f} s")
-    print("what each stage took: " + ", ".join(f"{k} {v:.0f} s" for k, v in took.items()))
-    return path
+# %% ../nbs/08_cli.ipynb #a0d1e009
+from .demo import DEMO_PROMPTS, DEMO_BASELINES, demo
+_all_ = ["DEMO_PROMPTS", "DEMO_BASELINES", "demo"]  # `sau_nb.cli`'s names before the demo had its own module
 
 # %% ../nbs/08_cli.ipynb #18819bfd
 def train_world_cmd(out:str, seed:int=0, n_images:int=16384, vae_steps:int=800, unet_steps:int=2000,

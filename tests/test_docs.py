@@ -320,10 +320,10 @@ def test_streams_as_a_reader_sees_them():
 def test_nbtest_starts_the_longest_first(tmp_path, monkeypatch):
     "With two workers the longest notebooks start first; results come back in the order nbdev_test gave the notebooks."
     monkeypatch.setattr(nbtest, "EXECUTED", tmp_path)  # no records: the typical seconds decide
-    files = [Path(f"nbs/{n}.ipynb") for n in ("00_core", "08_cli", "new_chapter", "04_unlearn")]
+    files = [Path(f"nbs/{n}.ipynb") for n in ("00_core", "08a_demo", "new_chapter", "04_unlearn")]
     started = []
     def serial(f, items, **kwargs): return [started.append(i.stem) or f(i) for i in items]
-    assert nbtest.longest_first(serial)(lambda p: p.stem.upper(), files) == ["00_CORE", "08_CLI", "NEW_CHAPTER", "04_UNLEARN"]
-    assert started == ["08_cli", "04_unlearn", "00_core", "new_chapter"]
+    assert nbtest.longest_first(serial)(lambda p: p.stem.upper(), files) == ["00_CORE", "08A_DEMO", "NEW_CHAPTER", "04_UNLEARN"]
+    assert started == ["04_unlearn", "08a_demo", "00_core", "new_chapter"]
     rec = tmp_path/"00_core.ipynb"; rec.write_text(json.dumps({"metadata": {nbtest.KEY: {"seconds": 5000.0}}}))
     assert nbtest.expected_seconds(files[0]) == 5000.0  # a recorded run wins

@@ -83,9 +83,10 @@ def test_nb(fn, skip_flags=None, force_flags=None, do_print=False, showerr=True,
     return res, t
 
 # Seconds each notebook took under test on a loaded 2-core host, 2026-12-06 (ci8's clean clone, and single runs after the module split
-# and chapter 08's smaller verdict reference; 04a's three: single runs of 2026-12-07 after 04a_defend was split in three): only an order.
+# and chapter 08's smaller verdict reference; 04a's three: single runs of 2026-12-07 after 04a_defend was split in three; 08's two: single
+# runs of 2026-12-07 after the demo got its own chapter, 93 s and 113 s, times 4 to the others' scale): only an order.
 # A notebook's own record in runs/executed/ wins; one not listed counts as quick.
-TYPICAL = {"08_cli": 807, "04_unlearn": 552, "index": 227, "03_detect": 217, "04a_defend": 130, "04a_blind_verdict": 58,
+TYPICAL = {"08_cli": 370, "08a_demo": 450, "04_unlearn": 552, "index": 227, "03_detect": 217, "04a_defend": 130, "04a_blind_verdict": 58,
            "04a_candidates_from_log": 29, "01_backdoors": 191,
            "07_stable_diffusion": 174, "01a_zoo": 140, "13_robustness": 115, "06_evaluate": 94, "04a_blind_scan": 83, "09_bad_inputs": 65,
            "05_baselines": 53}
