@@ -11,7 +11,7 @@ import numpy as np
 from .world import world_quality
 from .shapes import COLORS, IMAGE_SIZE, SHAPES, ShapeData, caption, foreground, heldout_prompts
 from .shapes import read_attributes, register_reader, render
-from .core import _check_attr, generate, to_uint8
+from .core import _check_attr, _old_paths, generate, to_uint8
 from .core import insert_trigger, trigger_positions
 
 
@@ -212,11 +212,4 @@ _all_ = ["ZOO", "SHIPS", "MULTI_ZOO", "LORA_ZOO", "ADAPTIVE_ZOO", "CONDITIONAL_Z
          "INJECT_CHECKPOINT", "UNET_LORA_TARGETS", "TE_LORA_TARGETS", "distractor_words", "leaning_words", "closed_form_edit",
          "inject_backdoor"]  # in `sau_nb.inject` (this chapter's injection); their names still import from here
 
-def __getattr__(name:str):
-    "Old import paths: what `sau_nb.inject` and `sau_nb.zoo` hold (loaded only when asked for: both import this module)."
-    if not name.startswith("__"):
-        import importlib
-        for other in ("sau_nb.inject", "sau_nb.zoo"):
-            mod = importlib.import_module(other)
-            if name in vars(mod): return vars(mod)[name]
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = _old_paths(__name__, ("sau_nb.inject", "sau_nb.zoo"))  # loaded only when asked for: both import this module

@@ -346,11 +346,15 @@ _all_ = ["PICKLE_SUFFIXES", "CHECKPOINT_FORMAT", "UNET_FIT", "LORA_FILE", "T_RAN
          "check_lora", "load_lora", "save_checkpoint", "load_checkpoint", "resume_state", "check_t_range", "draw_timesteps",
          "ClipJudge", "hub_clip", "random_clip", "clip_text_image", "clip_image_image"]
 
-def __getattr__(name:str):
-    "Old import paths: what moved to `sau_nb.files`, `sau_nb.checkpoints` and `sau_nb.judges` (loaded only when asked for)."
-    if not name.startswith("__"):
-        import importlib
-        for m in _MOVED:
-            mod = importlib.import_module(f"sau_nb.{m}")
-            if name in vars(mod): return vars(mod)[name]
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+def _old_paths(module:str, moved_to) -> callable:
+    "A module's `__getattr__` for old import paths: a name `module` lacks is looked up in `moved_to`'s modules, imported only when asked for."
+    def __getattr__(name:str):
+        if not name.startswith("__"):
+            import importlib
+            for other in moved_to:
+                mod = importlib.import_module(other)
+                if name in vars(mod): return vars(mod)[name]
+        raise AttributeError(f"module {module!r} has no attribute {name!r}")
+    return __getattr__
+
+__getattr__ = _old_paths(__name__, [f"sau_nb.{m}" for m in _MOVED])  # what moved to `sau_nb.files`, `.checkpoints`, `.judges`
