@@ -324,6 +324,6 @@ def test_nbtest_starts_the_longest_first(tmp_path, monkeypatch):
     started = []
     def serial(f, items, **kwargs): return [started.append(i.stem) or f(i) for i in items]
     assert nbtest.longest_first(serial)(lambda p: p.stem.upper(), files) == ["00_CORE", "08A_DEMO", "NEW_CHAPTER", "04_UNLEARN"]
-    assert started == ["04_unlearn", "08a_demo", "00_core", "new_chapter"]
+    assert started == ["08a_demo", "04_unlearn", "00_core", "new_chapter"]
     rec = tmp_path/"00_core.ipynb"; rec.write_text(json.dumps({"metadata": {nbtest.KEY: {"seconds": 5000.0}}}))
     assert nbtest.expected_seconds(files[0]) == 5000.0  # a recorded run wins

@@ -82,14 +82,11 @@ def test_nb(fn, skip_flags=None, force_flags=None, do_print=False, showerr=True,
     if do_print: print(f"- Completed {fn}")
     return res, t
 
-# Seconds each notebook took under test on a loaded 2-core host, 2026-12-06 (ci8's clean clone, and single runs after the module split
-# and chapter 08's smaller verdict reference; 04a's three: single runs of 2026-12-07 after 04a_defend was split in three; 08's two: single
-# runs of 2026-12-07 after the demo got its own chapter, 93 s and 113 s, times 4 to the others' scale): only an order.
-# A notebook's own record in runs/executed/ wins; one not listed counts as quick.
-TYPICAL = {"08_cli": 370, "08a_demo": 450, "04_unlearn": 552, "index": 227, "03_detect": 217, "04a_defend": 130, "04a_blind_verdict": 58,
-           "04a_candidates_from_log": 29, "01_backdoors": 191,
-           "07_stable_diffusion": 174, "01a_zoo": 140, "13_robustness": 115, "06_evaluate": 94, "04a_blind_scan": 83, "09_bad_inputs": 65,
-           "05_baselines": 53}
+# Seconds each notebook took under test in one clean-clone `make test` on this project's 2-core CPU, alone (ci27, 2026-12-07; those
+# of 10 s or more): only an order. A notebook's own record in runs/executed/ wins; one not listed counts as quick.
+TYPICAL = {"04a_defend": 135, "08a_demo": 126, "04_unlearn": 124, "08_cli": 94, "index": 74, "03_detect": 58, "01_backdoors": 51,
+           "13_robustness": 45, "04a_blind_verdict": 41, "07_stable_diffusion": 34, "01a_zoo": 28, "06_evaluate": 24,
+           "04a_candidates_from_log": 24, "04a_blind_scan": 20, "09_bad_inputs": 18, "05_baselines": 12, "02_attention": 11, "00_world": 10}
 
 def expected_seconds(fn:Path, folder:Path|None=None) -> float:
     "How long notebook `fn` is expected to take: its last recorded run in `folder` (any version), else `TYPICAL`, else 0."
