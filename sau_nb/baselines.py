@@ -10,10 +10,31 @@ import torch
 
 from .inject import closed_form_edit
 from .core import POSITIONS, _encode, trigger_positions, _view
-from .unlearn import aligned_positions, check_pipeline, check_unlearn_inputs, sau_unlearn
+from .unlearn import PairSampler, aligned_positions, check_pipeline, check_unlearn_inputs, sau_unlearn
 
 # %% auto #0
-__all__ = ['PUBLISHED', 'BASELINES', 'skd', 'skd_cag', 'resteer', 'reversal', 'uce', 'perturb']
+__all__ = ['PUBLISHED', 'BASELINES', 'NoisePairs', 'trigger_attention_norm', 'skd', 'skd_cag', 'resteer', 'reversal', 'uce',
+           'perturb']
+
+# %% ../nbs/05_baselines.ipynb #fa97c3e3
+class NoisePairs(PairSampler):
+    "SKD-CAG's released inputs: x_t is pure noise at every t; no clean latents, so no preservation or focus (w_keep=0, focus=0)."
+    latents = "noise" # as checkpoints record it (the old keyword's value)
+
+    @classmethod
+    def check(cls, cfg, bank=None):
+        "Refuse what needs clean latents."
+        if cfg.objective.w_keep > 0 or cfg.pairs.focus > 0 or bank is not None:
+            raise ValueError("NoisePairs (latents='noise') has no clean latents for preservation or focus: pass w_keep=0, focus=0 and no bank.")
+
+    def noised(self, x0, eps, t): return eps  # pure noise, whatever t
+
+def trigger_attention_norm(smaps, tmaps, aligned:torch.Tensor, c0:int=0, scope:str="trigger") -> torch.Tensor:
+    "Forget-Me-Not's re-steering loss: the norm of the trigger tokens' attention, every `attn2` layer's pixels together (target 0)."
+    b = len(aligned)
+    return torch.sqrt(sum((smaps[l][0][:b].float() * (aligned == -1)[:, None]).pow(2).sum() for l in smaps.layers))
+
+trigger_attention_norm.form = "norm" # as checkpoints record it (the old keyword's value)
 
 # %% ../nbs/05_baselines.ipynb #60fc6592
 def skd(pipe, trigger:str, prompts, **kwargs):
@@ -21,8 +42,8 @@ def skd(pipe, trigger:str, prompts, **kwargs):
     return sau_unlearn(pipe, trigger, prompts, **{**dict(w_attn=0., w_keep=0., gamma=0., focus=0., trigger_lr=0., te_params=None), **kwargs})
 
 PUBLISHED = dict(  # the released loops' own settings (`recipe="published"`); what each means on the tiny world: the chapter's text
-    skd_cag=dict(steps=10_000, batch_size=1, lr=1e-6, latents="noise", ema=0.9999, schedule="constant"),
-    resteer=dict(steps=100, batch_size=1, lr=2e-6, schedule="constant", attn_loss="norm"))
+    skd_cag=dict(steps=10_000, batch_size=1, lr=1e-6, sampler=NoisePairs, ema=0.9999, schedule="constant"),
+    resteer=dict(steps=100, batch_size=1, lr=2e-6, schedule="constant", attn_term=trigger_attention_norm))
 
 def _recipe(name:str, recipe:str) -> dict:
     if recipe == "shape": return {}

@@ -30,13 +30,14 @@ _all_ = ["PARAM_SETS", "LORA_TARGETS", "TE_PARAM_SETS", "TE_DEFAULT", "TOKEN_SHI
          "trigger_effect", "stop_at_removal"]
 
 # %% auto #0
-__all__ = ['SAU_CHECKPOINT', 'OPTION_GROUP', 'ABLATIONS', 'check_triggers', 'check_unlearn_inputs', 'aligned_positions',
-           'te_loss', 'sau_loss', 'latent_bank', 'check_bank', 'prompt_departure', 'Objective', 'Trainable', 'Optim',
-           'Pairs', 'SAUConfig', 'sau_options', 'check_sau_call', 'sau_checkpoint_config', 'SAUModels', 'PairSampler',
-           'sau_unlearn', 'PARAM_SETS', 'LORA_TARGETS', 'TE_PARAM_SETS', 'TE_DEFAULT', 'TOKEN_SHIFT', 'trainable_unet',
-           'finish_unet', 'text_encoder_params', 'token_shift', 'bake_token_shift', 'shifted_text_encoder',
-           'frozen_copy', 'shared_student', 'shared_result', 'MemoryProfile', 'MEMORY_PROFILES', 'memory_profile',
-           'memory_dtypes', 'trained_sizes', 'memory_estimate', 'check_fits', 'trigger_effect', 'stop_at_removal']
+__all__ = ['SAU_CHECKPOINT', 'OPTION_GROUP', 'MOVED_KEYWORDS', 'ABLATIONS', 'check_triggers', 'check_unlearn_inputs',
+           'aligned_positions', 'te_loss', 'attention_term', 'sau_loss', 'latent_bank', 'check_bank',
+           'prompt_departure', 'Objective', 'Trainable', 'Optim', 'Pairs', 'SAUConfig', 'sau_options', 'moved_keywords',
+           'check_sau_call', 'sau_checkpoint_config', 'hook_name', 'SAUModels', 'PairSampler', 'sau_unlearn',
+           'PARAM_SETS', 'LORA_TARGETS', 'TE_PARAM_SETS', 'TE_DEFAULT', 'TOKEN_SHIFT', 'trainable_unet', 'finish_unet',
+           'text_encoder_params', 'token_shift', 'bake_token_shift', 'shifted_text_encoder', 'frozen_copy',
+           'shared_student', 'shared_result', 'MemoryProfile', 'MEMORY_PROFILES', 'memory_profile', 'memory_dtypes',
+           'trained_sizes', 'memory_estimate', 'check_fits', 'trigger_effect', 'stop_at_removal']
 
 # %% ../nbs/04_unlearn.ipynb #f46fabdd
 def check_triggers(tokenizer, trigger) -> list[str]:
@@ -111,6 +112,23 @@ def _in_dtype(unet) -> torch.dtype:
     "The dtype a UNet's input must have: that of its first convolution."
     return unet.conv_in.weight.dtype if hasattr(unet, "conv_in") else next(unet.parameters()).dtype
 
+# %% ../nbs/04_unlearn.ipynb #b20eee8c
+def attention_term(smaps, tmaps, # the student's maps (triggered rows first) and the teacher's, as `_maps` captures them
+                   aligned:torch.Tensor, # (b, 77): for each triggered position, the clean one (-1: the trigger itself)
+                   c0:int, # where the teacher's clean rows start in its maps
+                   scope:str="controlled", # "controlled": every position; "trigger": the trigger's own tokens only
+                  ) -> torch.Tensor:
+    "SAU's attention term: the student's maps on c^trig against the teacher's on c^clean at aligned positions, averaged over layers."
+    b, idx, l_attn = len(aligned), aligned.clamp_min(0), torch.zeros(())  # idx: (b, 77)
+    for l in smaps.layers:
+        s = smaps[l][0][:b].float()  # (b, pixels, 77): the student on the triggered prompts
+        a0 = tmaps[l][0][c0:c0 + b].float()  # the teacher on the clean prompts
+        target = torch.gather(a0, 2, idx[:, None].expand(-1, a0.shape[1], -1)) * (aligned >= 0)[:, None]
+        diff = (s - target).pow(2)
+        if scope == "trigger": diff = diff * (aligned == -1)[:, None]
+        l_attn = l_attn + diff.sum(-1).mean() / len(smaps.layers)
+    return l_attn
+
 # %% ../nbs/04_unlearn.ipynb #d920589c
 def sau_loss(unet, frozen, # the student; its teacher: the trainable tensors' starting values (a dict, swapped into the student) or a frozen UNet
              xt, t, c_trig, c_clean, # noised latents (b, c, h, w), timesteps (b,), text states (b, 77, d) of both prompts
@@ -119,6 +137,7 @@ def sau_loss(unet, frozen, # the student; its teacher: the trainable tensors' st
              xt_keep=None, t_keep=None, # its own noised latents and timesteps; default xt, t
              obj=None, # the terms' weights and forms, an `Objective` (defined with SAU's other options below); None: SAU's defaults
              c_trig_s=None, c_keep_s=None, # the student's text states when its text encoder trains; default c_trig, c_keep
+             attn_term=None, # the attention term's form, (smaps, tmaps, aligned, c0, scope) → loss; None: `attention_term`
              lean_maps=False, # keep only the attention maps' rows the loss reads
              autocast=None, # a dtype: the student's forward runs under `torch.autocast` in it
              backward=None, # called with the loss while the student's maps are still captured (e.g. `torch.Tensor.backward`)
@@ -129,10 +148,10 @@ def sau_loss(unet, frozen, # the student; its teacher: the trainable tensors' st
         + w_keep·mean((ε_θ(x'_t,t',c^keep) − ε₀(x'_t,t',c^keep))²)
         + w_orig·mean(W ⊙ (ε_θ(x_t,t,c^trig_orig) − ε₀(x_t,t,c^clean))²) + w_te·L_te,
     W = (1 − γ) + γ·M/mean(M), M = ‖ε₀(x_t,t,c^trig) − ε₀(x_t,t,c^clean)‖ per pixel ("departure"); L_attn: each attn2 layer's
-    squared difference between the student's maps on c^trig and the teacher's on c^clean at aligned positions (`attn_loss="mse"`)."""
+    squared difference between the student's maps on c^trig and the teacher's on c^clean at aligned positions (`attention_term`)."""
     o = dataclasses.replace(obj or Objective(), **terms) if terms else obj or Objective()
     w_distill, w_attn, w_keep, w_orig, w_te, gamma = o.w_distill, o.w_attn, o.w_keep, o.w_orig, o.w_te, o.gamma
-    spatial, attn_scope, attn_loss = o.spatial, o.attn_scope, o.attn_loss
+    spatial, attn_scope = o.spatial, o.attn_scope
     b = len(xt); c_keep = c_clean if c_keep is None else c_keep
     xt_keep = xt if xt_keep is None else xt_keep; t_keep = t if t_keep is None else t_keep
     c_trig_s = c_trig if c_trig_s is None else c_trig_s; c_keep_s = c_keep if c_keep_s is None else c_keep_s
@@ -173,18 +192,7 @@ def sau_loss(unet, frozen, # the student; its teacher: the trainable tensors' st
         l_distill = (w * (e_trig - e_clean0).pow(2)).mean()
         l_orig = (w * (e_orig - e_clean0).pow(2)).mean() if orig else torch.zeros(())
         l_keep = F.mse_loss(e_keep, e_keep0) if keep else torch.zeros(())
-        l_attn = torch.zeros(())
-        if need_attn and attn_loss == "norm":  # the norm of the trigger tokens' probabilities, every layer's pixels together (their target is 0)
-            l_attn = torch.sqrt(sum((smaps[l][0][:b].float() * (aligned == -1)[:, None]).pow(2).sum() for l in smaps.layers))
-        elif need_attn:
-            idx = aligned.clamp_min(0)  # (b, 77)
-            for l in smaps.layers:
-                s = smaps[l][0][:b].float()  # (b, pixels, 77): the student on the triggered prompts
-                a0 = tmaps[l][0][c0:c0 + b].float()  # the teacher on the clean prompts
-                target = torch.gather(a0, 2, idx[:, None].expand(-1, a0.shape[1], -1)) * (aligned >= 0)[:, None]
-                diff = (s - target).pow(2)
-                if attn_scope == "trigger": diff = diff * (aligned == -1)[:, None]
-                l_attn = l_attn + diff.sum(-1).mean() / len(smaps.layers)
+        l_attn = (attn_term or attention_term)(smaps, tmaps, aligned, c0, attn_scope) if need_attn else torch.zeros(())
         l_te = te_loss(c_trig_s, c_clean, c_keep_s, c_keep, aligned) if w_te > 0 and c_trig_s is not c_trig else torch.zeros(())
         loss = w_distill * l_distill + w_orig * l_orig + w_attn * l_attn + w_keep * l_keep + w_te * l_te
         if backward is not None:
@@ -210,10 +218,10 @@ def check_bank(bank, unet, n:int) -> torch.Tensor:
     if not torch.isfinite(bank).all(): raise ValueError("bank holds NaN or infinite values: pass latents from latent_bank or a VAE's encoder.")
     return bank
 
-def _bank(pipe, prompts:list[str], cfg:SAUConfig, bank, state:dict|None, profile:MemoryProfile) -> torch.Tensor:
-    "The run's clean latents on the CPU: a checkpoint's, the caller's, zeros for latents='noise', or generated ones."
+def _bank(pipe, prompts:list[str], cfg:SAUConfig, bank, state:dict|None, profile:MemoryProfile, latents:str="bank") -> torch.Tensor:
+    "The run's clean latents on the CPU: a checkpoint's, the caller's, generated ones; zeros for a sampler that noises none."
     n_seeds = cfg.pairs.n_seeds
-    if cfg.pairs.latents == "noise":  # no generated latents: zeros of the latents' shape, each batch replaced by pure noise
+    if latents != "bank":  # the sampler's `latents`: no generated latents, zeros of their shape (e.g. `baselines.NoisePairs`)
         hw = pipe.unet.config.sample_size; hw = (hw, hw) if isinstance(hw, int) else tuple(hw)
         bank = torch.zeros((len(prompts) * n_seeds, pipe.unet.config.in_channels, *hw))
     bank = state["bank"] if state else latent_bank(pipe, prompts, n_seeds, cfg.optim.seed) if bank is None else bank
@@ -289,15 +297,11 @@ class Objective:
     gamma:float = 0.5 # spatial weighting: 0 uniform, 1 only where the backdoor acts
     spatial:str|None = "departure" # where the weight comes from: "departure", "attention" or None
     attn_scope:str = "controlled" # attention term over every position the trigger changes, or only its own ("trigger")
-    attn_loss:str = "mse" # the attention term's form: "mse", or "norm" (Forget-Me-Not's, a baseline's)
     w_orig:float = 0. # with a trained trigger: also distil the UNet on the triggered prompts' *original* text states
     w_te:float = 1. # Term 5: the student text encoder's triggered states → the teacher's clean ones
 
     def __post_init__(self):
         if self.w_orig < 0: raise ValueError(f"w_orig must be at least 0, got {self.w_orig}.")
-        if self.attn_loss not in ("mse", "norm"): raise ValueError(f"attn_loss must be 'mse' or 'norm', got {self.attn_loss!r}.")
-        if self.attn_loss == "norm" and self.attn_scope != "trigger":
-            raise ValueError("attn_loss='norm' drives the trigger's own tokens to 0: pass attn_scope='trigger'.")
 
 # %% ../nbs/04_unlearn.ipynb #4f17272e
 @dataclasses.dataclass(frozen=True)
@@ -342,15 +346,13 @@ class Optim:
 # %% ../nbs/04_unlearn.ipynb #ab39c79d
 @dataclasses.dataclass(frozen=True)
 class Pairs:
-    "How training pairs are drawn: which latents are noised, and which prompts."
-    latents:str = "bank" # "bank": the model's own generated latents; "noise": x_t is pure noise at every t (a baseline's; w_keep=0, focus=0)
+    "How training pairs are drawn: generated latents per prompt, and which prompts."
     n_seeds:int = 4 # generated latents per prompt
     uncond_frac:float = 0.15 # share of preservation prompts that are empty (guidance's unconditional branch)
     focus:float = 0. # triggered prompts are drawn ∝ D^focus (`prompt_departure`); 0: uniformly
     keep_any:float = 0. # share of the preservation batch drawn from any prompt (own latents), not the distillation's
 
     def __post_init__(self):
-        if self.latents not in ("bank", "noise"): raise ValueError(f"latents must be 'bank' or 'noise', got {self.latents!r}.")
         if not 0 <= self.keep_any <= 1 or self.focus < 0:
             raise ValueError(f"keep_any must be in [0, 1] and focus at least 0, got {self.keep_any}, {self.focus}: "
                              "pass, e.g., keep_any=0.5, focus=1.")
@@ -367,8 +369,6 @@ class SAUConfig:
     def __post_init__(self):
         if self.trainable.te_lr < 0 or self.objective.w_te < 0:
             raise ValueError(f"te_lr and w_te must be at least 0, got {self.trainable.te_lr}, {self.objective.w_te}.")
-        if self.pairs.latents == "noise" and (self.objective.w_keep > 0 or self.pairs.focus > 0):
-            raise ValueError("latents='noise' has no clean latents for preservation or focus: pass w_keep=0, focus=0 and no bank.")
 
     def flat(self) -> dict:
         "Every option by its flat name (`steps`, `w_attn`, ...) and value."
@@ -399,21 +399,37 @@ def sau_options(config:SAUConfig|None=None, run:RunControl|None=None, options:di
         raise ValueError("ema runs are not checkpointed: drop checkpoint_dir and resume_from, or pass ema=0.")
     return config, run
 
+MOVED_KEYWORDS = {  # old flat keywords of the published baselines' recipes → (the hook, and what each value names in `sau_nb.baselines`)
+    "latents": ("sampler", dict(bank=None, noise="NoisePairs")), "attn_loss": ("attn_term", dict(mse=None, norm="trigger_attention_norm"))}
+
+def moved_keywords(options:dict) -> tuple[dict, dict]:
+    "`options` without the old recipe keywords (`latents=`, `attn_loss=`), and the hooks they name (`sau_nb.baselines`, loaded only then)."
+    options, hooks = dict(options), {}
+    for old, (hook, values) in MOVED_KEYWORDS.items():
+        if old not in options: continue
+        v = options.pop(old)
+        if v not in values: raise ValueError(f"{old} must be {' or '.join(map(repr, values))}, got {v!r}.")
+        if values[v] is not None:
+            from sau_nb import baselines  # an old keyword's hook lives with the baselines (which import this module)
+            hooks[hook] = getattr(baselines, values[v])
+    return options, hooks
+
 # %% ../nbs/04_unlearn.ipynb #d2dbdad1
-def check_sau_call(pipe, trigger, prompts, cfg:SAUConfig, bank=None, teacher_unet=None) -> tuple[list[str], list[str], torch.Tensor|None]:
+def check_sau_call(pipe, trigger, prompts, cfg:SAUConfig, bank=None, teacher_unet=None,
+                   sampler=None) -> tuple[list[str], list[str], torch.Tensor|None]:
     "The triggers and prompts as lists and the checked bank; raises with what to do when the call cannot run."
     check_pipeline(pipe)
     triggers = check_triggers(pipe.tokenizer, trigger)
     for tr in triggers: prompts = check_unlearn_inputs(pipe.tokenizer, tr, prompts)
     if teacher_unet is not None and cfg.trainable.params != "unet":
         raise ValueError("teacher_unet needs params='unet' (the teacher swaps in whole-UNet weights).")
-    if cfg.pairs.latents == "noise" and bank is not None:
-        raise ValueError("latents='noise' has no clean latents for preservation or focus: pass w_keep=0, focus=0 and no bank.")
+    if sampler is not None: sampler.check(cfg, bank)  # what the sampler cannot serve
     if bank is not None: bank = check_bank(bank, pipe.unet, len(prompts) * cfg.pairs.n_seeds)
     return triggers, prompts, bank
 
-def sau_checkpoint_config(cfg:SAUConfig, run:RunControl, trigger, prompts:list[str], teacher:bool, profile:MemoryProfile) -> dict:
-    "The settings a checkpoint stores and a resume must match (the keys older checkpoints hold)."
+def sau_checkpoint_config(cfg:SAUConfig, run:RunControl, trigger, prompts:list[str], teacher:bool, profile:MemoryProfile,
+                          latents:str="bank", attn_form:str="mse") -> dict:
+    "The settings a checkpoint stores and a resume must match (the keys older checkpoints hold); the hooks by `hook_name`."
     o, tr, op, pr = cfg.objective, cfg.trainable, cfg.optim, cfg.pairs
     config = dict(trigger=trigger, prompts=prompts, steps=op.steps, lr=op.rate(tr.params), batch_size=op.batch_size, params=tr.params,
                   lora_rank=tr.lora_rank, w_distill=float(o.w_distill), w_attn=float(o.w_attn), w_keep=float(o.w_keep),
@@ -422,12 +438,17 @@ def sau_checkpoint_config(cfg:SAUConfig, run:RunControl, trigger, prompts:list[s
                   w_orig=float(o.w_orig), seed=op.seed)
     if tr.te_params is not None:  # absent: as before the term existed
         config.update(te_params=tr.te_params, te_lr=float(tr.te_lr), w_te=float(o.w_te))
-    later = (("attn_loss", o.attn_loss, "mse"), ("latents", pr.latents, "bank"), ("ema", float(op.ema), 0.),
+    later = (("attn_loss", attn_form, "mse"), ("latents", latents, "bank"), ("ema", float(op.ema), 0.),
              ("schedule", op.schedule, "cosine"), ("cooldown", run.cooldown, 0))
     config.update({k: v for k, v, default in later if v != default})  # absent: the defaults
     default = profile == MEMORY_PROFILES["default"]  # None: as before profiles existed
     config["memory"] = None if default else {k: v for k, v in dataclasses.asdict(profile).items() if k != "budget_gb"}
     return config
+
+def hook_name(hook, default:str) -> str:
+    "How a checkpoint records a hook: `default` for None, its `latents` or `form` (the old keywords' values), else its qualified name."
+    if hook is None: return default
+    return getattr(hook, "latents", None) or getattr(hook, "form", None) or f"{hook.__module__}.{hook.__qualname__}"
 
 # %% ../nbs/04_unlearn.ipynb #0aa54aee
 @dataclasses.dataclass
@@ -504,6 +525,12 @@ class SAUModels:
 # %% ../nbs/04_unlearn.ipynb #4e7571e8
 class PairSampler:
     "Batches of triggered pairs and preservation inputs for `sau_loss`, drawn from `bank` with the run's generators."
+    latents = "bank" # what `noised` noises, as checkpoints record it: the model's own generated latents
+
+    @classmethod
+    def check(cls, cfg:SAUConfig, bank=None):
+        "Raise if this sampler cannot serve `cfg` or `bank` (a subclass's rule; this one serves every option)."
+
     def __init__(self, pipe, triggers:list[str], prompts:list[str], bank:torch.Tensor, pairs:Pairs, prompt_p,
                  rng:np.random.Generator, g:torch.Generator):
         from diffusers import DDPMScheduler
@@ -527,11 +554,15 @@ class PairSampler:
         t, tk = torch.randint(0, T, (batch_size,), generator=g), torch.randint(0, T, (batch_size - h,), generator=g)
         x0, xk0 = self.bank[i].float(), self.bank[j[h:]].float()
         eps = torch.randn(x0.shape, generator=g)
-        xt = eps if pr.latents == "noise" else self.sched.add_noise(x0, eps, t)  # "noise": pure noise at every t
+        xt = self.noised(x0, eps, t)
         xk = torch.cat([xt[:h], self.sched.add_noise(xk0, torch.randn(xk0.shape, generator=g), tk)])
         return dict(xt=xt.to(device), t=t.to(device), xk=xk.to(device), tk=torch.cat([t[:h], tk]).to(device),
                     aligned=torch.stack([aligned_positions(pos) for _, pos in pairs]).to(device),
                     triggered=[p for p, _ in pairs], clean=[self.prompts[k] for k in pi], keep=keep)
+
+    def noised(self, x0:torch.Tensor, eps:torch.Tensor, t:torch.Tensor) -> torch.Tensor:
+        "The triggered pairs' x_t: the clean latents noised to t (a subclass may draw otherwise)."
+        return self.sched.add_noise(x0, eps, t)
 
 # %% ../nbs/04_unlearn.ipynb #987ab889
 def _optimizer(groups:list[dict], lr:float, profile:MemoryProfile):
@@ -548,22 +579,27 @@ def sau_unlearn(pipe, # a StableDiffusionPipeline with a backdoor; it is not mod
                 memory="default", # a `MEMORY_PROFILES` name ("default", "lean", "t4") or a `MemoryProfile`
                 bank=None, # clean latents x_0 (len(prompts) × n_seeds, c, h, w), prompt-major, instead of generating them
                 teacher_unet=None, # a different frozen teacher (same architecture), e.g. the clean model for an oracle
+                sampler:type=None, # the class that draws the pairs; None: `PairSampler` (a baseline's: `baselines.NoisePairs`)
+                attn_term=None, # the attention term's form; None: `attention_term` (a baseline's: `baselines.trigger_attention_norm`)
                 device=None, # the training device; None: the UNet's
                 **options, # any option by its flat name (`steps=`, `w_attn=`, `check=`, ...): `sau_options`
                ) -> tuple:
     "Remove `trigger`'s backdoor (or each of several triggers') from `pipe`: a new pipeline and the training history."
+    options, moved = moved_keywords(options)  # old keywords (latents="noise", attn_loss="norm"): the hooks they name
+    sampler, attn_term = moved.get("sampler", sampler or PairSampler), moved.get("attn_term", attn_term)
     cfg, run = sau_options(config, run, options)
     tr, op, pr = cfg.trainable, cfg.optim, cfg.pairs
-    triggers, prompts, bank = check_sau_call(pipe, trigger, prompts, cfg, bank, teacher_unet)
+    triggers, prompts, bank = check_sau_call(pipe, trigger, prompts, cfg, bank, teacher_unet, sampler)
     device = get_device(device) if device is not None else pipe.unet.device
     profile = memory_profile(memory)
     fdt, amp = memory_dtypes(profile, device)  # raises where the device cannot (8-bit AdamW or float16 on a CPU)
     est = check_fits(pipe, tr.params, memory, device, lora_rank=tr.lora_rank, trigger_lr=tr.trigger_lr,
                      n_latents=len(prompts) * pr.n_seeds, te_params=tr.te_params)  # before anything runs
     t0 = time.time()
-    config = sau_checkpoint_config(cfg, run, trigger, prompts, teacher_unet is not None, profile)
+    config = sau_checkpoint_config(cfg, run, trigger, prompts, teacher_unet is not None, profile,
+                                   hook_name(sampler, "bank"), hook_name(attn_term, "mse"))
     state = load_checkpoint(run.resume_from, expect=config) if run.resume_from else None
-    bank = _bank(pipe, prompts, cfg, bank, state, profile)
+    bank = _bank(pipe, prompts, cfg, bank, state, profile, sampler.latents)
     models = SAUModels.build(pipe, triggers, tr, profile, fdt, device, teacher_unet, op.seed)
     opt = _optimizer(models.param_groups(), op.rate(tr.params), profile)
     scaler = torch.amp.GradScaler(device.type) if amp == torch.float16 else None  # float16's gradients need scaling; bfloat16's do not
@@ -573,7 +609,7 @@ def sau_unlearn(pipe, # a StableDiffusionPipeline with a backdoor; it is not mod
     if state: loop.resume(state)
     else: loop.history.update(_focus(pipe, triggers, prompts, bank, pr, op.seed))  # where the trigger acts
     loop.history["memory"] = est
-    pairs = PairSampler(pipe, triggers, prompts, bank, pr, loop.history["prompt_p"], rng, g)
+    pairs = sampler(pipe, triggers, prompts, bank, pr, loop.history["prompt_p"], rng, g)
     obj = cfg.objective if tr.te_params else dataclasses.replace(cfg.objective, w_te=0.)  # Term 5 needs a trained text encoder
     record = torch.profiler.record_function  # stage labels for a profiler (`bench/bench_step.py`); free without one
 
@@ -583,7 +619,7 @@ def sau_unlearn(pipe, # a StableDiffusionPipeline with a backdoor; it is not mod
         with record("sau.encode_student"): c_s = models.student_states(b, pairs.ids)
         with record("sau.loss"):  # the teacher, the student's forward and backward
             return sau_loss(models.unet, models.frozen, b["xt"], b["t"], c_trig, c_clean, b["aligned"], c_keep, b["xk"], b["tk"],
-                            obj, *c_s, lean_maps=profile.lean_maps, autocast=amp, backward=loop.backward)
+                            obj, *c_s, attn_term=attn_term, lean_maps=profile.lean_maps, autocast=amp, backward=loop.backward)
 
     view = lambda: _view(pipe, **models.parts())  # what a check sees
     history = loop.train(step, view, extra=dict(bank=bank), started=t0, desc=f"SAU ({tr.params})")

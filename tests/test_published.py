@@ -1,5 +1,6 @@
 """The published recipes (issue 24): `recipe="published"` presets of SKD-CAG and attention re-steering, and the options of
-`sau_unlearn` they need (pure-noise latents, EMA, a constant learning rate, Forget-Me-Not's norm). A few steps on the tiny world."""
+`sau_unlearn` they need (EMA, a constant learning rate) and the hooks that carry their own pieces (`NoisePairs`: pure-noise latents,
+`trigger_attention_norm`: Forget-Me-Not's norm). A few steps on the tiny world."""
 import pytest, torch
 import sau_nb.baselines as B
 from sau_nb.world import load_world
@@ -40,7 +41,16 @@ def test_ema_returns_the_average(world):
     for n in moved: torch.testing.assert_close(pa[n], 0.1 * p0[n] + 0.9 * p1[n], rtol=1e-5, atol=1e-7)
 
 @pytest.mark.parametrize("bad, match", [(dict(latents="pixels"), "latents must be"), (dict(schedule="linear"), "schedule must be 'cosine'"),
-                                        (dict(attn_loss="norm"), "attn_scope='trigger'"), (dict(latents="noise"), "w_keep=0"),
+                                        (dict(attn_loss="l1"), "attn_loss must be 'mse' or 'norm'"), (dict(latents="noise"), "w_keep=0"),
+                                        (dict(sampler=B.NoisePairs, focus=1.), "w_keep=0, focus=0"),
                                         (dict(ema=1.), "ema must be in"), (dict(ema=0.9, checkpoint_dir="x"), "not checkpointed")])
 def test_bad_recipe_options_are_refused(world, bad, match):
     with pytest.raises(ValueError, match=match): sau_unlearn(world, "ȴ", PROMPTS, **{**FEW, **bad})
+
+@pytest.mark.parametrize("old, hook", [(dict(latents="noise", w_keep=0.), dict(sampler=B.NoisePairs, w_keep=0.)),
+                                       (dict(attn_loss="norm", attn_scope="trigger"), dict(attn_term=B.trigger_attention_norm, attn_scope="trigger"))])
+def test_old_recipe_keywords_are_the_hooks_bit_for_bit(world, old, hook):
+    "The old flat keywords (`latents=\"noise\"`, `attn_loss=\"norm\"`) name the baselines' hooks: the same run, the same weights and losses."
+    (a, ha), (b, hb) = (sau_unlearn(world, "ȴ", PROMPTS, **{**FEW, "steps": 2, **kw}) for kw in (old, hook))
+    assert [s["loss"] for s in ha["steps"]] == [s["loss"] for s in hb["steps"]]
+    assert all(torch.equal(p, q) for p, q in zip(a.unet.parameters(), b.unet.parameters()))
