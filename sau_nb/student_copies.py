@@ -122,8 +122,9 @@ def hide_answers(nb:dict) -> dict:
         if c["cell_type"] == "markdown": c["source"] = _ANSWER_SPAN.sub(ANSWER_NOTE, s)
         elif s.startswith(ANSWER_CELL): continue
         elif id(c) not in section:
+            to = re.match(r"#\|[ \t]*export[ \t]+(\w+)[ \t]*\n", s)  # a cell exported to another module (`#| export MODULE`): import from there
             for n in names if module else []:
-                new = _import_instead(s, n, module)
+                new = _import_instead(s, n, to.group(1) if to else module)
                 if new is not None: s = new; found.add(n)
             md_ = _skipped(s)
             if md_ is not None: c = dict(cell_type="markdown", metadata={}, source=md_)

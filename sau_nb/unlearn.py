@@ -4,18 +4,15 @@
 
 # %% ../nbs/04_unlearn.ipynb #a5734138
 from __future__ import annotations
-import contextlib, dataclasses, itertools, time
+import dataclasses, itertools, time
 import numpy as np
 import torch
-import torch.nn.functional as F
-from torch.func import functional_call
 
 from .core import check_pipeline, check_prompts, contains_ids, generate, get_device
-from .checkpoints import _cosine_lr, load_checkpoint, seeded
+from .checkpoints import load_checkpoint, seeded
 from .core import POSITIONS, _encode, _pad_ids, _view, check_trigger, trigger_positions
 from .checkpoints import T_RANGE, draw_timesteps
-from .attention import capture
-from .students import (TE_DEFAULT, TE_PARAM_SETS, TOKEN_SHIFT, bake_token_shift, check_params, finish_unet,
+from .students import (TE_DEFAULT, TE_PARAM_SETS, TOKEN_SHIFT, bake_token_shift, finish_unet,
                              frozen_copy, shared_result, shared_student, shifted_text_encoder, text_encoder_params,
                              token_shift, trainable_unet)
 from .students import LORA_TARGETS, PARAM_SETS, _te_trained  # noqa: F401 (moved to `sau_nb.students`; old import paths keep working)
@@ -23,21 +20,27 @@ from .training import RunControl, TrainLoop, _hold_interrupts  # noqa: F401 (`_h
 from .memory import MEMORY_PROFILES, MemoryProfile, _adamw8bit, check_fits, memory_dtypes, memory_profile
 from .memory import _frozen_dtype, _optimizer_bytes, memory_estimate, trained_sizes  # noqa: F401 (moved to `sau_nb.memory`)
 from .effect import stop_at_removal, trigger_effect  # noqa: F401 (in `sau_nb.effect`, taught below; old import paths keep working)
-# `from sau_nb.unlearn import *` still gives the names that moved to `sau_nb.students`, `sau_nb.memory` and `sau_nb.effect`:
+from .options import OPTION_GROUP, Objective, Optim, Pairs, SAUConfig, Trainable, moved_keywords, sau_options
+from .options import MOVED_KEYWORDS, _GROUPS  # noqa: F401 (in `sau_nb.options`, taught below; old import paths keep working)
+from .loss import attention_term, sau_loss, te_loss
+from .loss import _spatial_weight  # noqa: F401 (in `sau_nb.loss`; the lab copies before it import it from here)
+# `from sau_nb.unlearn import *` still gives the names taught here that live in `sau_nb.options`, `sau_nb.loss` and `sau_nb.effect`,
+# and those that moved to `sau_nb.students` and `sau_nb.memory`:
 _all_ = ["PARAM_SETS", "LORA_TARGETS", "TE_PARAM_SETS", "TE_DEFAULT", "TOKEN_SHIFT", "trainable_unet", "finish_unet",
          "text_encoder_params", "token_shift", "bake_token_shift", "shifted_text_encoder", "frozen_copy", "shared_student", "shared_result",
          "MemoryProfile", "MEMORY_PROFILES", "memory_profile", "memory_dtypes", "trained_sizes", "memory_estimate", "check_fits",
-         "trigger_effect", "stop_at_removal"]
+         "trigger_effect", "stop_at_removal", "Objective", "Trainable", "Optim", "Pairs", "SAUConfig", "OPTION_GROUP", "sau_options",
+         "MOVED_KEYWORDS", "moved_keywords", "te_loss", "attention_term", "sau_loss"]
 
 # %% auto #0
-__all__ = ['SAU_CHECKPOINT', 'OPTION_GROUP', 'MOVED_KEYWORDS', 'ABLATIONS', 'check_triggers', 'check_unlearn_inputs',
-           'aligned_positions', 'te_loss', 'attention_term', 'sau_loss', 'latent_bank', 'check_bank',
-           'prompt_departure', 'Objective', 'Trainable', 'Optim', 'Pairs', 'SAUConfig', 'sau_options', 'moved_keywords',
-           'check_sau_call', 'sau_checkpoint_config', 'hook_name', 'SAUModels', 'PairSampler', 'sau_unlearn',
-           'PARAM_SETS', 'LORA_TARGETS', 'TE_PARAM_SETS', 'TE_DEFAULT', 'TOKEN_SHIFT', 'trainable_unet', 'finish_unet',
-           'text_encoder_params', 'token_shift', 'bake_token_shift', 'shifted_text_encoder', 'frozen_copy',
-           'shared_student', 'shared_result', 'MemoryProfile', 'MEMORY_PROFILES', 'memory_profile', 'memory_dtypes',
-           'trained_sizes', 'memory_estimate', 'check_fits', 'trigger_effect', 'stop_at_removal']
+__all__ = ['SAU_CHECKPOINT', 'ABLATIONS', 'check_triggers', 'check_unlearn_inputs', 'aligned_positions', 'latent_bank',
+           'check_bank', 'prompt_departure', 'check_sau_call', 'sau_checkpoint_config', 'hook_name', 'SAUModels',
+           'PairSampler', 'sau_unlearn', 'PARAM_SETS', 'LORA_TARGETS', 'TE_PARAM_SETS', 'TE_DEFAULT', 'TOKEN_SHIFT',
+           'trainable_unet', 'finish_unet', 'text_encoder_params', 'token_shift', 'bake_token_shift',
+           'shifted_text_encoder', 'frozen_copy', 'shared_student', 'shared_result', 'MemoryProfile', 'MEMORY_PROFILES',
+           'memory_profile', 'memory_dtypes', 'trained_sizes', 'memory_estimate', 'check_fits', 'trigger_effect',
+           'stop_at_removal', 'Objective', 'Trainable', 'Optim', 'Pairs', 'SAUConfig', 'OPTION_GROUP', 'sau_options',
+           'MOVED_KEYWORDS', 'moved_keywords', 'te_loss', 'attention_term', 'sau_loss']
 
 # %% ../nbs/04_unlearn.ipynb #f46fabdd
 def check_triggers(tokenizer, trigger) -> list[str]:
@@ -74,131 +77,6 @@ def aligned_positions(positions:list[int], n:int=77) -> torch.Tensor:
     p, m = positions[0], len(positions)
     j = torch.arange(n)
     return torch.where(j < p, j, torch.where(j < p + m, torch.full_like(j, -1), j - m))
-
-# %% ../nbs/04_unlearn.ipynb #a58b75a5
-def te_loss(c_trig_s, c_clean, # the student's states of the triggered prompts; the teacher's of the clean ones
-            c_keep_s, c_keep, # the student's and the teacher's states of the preservation prompts
-            aligned:torch.Tensor, # (b, 77): for each triggered position, the clean one (-1: the trigger itself)
-           ) -> torch.Tensor:
-    "The text-encoder term: triggered states toward the clean prompt's at the aligned positions, preservation states kept."
-    idx = aligned.clamp_min(0)[..., None].expand(-1, -1, c_clean.shape[-1])  # (b, 77, d)
-    m = (aligned >= 0)[..., None].float()  # the trigger's own positions have no clean counterpart
-    l_trig = ((c_trig_s.float() - torch.gather(c_clean.float(), 1, idx)).pow(2) * m).sum() / (m.sum() * c_clean.shape[-1])
-    return l_trig + F.mse_loss(c_keep_s.float(), c_keep.float())
-
-
-# %% ../nbs/04_unlearn.ipynb #eff7693f
-def _spatial_weight(m:torch.Tensor, gamma:float) -> torch.Tensor:
-    "W = (1 − γ) + γ·M/mean(M), per sample; m: (batch, h, w)."
-    return (1 - gamma) + gamma * m / m.flatten(1).mean(1).clamp_min(1e-8)[:, None, None]
-
-# %% ../nbs/04_unlearn.ipynb #d53834af
-@contextlib.contextmanager
-def _maps(unet, rows:slice|None=None, keep_grad:bool=False):
-    "`capture` of every `attn2` layer's first call (a checkpointed backward's recomputation records nothing); `rows`: only these."
-    with capture(unet, keep_grad=keep_grad, steps=(0,)) as maps:
-        if rows is not None:
-            for p in maps.processors.values(): p.record = lambda name, probs, rec=maps.record: rec(name, probs[rows])  # (rows, heads, pixels, 77)
-        yield maps
-
-# %% ../nbs/04_unlearn.ipynb #1313c8cf
-def _same_rows(xt, t, c, xk, tk, ck) -> torch.Tensor:
-    "Which preservation rows (xk, tk, ck) equal the clean rows (xt, t, c) exactly: (b_keep,) bool; the teacher's clean output serves those."
-    if xk.shape != xt.shape or tk.shape != t.shape or ck.shape != c.shape: return torch.zeros(len(xk), dtype=torch.bool, device=xk.device)
-    return (tk == t) & (xk == xt).flatten(1).all(1) & (ck == c).flatten(1).all(1)
-
-# %% ../nbs/04_unlearn.ipynb #a0ffd3fe
-def _in_dtype(unet) -> torch.dtype:
-    "The dtype a UNet's input must have: that of its first convolution."
-    return unet.conv_in.weight.dtype if hasattr(unet, "conv_in") else next(unet.parameters()).dtype
-
-# %% ../nbs/04_unlearn.ipynb #b20eee8c
-def attention_term(smaps, tmaps, # the student's maps (triggered rows first) and the teacher's, as `_maps` captures them
-                   aligned:torch.Tensor, # (b, 77): for each triggered position, the clean one (-1: the trigger itself)
-                   c0:int, # where the teacher's clean rows start in its maps
-                   scope:str="controlled", # "controlled": every position; "trigger": the trigger's own tokens only
-                  ) -> torch.Tensor:
-    "SAU's attention term: the student's maps on c^trig against the teacher's on c^clean at aligned positions, averaged over layers."
-    b, idx, l_attn = len(aligned), aligned.clamp_min(0), torch.zeros(())  # idx: (b, 77)
-    for l in smaps.layers:
-        s = smaps[l][0][:b].float()  # (b, pixels, 77): the student on the triggered prompts
-        a0 = tmaps[l][0][c0:c0 + b].float()  # the teacher on the clean prompts
-        target = torch.gather(a0, 2, idx[:, None].expand(-1, a0.shape[1], -1)) * (aligned >= 0)[:, None]
-        diff = (s - target).pow(2)
-        if scope == "trigger": diff = diff * (aligned == -1)[:, None]
-        l_attn = l_attn + diff.sum(-1).mean() / len(smaps.layers)
-    return l_attn
-
-# %% ../nbs/04_unlearn.ipynb #d920589c
-def sau_loss(unet, frozen, # the student; its teacher: the trainable tensors' starting values (a dict, swapped into the student) or a frozen UNet
-             xt, t, c_trig, c_clean, # noised latents (b, c, h, w), timesteps (b,), text states (b, 77, d) of both prompts
-             aligned:torch.Tensor, # (b, 77): for each triggered position, the clean one (-1: the trigger itself)
-             c_keep=None, # text states for the preservation term; default c_clean
-             xt_keep=None, t_keep=None, # its own noised latents and timesteps; default xt, t
-             obj=None, # the terms' weights and forms, an `Objective` (defined with SAU's other options below); None: SAU's defaults
-             c_trig_s=None, c_keep_s=None, # the student's text states when its text encoder trains; default c_trig, c_keep
-             attn_term=None, # the attention term's form, (smaps, tmaps, aligned, c0, scope) → loss; None: `attention_term`
-             lean_maps=False, # keep only the attention maps' rows the loss reads
-             autocast=None, # a dtype: the student's forward runs under `torch.autocast` in it
-             backward=None, # called with the loss while the student's maps are still captured (e.g. `torch.Tensor.backward`)
-             **terms, # `Objective` fields to change for this call, e.g. spatial="attention"
-            ) -> tuple[torch.Tensor, dict]:
-    """The SAU objective for one batch, and its terms (a dict of floats):
-    L = w_distill·mean(W ⊙ (ε_θ(x_t,t,c^trig) − ε₀(x_t,t,c^clean))²) + w_attn·L_attn
-        + w_keep·mean((ε_θ(x'_t,t',c^keep) − ε₀(x'_t,t',c^keep))²)
-        + w_orig·mean(W ⊙ (ε_θ(x_t,t,c^trig_orig) − ε₀(x_t,t,c^clean))²) + w_te·L_te,
-    W = (1 − γ) + γ·M/mean(M), M = ‖ε₀(x_t,t,c^trig) − ε₀(x_t,t,c^clean)‖ per pixel ("departure"); L_attn: each attn2 layer's
-    squared difference between the student's maps on c^trig and the teacher's on c^clean at aligned positions (`attention_term`)."""
-    o = dataclasses.replace(obj or Objective(), **terms) if terms else obj or Objective()
-    w_distill, w_attn, w_keep, w_orig, w_te, gamma = o.w_distill, o.w_attn, o.w_keep, o.w_orig, o.w_te, o.gamma
-    spatial, attn_scope = o.spatial, o.attn_scope
-    b = len(xt); c_keep = c_clean if c_keep is None else c_keep
-    xt_keep = xt if xt_keep is None else xt_keep; t_keep = t if t_keep is None else t_keep
-    c_trig_s = c_trig if c_trig_s is None else c_trig_s; c_keep_s = c_keep if c_keep_s is None else c_keep_s
-    need_attn, keep = w_attn > 0, w_keep > 0  # a term with weight 0 costs nothing
-    orig = w_orig > 0 and c_trig_s is not c_trig  # without a second text encoder the two paths are one
-    own_map = spatial == "attention" and need_attn  # the spatial weight reads the teacher's maps of the triggered rows
-    t_rows = (slice(0, 2 * b) if own_map else slice(b, 2 * b)) if lean_maps else None  # the teacher's rows the loss reads
-    c0 = 0 if lean_maps and not own_map else b  # where the teacher's clean rows start in its maps
-    teacher = frozen if isinstance(frozen, torch.nn.Module) else unet
-    with torch.no_grad(), torch.profiler.record_function("sau.teacher_unet"):
-        ctx = _maps(teacher, t_rows) if need_attn else contextlib.nullcontext()
-        same = _same_rows(xt, t, c_clean, xt_keep, t_keep, c_keep) if keep else None  # preservation rows that are clean rows
-        new = ~same if keep else None  # only these need their own teacher pass
-        with ctx as tmaps:  # the teacher: triggered, clean (and the new preservation) inputs at once
-            x, tt, c = [xt, xt] + [xt_keep[new]] * keep, [t, t] + [t_keep[new]] * keep, [c_trig, c_clean] + [c_keep[new]] * keep
-            dt = _in_dtype(teacher)
-            args, kw = (torch.cat(x).to(dt), torch.cat(tt)), dict(encoder_hidden_states=torch.cat(c).to(dt))
-            ref = (teacher(*args, **kw) if teacher is frozen else functional_call(unet, frozen, args, kw)).sample.float()
-        e_trig0, e_clean0, e_keep0 = ref[:b], ref[b:2*b], ref[2*b:]
-        if keep and same.any():  # (b_keep, c, h, w): the clean rows' output where the inputs are the same
-            e_keep0 = ref.new_empty((len(xt_keep),) + ref.shape[1:]).index_copy_(0, new.nonzero()[:, 0], e_keep0)
-            e_keep0[same] = e_clean0[same]
-    amp = torch.autocast(xt.device.type, dtype=autocast) if autocast is not None else contextlib.nullcontext()
-    with (_maps(unet, slice(0, b) if lean_maps else None, keep_grad=True) if need_attn else contextlib.nullcontext()) as smaps:
-        x, tt, c = [xt] * (1 + orig) + [xt_keep] * keep, [t] * (1 + orig) + [t_keep] * keep, [c_trig_s] + [c_trig] * orig + [c_keep_s] * keep
-        dt = _in_dtype(unet)
-        with amp, torch.profiler.record_function("sau.student_forward"):
-            out = unet(torch.cat(x).to(dt), torch.cat(tt), encoder_hidden_states=torch.cat(c).to(dt)).sample.float()
-        e_trig, e_orig, e_keep = out[:b], out[b:2*b] if orig else None, out[(1 + orig) * b:]
-        if spatial == "departure": m = (e_trig0 - e_clean0).norm(dim=1)
-        elif own_map:
-            own = aligned == -1  # (b, 77)
-            m = sum(F.interpolate((tmaps[l][0][:b].float() * own[:, None]).sum(-1).unflatten(-1, tmaps.hw(l))[:, None],
-                                  size=xt.shape[-2:], mode="bilinear")[:, 0] for l in tmaps.layers)
-        elif spatial in (None, "none"): m = torch.ones_like(xt[:, 0])
-        else: raise ValueError(f"spatial must be 'departure', 'attention' (needs w_attn > 0) or None, got {spatial!r}.")
-        w = _spatial_weight(m, gamma)[:, None]
-        l_distill = (w * (e_trig - e_clean0).pow(2)).mean()
-        l_orig = (w * (e_orig - e_clean0).pow(2)).mean() if orig else torch.zeros(())
-        l_keep = F.mse_loss(e_keep, e_keep0) if keep else torch.zeros(())
-        l_attn = (attn_term or attention_term)(smaps, tmaps, aligned, c0, attn_scope) if need_attn else torch.zeros(())
-        l_te = te_loss(c_trig_s, c_clean, c_keep_s, c_keep, aligned) if w_te > 0 and c_trig_s is not c_trig else torch.zeros(())
-        loss = w_distill * l_distill + w_orig * l_orig + w_attn * l_attn + w_keep * l_keep + w_te * l_te
-        if backward is not None:
-            # inside the capture: a checkpointed student recomputes through the same processors
-            with torch.profiler.record_function("sau.backward"): backward(loss)
-    return loss, dict(loss=loss.item(), distill=l_distill.item(), orig=l_orig.item(), attn=l_attn.item(), keep=l_keep.item(), te=l_te.item())
 
 # %% ../nbs/04_unlearn.ipynb #91fed409
 SAU_CHECKPOINT = "sau_checkpoint.pt"  # the file `sau_unlearn(checkpoint_dir=...)` writes
@@ -286,133 +164,6 @@ def _focus(pipe, triggers:list[str], prompts:list[str], bank:torch.Tensor, pairs
     if not pairs.focus: return dict(departure=None, prompt_p=_focus_weights(torch.zeros(len(prompts)), 0.).tolist())
     d = torch.stack([prompt_departure(pipe, tr, prompts, bank, pairs.n_seeds, seed) for tr in triggers]).mean(0)
     return dict(departure=d.tolist(), prompt_p=_focus_weights(d, pairs.focus).tolist())
-
-# %% ../nbs/04_unlearn.ipynb #7cd84914
-@dataclasses.dataclass(frozen=True)
-class Objective:
-    "SAU's loss: the terms' weights (0 turns a term off) and forms; what `sau_loss` reads."
-    w_distill:float = 10. # Term 1: triggered prompt → the teacher's clean prediction
-    w_attn:float = 1. # Term 2: the trigger's cross-attention → the clean prompt's
-    w_keep:float = 10. # Term 3: preservation on clean and empty prompts
-    gamma:float = 0.5 # spatial weighting: 0 uniform, 1 only where the backdoor acts
-    spatial:str|None = "departure" # where the weight comes from: "departure", "attention" or None
-    attn_scope:str = "controlled" # attention term over every position the trigger changes, or only its own ("trigger")
-    w_orig:float = 0. # with a trained trigger: also distil the UNet on the triggered prompts' *original* text states
-    w_te:float = 1. # Term 5: the student text encoder's triggered states → the teacher's clean ones
-
-    def __post_init__(self):
-        if self.w_orig < 0: raise ValueError(f"w_orig must be at least 0, got {self.w_orig}.")
-
-# %% ../nbs/04_unlearn.ipynb #4f17272e
-@dataclasses.dataclass(frozen=True)
-class Trainable:
-    "What trains: the UNet's parameter set, the trigger's own embedding rows, the text encoder's parameters."
-    params:str = "unet" # "unet", "lora" or "attn2_kv" (`PARAM_SETS`)
-    lora_rank:int = 4
-    trigger_lr:float = 1e-2 # the trigger tokens' embedding rows' learning rate (0 with te_params=None: the text encoder stays)
-    te_params:str|None = TE_DEFAULT # the text encoder's parameters that train besides those rows: "all", "last" or None
-    te_lr:float = 1e-3 # their learning rate
-
-    def __post_init__(self):
-        check_params(self.params)
-        if self.trigger_lr < 0: raise ValueError(f"trigger_lr must be at least 0 (0 leaves the text encoder alone), got {self.trigger_lr}.")
-        if self.te_params not in TE_PARAM_SETS: raise ValueError(f"te_params must be one of {TE_PARAM_SETS}, got {self.te_params!r}.")
-
-# %% ../nbs/04_unlearn.ipynb #a98809d7
-@dataclasses.dataclass(frozen=True)
-class Optim:
-    "The optimizer and its schedule: steps, batch, learning rate, an optional average of the weights, the seed."
-    steps:int = 200
-    lr:float|None = None # None: 5e-4 for params="unet", 1e-3 for "lora" and "attn2_kv"; 0 is a choice (only the trigger's rows move)
-    batch_size:int = 16
-    schedule:str = "cosine" # "cosine" (warm-up, then decay to 0 at `steps`) or "constant" (the published loops')
-    ema:float = 0. # > 0: the result is an exponential moving average of the trained tensors (`EMA`)
-    seed:int = 0
-
-    def __post_init__(self):
-        if self.steps < 1 or self.batch_size < 1: raise ValueError("steps and batch_size must be at least 1.")
-        if self.lr is not None and self.lr < 0: raise ValueError(f"lr must be at least 0, got {self.lr}.")
-        if self.schedule not in ("cosine", "constant"): raise ValueError(f"schedule must be 'cosine' or 'constant', got {self.schedule!r}.")
-        if not 0 <= self.ema < 1: raise ValueError(f"ema must be in [0, 1) (0: off), got {self.ema}: e.g. ema=0.9999.")
-
-    def rate(self, params:str) -> float:
-        "The UNet's learning rate: `lr`, or the default for `params`."
-        return (5e-4 if params == "unet" else 1e-3) if self.lr is None else self.lr
-
-    def lr_factor(self, s:int) -> float:
-        "The learning rate's factor at step s: a warm-up, then a cosine to 0 at `steps`; or 1 (constant)."
-        return _cosine_lr(s, self.steps, warmup=min(20, self.steps // 10 + 1)) if self.schedule == "cosine" else 1.
-
-# %% ../nbs/04_unlearn.ipynb #ab39c79d
-@dataclasses.dataclass(frozen=True)
-class Pairs:
-    "How training pairs are drawn: generated latents per prompt, and which prompts."
-    n_seeds:int = 4 # generated latents per prompt
-    uncond_frac:float = 0.15 # share of preservation prompts that are empty (guidance's unconditional branch)
-    focus:float = 0. # triggered prompts are drawn ∝ D^focus (`prompt_departure`); 0: uniformly
-    keep_any:float = 0. # share of the preservation batch drawn from any prompt (own latents), not the distillation's
-
-    def __post_init__(self):
-        if not 0 <= self.keep_any <= 1 or self.focus < 0:
-            raise ValueError(f"keep_any must be in [0, 1] and focus at least 0, got {self.keep_any}, {self.focus}: "
-                             "pass, e.g., keep_any=0.5, focus=1.")
-
-# %% ../nbs/04_unlearn.ipynb #88667641
-@dataclasses.dataclass(frozen=True)
-class SAUConfig:
-    "All of SAU's own options: one of each group."
-    objective:Objective = Objective()
-    trainable:Trainable = Trainable()
-    optim:Optim = Optim()
-    pairs:Pairs = Pairs()
-
-    def __post_init__(self):
-        if self.trainable.te_lr < 0 or self.objective.w_te < 0:
-            raise ValueError(f"te_lr and w_te must be at least 0, got {self.trainable.te_lr}, {self.objective.w_te}.")
-
-    def flat(self) -> dict:
-        "Every option by its flat name (`steps`, `w_attn`, ...) and value."
-        return {n: getattr(getattr(self, k), n) for n, k in OPTION_GROUP.items()}
-
-    def replace(self, **flat) -> SAUConfig:
-        "A copy with flat options (`steps=`, `w_attn=`, ...) routed to their groups; an unknown name raises, listing the valid ones."
-        bad = sorted(set(flat) - set(OPTION_GROUP))
-        if bad: raise TypeError(f"Unknown SAU option(s) {', '.join(bad)}: valid ones are {', '.join(OPTION_GROUP)}, "
-                                f"and the run's {', '.join(f.name for f in dataclasses.fields(RunControl))}.")
-        groups = {k: {n: v for n, v in flat.items() if OPTION_GROUP[n] == k} for k in _GROUPS}
-        return dataclasses.replace(self, **{k: dataclasses.replace(getattr(self, k), **kw) for k, kw in groups.items() if kw})
-
-# %% ../nbs/04_unlearn.ipynb #ac223803
-_GROUPS = dict(objective=Objective, trainable=Trainable, optim=Optim, pairs=Pairs)
-OPTION_GROUP = {f.name: k for k, cls in _GROUPS.items() for f in dataclasses.fields(cls)}  # flat option name → its group
-
-# %% ../nbs/04_unlearn.ipynb #10b19424
-def sau_options(config:SAUConfig|None=None, run:RunControl|None=None, options:dict|None=None) -> tuple[SAUConfig, RunControl]:
-    "`config` and `run` with flat keywords (`steps=`, `check=`, ...) applied: `sau_unlearn`'s options, as the groups hold them."
-    if config is not None and not isinstance(config, SAUConfig):
-        raise TypeError(f"config must be a SAUConfig or None, got {type(config).__name__}: pass options such as steps= by keyword.")
-    run_names = {f.name for f in dataclasses.fields(RunControl)}
-    flat = dict(options or {})
-    run_kw = {k: flat.pop(k) for k in list(flat) if k in run_names}
-    config, run = (config or SAUConfig()).replace(**flat), dataclasses.replace(run or RunControl(), **run_kw)
-    if config.optim.ema and (run.checkpoint_dir or run.resume_from):
-        raise ValueError("ema runs are not checkpointed: drop checkpoint_dir and resume_from, or pass ema=0.")
-    return config, run
-
-MOVED_KEYWORDS = {  # old flat keywords of the published baselines' recipes → (the hook, and what each value names in `sau_nb.baselines`)
-    "latents": ("sampler", dict(bank=None, noise="NoisePairs")), "attn_loss": ("attn_term", dict(mse=None, norm="trigger_attention_norm"))}
-
-def moved_keywords(options:dict) -> tuple[dict, dict]:
-    "`options` without the old recipe keywords (`latents=`, `attn_loss=`), and the hooks they name (`sau_nb.baselines`, loaded only then)."
-    options, hooks = dict(options), {}
-    for old, (hook, values) in MOVED_KEYWORDS.items():
-        if old not in options: continue
-        v = options.pop(old)
-        if v not in values: raise ValueError(f"{old} must be {' or '.join(map(repr, values))}, got {v!r}.")
-        if values[v] is not None:
-            from sau_nb import baselines  # an old keyword's hook lives with the baselines (which import this module)
-            hooks[hook] = getattr(baselines, values[v])
-    return options, hooks
 
 # %% ../nbs/04_unlearn.ipynb #d2dbdad1
 def check_sau_call(pipe, trigger, prompts, cfg:SAUConfig, bank=None, teacher_unet=None,

@@ -17,7 +17,7 @@ def references() -> dict:
     from sau_nb.backdoors import PixelAttack
     from sau_nb.attention import region_share
     from sau_nb.detect import prf
-    from sau_nb.unlearn import _spatial_weight
+    from sau_nb.loss import _spatial_weight
     from sau_nb.clip_judge import kid
     sched = L._sd_scheduler()
     return dict(
