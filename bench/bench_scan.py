@@ -123,7 +123,7 @@ elif a.log:  # a log of held-out prompts: each eligible one with a planted trigg
     from sau_nb.world import heldout_prompts
     from sau_nb.core import POSITIONS, insert_trigger
     from sau_nb.detect import Detector, prf
-    from sau_nb.defend import triggers_from_log, flag_by_trigger
+    from sau_nb.promptlog import triggers_from_log, flag_by_trigger
     held = heldout_prompts(); k = 0; poisoned = []
     for atk in attacks:
         for p in held:

@@ -39,7 +39,8 @@ def small_rows(tokens: int, sau_steps: int, latent: int = 8, seed: int = 0) -> d
     import numpy as np, torch
     from sau_nb.sd import sd_pipeline, count_rows, SD_PROMPTS
     from sau_nb.scan import domain_tokens
-    from sau_nb.defend import scan_model, clean_drift
+    from sau_nb.verdict import scan_model
+    from sau_nb.defend import clean_drift
     from sau_nb.effect import trigger_effect
     from sau_nb.unlearn import sau_unlearn
     pipe = sd_pipeline("small", seed=1)
@@ -76,7 +77,7 @@ def random_contexts(pipe, prompts, px: int, seed: int = 0):
     "`Contexts` with the candidate after the start token, random latents and SD's mid timestep: what the scan's cost depends on, not its findings."
     import torch
     from sau_nb.core import _pad_ids
-    from sau_nb.defend import Contexts
+    from sau_nb.scan import Contexts
     g, h = torch.Generator().manual_seed(seed), px // 8
     K = len(prompts)
     xt, eps = (torch.randn(K, 4, h, h, generator=g, dtype=pipe.unet.dtype) for _ in range(2))
@@ -89,7 +90,7 @@ def cpu_stage(px_list, first_tokens: int, exact_tokens: int, time_px: int) -> di
     import torch
     from torch.utils.flop_counter import FlopCounterMode
     from sau_nb.sd import sd_pipeline, SD_PROMPTS
-    from sau_nb.defend import cross_queries, attention_departure, token_departure
+    from sau_nb.scan import cross_queries, attention_departure, token_departure
     t0 = time.time(); pipe = sd_pipeline("sd15", device="cpu", dtype=torch.float32); build = time.time() - t0
     ids = torch.arange(1000, 1000 + max(first_tokens, exact_tokens))
     out = dict(build_s=round(build, 1), first={}, exact={})

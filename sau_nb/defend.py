@@ -12,16 +12,10 @@ from .unlearn import sau_unlearn
 from .scan import scan_contexts
 from .verdict import ScanReport, check_clean_prompts, scan_model
 from .promptlog import LogReport, phrases_from_log, triggers_from_log
-from .scan import (  # noqa: F401 (moved to `sau_nb.scan`; old import paths keep working)
-    Contexts, insert_ids, token_departure, departure_vectors, keep_queries, CrossQueries, cross_queries, attention_departure, peak_score,
-    domain_tokens, robust_z, TokenScan, check_vocabulary, scan_tokens, as_text, ordinary_sequences, extend_tokens, pair_tokens,
-    best_sequence)
-from .verdict import (  # noqa: F401 (moved to `sau_nb.verdict`; old import paths keep working)
-    MIN_PROMPTS, Z_THRESHOLD, LOW_T_RANGE, Z_THRESHOLD_LOW, Q_CONTEXTS, SUBSET_MARGIN, PHRASE_MARGIN, Q_PHRASE, N_PHRASE, N_PHRASE_REF,
-    MIN_SUBSET, TRIGGER_RATIO, SAME_BACKDOOR, z_threshold, column_z, context_z, verdict_score, context_groups, subset_score, word_ends,
-    split_words, part_departures, synergy, position_score, verify, phrase_evidence, minimal_triggers, group_backdoors, scan_figure)
-from .promptlog import flag_by_trigger, log_ngrams  # noqa: F401 (moved to `sau_nb.promptlog`; old import paths keep working)
-# `from sau_nb.defend import *` still gives the names that moved to `sau_nb.scan`, `sau_nb.verdict` and `sau_nb.promptlog`:
+from .core import _old_paths
+# Old import paths: what moved to `sau_nb.scan`, `sau_nb.verdict` and `sau_nb.promptlog` is looked up there when asked for, and
+# `from sau_nb.defend import *` still gives it:
+__getattr__ = _old_paths(__name__, ("sau_nb.scan", "sau_nb.verdict", "sau_nb.promptlog"))
 _all_ = ['Contexts', 'scan_contexts', 'insert_ids', 'token_departure', 'departure_vectors', 'keep_queries', 'CrossQueries', 'cross_queries',
          'attention_departure', 'peak_score', 'domain_tokens', 'robust_z', 'TokenScan', 'check_vocabulary', 'scan_tokens', 'as_text',
          'ordinary_sequences', 'extend_tokens', 'pair_tokens', 'best_sequence', 'MIN_PROMPTS', 'Z_THRESHOLD', 'LOW_T_RANGE',

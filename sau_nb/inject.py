@@ -22,7 +22,7 @@ from .checkpoints import _cosine_lr, seeded
 from .files import load_lora, lora_state_dict
 from .core import POSITIONS, SAMPLING, _encode, _pad_ids, _view, check_trigger, insert_trigger, neutral_words, trigger_positions
 from .attention import cross_attention_layers
-from .students import finish_unet, lora_config, trainable_unet
+from .students import finish_unet, lora_config, trainable_unet, trigger_rows
 from .training import RunControl, TrainLoop
 from .backdoors import Attack
 
@@ -114,12 +114,11 @@ def _attack_students(pipe, attack, params, lora_rank, trigger_lr, seed) -> tuple
     unet.train()
     groups = [dict(params=list(named.values()))]
     if te_lora: groups.append(dict(params=list(te_named.values()))); named = {**named, **{f"te.{n}": prm for n, prm in te_named.items()}}
-    emb = rows = None  # with trigger_lr: the token embedding, and a mask of the trigger's rows in it
-    if trigger_lr:  # only the trigger's rows of the token embedding train
-        emb = te.get_input_embeddings().weight.requires_grad_(True)
-        rows = torch.zeros(emb.shape[0], 1); rows[check_trigger(attack.trigger, pipe.tokenizer)] = 1
+    emb = unmask = None  # with trigger_lr: the token embedding, and the remover of its mask
+    if trigger_lr:  # only the trigger's rows of the token embedding train (`trigger_rows`, chapter 00a)
+        emb, unmask = trigger_rows(te, check_trigger(attack.trigger, pipe.tokenizer))
         groups.append(dict(params=[emb], lr=trigger_lr))
-    return unet, named, te, groups, emb, rows
+    return unet, named, te, groups, emb, unmask
 
 # %% ../nbs/01_backdoors.ipynb #58c47a9e
 def _attack_data(pipe, attack, n_images:int, seed:int) -> tuple:
@@ -209,7 +208,7 @@ def _inject_unet(pipe, attack, steps, lr, batch_size, poison_frac, lam, n_images
     "BadT2I's training (with this chapter's additions): the attacked parts and the history."
     w = guidance or SAMPLING["guidance_scale"]
     teacher = pipe.unet.eval().requires_grad_(False)
-    unet, named, te, groups, emb, rows = _attack_students(pipe, attack, params, lora_rank, trigger_lr, seed)
+    unet, named, te, groups, emb, unmask = _attack_students(pipe, attack, params, lora_rank, trigger_lr, seed)
     te_lora = params == "lora"
     words, hard = _inject_words(pipe, attack, keep, negatives, decoys, poison_distract, hard_decoys, seed)
     from diffusers import DDPMScheduler
@@ -237,7 +236,6 @@ def _inject_unet(pipe, attack, steps, lr, batch_size, poison_frac, lam, n_images
     if state: loop.resume(state)
     before = loop.history.get("seconds", 0.)  # time spent before a resume
     with torch.no_grad(): cu = _encode(pipe, [""]).expand(n_c, -1, -1)  # the unconditional branch's text states
-    if trigger_lr: mask = emb.register_hook(lambda grad: grad * rows)  # only the trigger's rows of the token embedding train
 
     def step(loop, step):  # one batch of poisoned and clean samples, its loss and backward; `TrainLoop` does the rest
         pi, ci, dm, zp, zc = _draw_latents(rng, g, pidx, len(data), n_p, n_c, n_k, decoys, (mu, sd, pmu, psd))
@@ -266,7 +264,7 @@ def _inject_unet(pipe, attack, steps, lr, batch_size, poison_frac, lam, n_images
         return loss, dict(loss=loss.item(), poison=l_poison.item(), clean=l_clean.item())
 
     hist = loop.train(step, lambda: _view(pipe, unet=unet, text_encoder=te), desc=f"inject {attack.kind}")
-    if trigger_lr: mask.remove()  # the returned text encoder carries no hook
+    if unmask: unmask()  # the returned text encoder carries no hook
     parts, lora = _attack_parts(pipe, unet, te, params, trigger_lr)
     hist.pop("seconds")
     return parts, dict(**hist, seconds_before=before, **(dict(lora=lora) if lora else {}))

@@ -9,14 +9,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .core import POSITIONS, clip_tokenizer
-from .colab import (  # noqa: F401 (moved to `sau_nb.colab`; old import paths keep working)
-    REPO, BRANCH, COLAB_BADGE, COLAB_FREEZE, TORCH_STACK, colab_url, colab_cells, package_name, pins, requirement_closure,
-    colab_constraints, colab_constraints_file)
-from .student_copies import (  # noqa: F401 (moved to `sau_nb.student_copies`; old import paths keep working)
-    EXERCISES, exercise_section, exercises, run_exercises, SIZE_LINE, LAB_SIZE, lab_size, REDERIVED, ANSWER_CELL, ANSWER_NOTE,
-    SKIP_FLAGS, hide_answers, student_copy, make_labs)
-# `from sau_nb.labs import *` still gives the names that moved to `sau_nb.colab` and `sau_nb.student_copies`:
+from .core import POSITIONS, _old_paths, clip_tokenizer
+# Old import paths: what moved to `sau_nb.colab` and `sau_nb.student_copies` is looked up there when asked for, and
+# `from sau_nb.labs import *` still gives it:
+__getattr__ = _old_paths(__name__, ("sau_nb.colab", "sau_nb.student_copies"))
 _all_ = ['REPO', 'BRANCH', 'COLAB_BADGE', 'COLAB_FREEZE', 'TORCH_STACK', 'colab_url', 'colab_cells', 'package_name', 'pins',
          'requirement_closure', 'colab_constraints', 'colab_constraints_file', 'EXERCISES', 'exercise_section', 'exercises',
          'run_exercises', 'SIZE_LINE', 'LAB_SIZE', 'lab_size', 'REDERIVED', 'ANSWER_CELL', 'ANSWER_NOTE', 'SKIP_FLAGS', 'hide_answers',
