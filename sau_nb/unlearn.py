@@ -369,8 +369,9 @@ def sau_unlearn(pipe, # a StableDiffusionPipeline with a backdoor; it is not mod
         with record("sau.encode_teacher"): c_trig, c_clean, c_keep = models.teacher_states(b, device, pairs.ids)
         with record("sau.encode_student"): c_s = models.student_states(b, pairs.ids)
         with record("sau.loss"):  # the teacher, the student's forward and backward
-            return sau_loss(models.unet, models.frozen, b["xt"], b["t"], c_trig, c_clean, b["aligned"], c_keep, b["xk"], b["tk"],
-                            obj, *c_s, attn_term=attn_term, lean_maps=profile.lean_maps, autocast=amp, backward=loop.backward)
+            return sau_loss(models.unet, models.frozen, b["xt"], b["t"], c_trig, c_clean, b["aligned"], c_keep=c_keep, xt_keep=b["xk"],
+                            t_keep=b["tk"], obj=obj, c_trig_s=c_s[0], c_keep_s=c_s[1], attn_term=attn_term, lean_maps=profile.lean_maps,
+                            autocast=amp, backward=loop.backward)
 
     view = lambda: _view(pipe, **models.parts())  # what a check sees
     history = loop.train(step, view, extra=dict(bank=bank), started=t0, desc=f"SAU ({tr.params})")

@@ -58,7 +58,8 @@ def test_colab_cells_open_every_notebook():
             install, badge = colab_cells(f"nbs/{p.name}", extra=extra)
             assert src(cells[0]) == install, f"{folder}/{p.name}: the first cell must be the Colab install cell (sau_nb.colab.colab_cells)"
             if folder == "labs": badge = badge.replace(f"nbs/{p.name}", f"labs/{p.name}").replace("](images/", "](../nbs/images/")
-            assert any(src(c) == badge for c in cells[:8]), f"{folder}/{p.name}: no Open-in-Colab badge under the title"
+            title = next(i for i, c in enumerate(cells) if c["cell_type"] == "markdown" and src(c).startswith("# "))
+            assert src(cells[title + 1]) == badge, f"{folder}/{p.name}: no Open-in-Colab badge under the title"
     assert nb(ROOT/"nbs"/"07_stable_diffusion.ipynb")["metadata"].get("accelerator") == "GPU", "nbdev_clean must keep the GPU chapter's accelerator"
 
 # What gives each exercise away: its key expressions (spaces ignored). None may appear in the exercise's student copy, and at
