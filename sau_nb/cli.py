@@ -299,14 +299,15 @@ def _add_export_world(sub):
 def _add_unlearn(sub):
     "`sau_nb unlearn`: SAU on a diffusers folder, told the trigger; its choices are the ones SAU itself offers."
     from sau_nb.students import PARAM_SETS, TE_PARAM_SETS
-    from sau_nb.unlearn import MEMORY_PROFILES
+    from sau_nb.memory import MEMORY_PROFILES  # the parser imports only light modules: a bad argument is refused in a second or two
+    from sau_nb.options import Optim, Trainable
     u = sub.add_parser("unlearn", help="remove a trigger's backdoor from a diffusers model folder with SAU")
     u.add_argument("--model", required=True, help=_MODEL_HELP)
     u.add_argument("--trigger", required=True, help="the trigger string, e.g. 'ȴ'")
     u.add_argument("--prompts", required=True, help="a text file of clean prompts, one per line")
     u.add_argument("--out", required=True, help="folder for the defended model")
     u.add_argument("--steps", type=int, default=None, help="SAU training steps (default: sau_unlearn's)")
-    u.add_argument("--params", default="unet", choices=PARAM_SETS)
+    u.add_argument("--params", default=Trainable().params, choices=PARAM_SETS)
     u.add_argument("--trigger-lr", type=float, default=None,
                    help="learning rate of the trigger tokens' embeddings (default: sau_unlearn's; 0 with --te-params none "
                         "leaves the text encoder alone, e.g. for a trigger made of common words)")
@@ -318,7 +319,7 @@ def _add_unlearn(sub):
                         "none: only the trigger's rows (default: sau_unlearn's, all)")
     u.add_argument("--memory", default="default", choices=list(MEMORY_PROFILES),
                    help="memory profile (the SAU chapter): 't4' fits SD v1.x on a 16 GB GPU (CUDA, bitsandbytes)")
-    u.add_argument("--seed", type=int, default=0); u.add_argument("--device", default=None)
+    u.add_argument("--seed", type=int, default=Optim().seed); u.add_argument("--device", default=None)
     u.add_argument("--overwrite", action="store_true")
     u.add_argument("--allow-pickle", action="store_true", help="load pickle (.bin/.ckpt) weights: only for a model you trust")
     u.add_argument("--force", action="store_true", help="run SAU even if the trigger changes the picture like an ordinary word")
