@@ -346,10 +346,12 @@ _all_ = ["PICKLE_SUFFIXES", "CHECKPOINT_FORMAT", "UNET_FIT", "LORA_FILE", "T_RAN
          "check_lora", "load_lora", "save_checkpoint", "load_checkpoint", "resume_state", "check_t_range", "draw_timesteps",
          "ClipJudge", "hub_clip", "random_clip", "clip_text_image", "clip_image_image"]
 
-def _old_paths(module:str, moved_to) -> callable:
+def _old_paths(module:str, moved_to, # the modules to look in, in order
+               names=None, # only these names (None: any): a module that `module` is below is imported for them alone
+              ) -> callable:
     "A module's `__getattr__` for old import paths: a name `module` lacks is looked up in `moved_to`'s modules, imported only when asked for."
     def __getattr__(name:str):
-        if not name.startswith("__"):
+        if not name.startswith("__") and (names is None or name in names):
             import importlib
             for other in moved_to:
                 mod = importlib.import_module(other)

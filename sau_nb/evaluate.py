@@ -17,10 +17,11 @@ from .world import as_asked, COLORS, SHAPES, TRAIN_TEMPLATES, caption, heldout_p
 from .core import generate, image_grid
 from .core import POSITIONS, _view, trigger_positions
 from .judges import ClipJudge
+from .core import _old_paths
 from .clip_judge import OutDir, kid, load_clip
-from .clip_judge import (TINY_CLIP, TINY_CLIP_CONFIG, CLIP_DIR, tiny_clip, train_clip, caption_accuracy,  # noqa: F401 (taught below,
-                               clip_accuracy, save_clip, build_clip, kid_images)  # in `sau_nb.clip_judge`; old import paths keep working)
-# `from sau_nb.evaluate import *` still gives the tiny CLIP judge's names:
+# Old import paths: the tiny CLIP judge's names (taught below, in `sau_nb.clip_judge`) are looked up there when asked for, and
+# `from sau_nb.evaluate import *` still gives them:
+__getattr__ = _old_paths(__name__, ("sau_nb.clip_judge",))
 _all_ = ["TINY_CLIP", "TINY_CLIP_CONFIG", "CLIP_DIR", "tiny_clip", "train_clip", "caption_accuracy", "clip_accuracy", "OutDir",
          "save_clip", "load_clip", "build_clip", "kid", "kid_images"]
 

@@ -8,7 +8,7 @@ import dataclasses, itertools, time
 import numpy as np
 import torch
 
-from .core import check_pipeline, check_prompts, contains_ids, generate, get_device
+from .core import _old_paths, check_pipeline, check_prompts, contains_ids, generate, get_device
 from .checkpoints import load_checkpoint, seeded
 from .core import POSITIONS, _encode, _pad_ids, _view, check_trigger, trigger_positions
 from .checkpoints import T_RANGE, draw_timesteps
@@ -391,9 +391,5 @@ ABLATIONS = {"full": {}, "no distillation": dict(w_distill=0.), "no attention te
              "text encoder: its last layer (te_params='last')": dict(te_params="last")}
 
 # %% ../nbs/04_unlearn.ipynb #52387c81
-def __getattr__(name:str):
-    "Old import paths: `removal_scores` and `mix_pipeline` moved to `sau_nb.evaluate` (loaded only when asked for)."
-    if name in ("removal_scores", "mix_pipeline"):
-        from sau_nb import evaluate
-        return getattr(evaluate, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+# old import paths: `removal_scores` and `mix_pipeline` moved to `sau_nb.evaluate`, which loads the tiny world: only for those two
+__getattr__ = _old_paths(__name__, ("sau_nb.evaluate",), names=("removal_scores", "mix_pipeline"))
