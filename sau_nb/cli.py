@@ -299,7 +299,7 @@ def _add_export_world(sub):
 def _add_unlearn(sub):
     "`sau_nb unlearn`: SAU on a diffusers folder, told the trigger; its choices are the ones SAU itself offers."
     from sau_nb.students import PARAM_SETS, TE_PARAM_SETS
-    from sau_nb.memory import MEMORY_PROFILES  # the parser imports only light modules: a bad argument is refused in a second or two
+    from sau_nb.memory import MEMORY_PROFILES  # not from sau_nb.unlearn, which loads diffusers: a bad argument is refused sooner
     from sau_nb.options import Optim, Trainable
     u = sub.add_parser("unlearn", help="remove a trigger's backdoor from a diffusers model folder with SAU")
     u.add_argument("--model", required=True, help=_MODEL_HELP)
