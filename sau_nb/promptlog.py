@@ -96,7 +96,7 @@ def phrases_from_log(pipe, prompt_log:list[str], clean_prompts:list[str],
                      n_words=(2, 3), # phrases of this many whole words
                      min_count:int=3, # a phrase must be in at least this many prompts of the log
                      top:int=4, # keep this many, the highest synergy first
-                     n_contexts:int=6, seed:int=0, batch_size:int=64) -> list[dict]:
+                     n_contexts:int=6, seed:int=0, batch_size:int|None=None) -> list[dict]:
     "Phrases that recur in the log, none of their words a clean prompt's, ranked by their synergy (`synergy`) at their best position."
     check_pipeline(pipe); tok = pipe.tokenizer
     log, prompts = _check_log(tok, prompt_log), check_clean_prompts(tok, clean_prompts)

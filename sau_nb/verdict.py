@@ -165,7 +165,7 @@ def split_words(seq, ends:torch.Tensor|None) -> list[tuple]:
     return out + ([tuple(cur)] if cur else [])
 
 # %% ../nbs/04a_blind_verdict.ipynb #e844b370
-def part_departures(pipe, ctx:Contexts, seqs, ends:torch.Tensor|None, batch_size:int=64, desc:str|None=None) -> torch.Tensor:
+def part_departures(pipe, ctx:Contexts, seqs, ends:torch.Tensor|None, batch_size:int|None=None, desc:str|None=None) -> torch.Tensor:
     "Each sequence's words apart (`split_words`; `ends` None: its tokens): the sum of each part's own departure in each context, (N, K)."
     parts = [split_words(s, ends) for s in seqs]
     d = {}
@@ -192,7 +192,7 @@ def position_score(z:torch.Tensor, positions:list[str], q:float=Q_PHRASE) -> tup
 def verify(pipe, clean_prompts:list[str], seqs:list, scan:TokenScan,
            n_contexts:int=12, # held-out contexts: other latents and timesteps, more prompts
            n_ref:int=256, # random ordinary sequences of each candidate length, as the reference
-           seed:int=1, batch_size:int=64,
+           seed:int=1, batch_size:int|None=None, # sequences per UNet call (None: `ROWS_PER_CALL` rows)
            t_range=T_RANGE, # the held-out contexts' timesteps as fractions of T (`scan_contexts`)
            phrase:bool=False, # also each candidate of several words' synergy (`phrase_evidence`), against the references'
            n_phrase:int=N_PHRASE, # the phrase evidence's held-out contexts
@@ -212,14 +212,14 @@ def verify(pipe, clean_prompts:list[str], seqs:list, scan:TokenScan,
                   if phrase else {})
 
 # %% ../nbs/04a_blind_verdict.ipynb #d2d82fe0
-def _synergies(pipe, ctx:Contexts, seqs, ends:torch.Tensor|None, batch_size:int, desc:str|None=None) -> torch.Tensor:
+def _synergies(pipe, ctx:Contexts, seqs, ends:torch.Tensor|None, batch_size:int|None, desc:str|None=None) -> torch.Tensor:
     seqs = torch.as_tensor(seqs, dtype=torch.long)
     return synergy(token_departure(pipe, ctx, seqs, batch_size, desc),
                    part_departures(pipe, ctx, seqs.tolist(), ends, batch_size, desc and f"{desc}, words apart"))
 
 def phrase_evidence(pipe, clean_prompts:list[str], seqs:list, scan:TokenScan,
                     n_contexts:int=N_PHRASE, n_ref:int=N_PHRASE_REF, # held-out contexts (positions in turn) and references of each length
-                    seed:int=1, batch_size:int=64, t_range=T_RANGE, progress:bool=False) -> dict:
+                    seed:int=1, batch_size:int|None=None, t_range=T_RANGE, progress:bool=False) -> dict:
     """Each candidate of several words' synergy z per held-out context and its `position_score`; the references' best score (-inf: no such
     candidate). A word's own tokens (the pieces of 'morrisonreyes') mean something only together: they are one part, and one word is no phrase."""
     ctx = scan_contexts(pipe, clean_prompts, n_contexts, seed + 100, t_range)  # contexts of their own: n_contexts / 3 at each position
