@@ -10,6 +10,7 @@ One model per call, one JSON line appended to runs/scan/scan.jsonl (or defend.js
   OMP_NUM_THREADS=1 python bench/bench_scan.py --model pixel_style      # the two-backdoor zoo model (MULTI_ZOO): every planted attack is checked
   OMP_NUM_THREADS=1 python bench/bench_scan.py --model pixel_low_noise --t-range 0 0.5   # contexts at low noise (t < T/2): files and records named pixel_low_noise_t0-0.5
   OMP_NUM_THREADS=1 python bench/bench_scan.py --model object --stages --verdict   # staged vs one-stage scan: first-stage rank of each planted token, rows, FLOPs, seconds (stages.jsonl)
+  OMP_NUM_THREADS=1 python bench/bench_scan.py --model pixel --rows   # UNet rows per call: token_departure's CPU seconds by batch size (rows.jsonl)
   OMP_NUM_THREADS=1 python bench/bench_scan.py --model object_frozen --options   # first stage in every context, peak tokens, pairs, subset evidence (04a)
   OMP_NUM_THREADS=1 python bench/bench_scan.py --model object_frozen --options --first-start   # ... with the first stage's candidate at the start (NAME_opt_start)
 Fine-tuned variants are kept in runs/scan/variants/NAME (with finetune.json) and reloaded by later calls.
@@ -38,6 +39,7 @@ ap.add_argument("--old-tokens", type=int, default=2048, help="with --stages: the
 ap.add_argument("--verdict", action="store_true", help="with --stages: also the verdict (scan_model) on the staged scan, and its seconds")
 ap.add_argument("--options", action="store_true", help="the options for conditional and phrase backdoors: first stage in every context, peak tokens, pairs, subset evidence (files and records named NAME_opt)")
 ap.add_argument("--first-start", action="store_true", help="with --options: the first stage puts every token at the start of its contexts (scan_tokens(first_start=True))")
+ap.add_argument("--rows", action="store_true", help="UNet rows per call: token_departure's CPU seconds at several batch sizes, in the verdict's 12 contexts and the scan's 3 (rows.jsonl)")
 ap.add_argument("--out", default="runs/scan")
 a = ap.parse_args()
 torch.set_num_threads(1)
@@ -112,6 +114,17 @@ if a.stages:  # the staged scan against the one-stage scan: recall, UNet rows, F
                                 best_other=next(({"trigger": x["trigger"], "z": x["z"]} for x in rep.candidates if x["trigger"] not in rep.backdoors
                                                  and not any(set(x["ids"]) & set(check_trigger(b, tok)) for b in rep.backdoors)), None)))
     with open(out/"stages.jsonl", "a") as f: f.write(json.dumps(rec, default=float) + "\n")
+elif a.rows:  # how many UNet rows (sequences x contexts) a call should take: the median CPU seconds of 4 repeats per batch size
+    sizes = {}
+    for K, n, batch in ((12, 96, (2, 4, 8, 16, 64)), (3, 384, (8, 16, 32, 64, 128))):
+        ctx = scan_contexts(pipe, prompts, K, seed=1, **tr); seqs = torch.randint(1000, 40000, (n, 1), generator=torch.Generator().manual_seed(0))
+        token_departure(pipe, ctx, seqs[:16]); cpu = {b: [] for b in batch}
+        for _ in range(4):
+            for b in batch: t = time.process_time(); token_departure(pipe, ctx, seqs, batch_size=b); cpu[b].append(time.process_time() - t)
+        sizes[f"{K} contexts, {n} sequences"] = {f"{b} ({b * K} rows)": round(float(np.median(v)), 2) for b, v in cpu.items()}
+    rec.update(mode="rows", cpu_seconds=sizes, threads=torch.get_num_threads())
+    print(json.dumps(sizes))
+    with open(out/"rows.jsonl", "a") as f: f.write(json.dumps(rec) + "\n")
 elif a.cpu:  # what the blind scan costs in CPU time, whatever else runs on the machine
     t = time.process_time(); scan_tokens(pipe, prompts, max_tokens=4096, n_exact=None, progress=False, **tr); c_scan = time.process_time() - t  # the one-stage scan (--stages measures the staged one)
     t = time.process_time(); rep = scan_model(pipe, prompts, scan=scan, progress=False, **thr); c_rest = time.process_time() - t

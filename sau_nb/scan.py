@@ -64,8 +64,9 @@ def insert_ids(ctx:Contexts, seqs:torch.Tensor) -> torch.Tensor:
     rows = [torch.cat([ctx.ids[k, :a].expand(N, -1), seqs, ctx.ids[k, a:L - m].expand(N, -1)], 1) for k, a in enumerate(ctx.at.tolist())]
     return torch.stack(rows, 1).reshape(N * K, L)
 
-# UNet rows (sequences × contexts) per call when no batch size is given: on a 2-core CPU the tiny world runs fastest at 48–192 rows
-# a call; 768 (64 sequences in the verdict's 12 contexts, the old default) took 34% longer on one thread and 24% on two (04a_blind_scan)
+# UNet rows (sequences × contexts) per call when no batch size is given: on one thread of this 2-core CPU the tiny world runs fastest
+# at 96–192 rows a call; 768 (64 sequences in the verdict's 12 contexts, the old default) took 36% longer, 384 13%
+# (`bench/bench_scan.py --model pixel --rows`, 2026-12-07: the benchmarks page)
 ROWS_PER_CALL = 96
 
 def _batch(batch_size:int|None, K:int) -> int: return batch_size or max(1, ROWS_PER_CALL // K)
