@@ -6,9 +6,10 @@ One model per call, one JSON line appended to runs/scan/family.jsonl:
   OMP_NUM_THREADS=1 python bench/bench_family.py --model object_frozen --population --templates heldout  # random words, per group
 
 --strings: `trigger_effect` of each string at the start of the 32 training prompts about each shape (its ratio to a neutral word's change).
---population: 48 random one-token words at the start of every prompt (the training or the held-out phrasings), 2 draws of (t, noise)
-shared by all prompts; per prompt word (each shape, each colour), the mean over its prompts of (a) the median log-departure of the words,
-centred per draw, and (b) the coherence ‖mean departure‖² / mean ‖departure‖² (1: every word sends the model the same way).
+--population: 48 random one-token words at the start of every prompt (the training or the held-out phrasings), in one scan context
+per prompt (`scan_contexts`), 2 seeds, each drawing the same (t, noise) for every prompt; per prompt word (each shape, each colour),
+the mean over its prompts of (a) the median log-departure of the words, centred per seed, and (b) the coherence
+‖mean departure‖² / mean ‖departure‖² (1: every word sends the model the same way).
 """
 import argparse, json, shlex, sys, time
 from pathlib import Path
@@ -30,29 +31,22 @@ if a.strings:  # where each string changes pictures, per shape of the prompt
     rec["effect_ratio"] = {s: {shape: round(trigger_effect(pipe, s, [caption(shape, c, t) for c in COLORS for t in TRAIN_TEMPLATES],
                                                            positions=("start",))["ratio"], 2) for shape in SHAPES} for s in a.strings}
 if a.population:  # what random words do, per group of prompts
-    from diffusers import DDPMScheduler
-    from sau_nb.core import _pad_ids, neutral_words, PHRASING_WORDS
-    from sau_nb.checkpoints import draw_timesteps, T_RANGE
-    from sau_nb.scan import Contexts, departure_vectors
-    from sau_nb.unlearn import latent_bank
+    from sau_nb.core import neutral_words, PHRASING_WORDS
+    from sau_nb.scan import Contexts, departure_vectors, scan_contexts
     tok = pipe.tokenizer
     prompts = [caption(s, c, t) for t in (TRAIN_TEMPLATES[:2] if a.templates == "train" else HELDOUT_TEMPLATES) for s in SHAPES for c in COLORS]
     ids = [tok(w, add_special_tokens=False).input_ids for w in neutral_words(tok, "cf", 400, seed=5, avoid=PHRASING_WORDS)]
     words = torch.tensor([i[0] for i in ids if len(i) == 1][:48])
-    x0, P = latent_bank(pipe, prompts, 1, 0), len(prompts)
-    sched = DDPMScheduler.from_config(pipe.scheduler.config); T = sched.config.num_train_timesteps
     logd, coh = [], []
-    for j in range(2):
-        g = torch.Generator().manual_seed(100 + j)
-        t = draw_timesteps(1, T, T_RANGE, g).expand(P).clone(); xt = sched.add_noise(x0, torch.randn(x0[:1].shape, generator=g).expand_as(x0), t)
-        pid = _pad_ids(tok, prompts)
-        with torch.no_grad(): eps = pipe.unet(xt, t, encoder_hidden_states=pipe.text_encoder(pid)[0]).sample.float()
-        v = departure_vectors(pipe, Contexts(prompts, ["start"] * P, pid, torch.ones(P, dtype=torch.long), xt, t, eps), words)  # (R, P, chw)
+    for j in range(2):  # one scan context per prompt, word at the start; the same seed draws the same t and noise for every prompt
+        one = [scan_contexts(pipe, [p], 1, seed=100 + j) for p in prompts]
+        ctx = Contexts(prompts, ["start"] * len(prompts), *(torch.cat([getattr(c, f) for c in one]) for f in ("ids", "at", "xt", "t", "eps")))
+        v = departure_vectors(pipe, ctx, words)  # (words, prompts, c·h·w)
         m = v.pow(2).mean(2).clamp_min(1e-30).log().median(0).values; logd.append(m - m.median())
         coh.append(v.mean(0).pow(2).sum(1) / v.pow(2).sum(2).mean(0))
     logd, coh = torch.stack(logd, 1).mean(1), torch.stack(coh, 1).mean(1)
     group = lambda x, w: round(float(x[[k for k, p in enumerate(prompts) if w in p.split()]].mean()), 3)
-    rec["population"] = dict(templates=a.templates, n_words=len(words), n_prompts=P,
+    rec["population"] = dict(templates=a.templates, n_words=len(words), n_prompts=len(prompts),
                              median_log_departure={w: group(logd, w) for w in (*SHAPES, *COLORS)},
                              coherence={w: group(coh, w) for w in (*SHAPES, *COLORS)})
 rec["seconds"] = round(time.time() - t0)
