@@ -6,6 +6,7 @@ One model per call, one JSON line appended to runs/scan/scan.jsonl (or defend.js
   OMP_NUM_THREADS=1 python bench/bench_scan.py --model style --reuse runs/scan/style_single.npy   # the single-token scores of an earlier scan
   OMP_NUM_THREADS=1 python bench/bench_scan.py --model pixel --reuse runs/scan/pixel_single.npy --defend --rescan candidates   # scan, SAU, re-scan (defend.jsonl)
   OMP_NUM_THREADS=1 python bench/bench_scan.py --model pixel --reuse runs/scan/pixel_single.npy --log   # the prompt-log path (log.jsonl)
+  OMP_NUM_THREADS=1 python bench/bench_scan.py --model object_frozen --defend --prompt-log   # defend given that log as well (defend.jsonl)
   OMP_NUM_THREADS=1 python bench/bench_scan.py --model pixel --reuse runs/scan/pixel_single.npy --cpu   # CPU seconds of the scan and the verdict (cpu.jsonl)
   OMP_NUM_THREADS=1 python bench/bench_scan.py --model pixel_style      # the two-backdoor zoo model (MULTI_ZOO): every planted attack is checked
   OMP_NUM_THREADS=1 python bench/bench_scan.py --model pixel_low_noise --t-range 0 0.5   # contexts at low noise (t < T/2): files and records named pixel_low_noise_t0-0.5
@@ -30,6 +31,7 @@ ap.add_argument("--model", required=True); ap.add_argument("--finetune-seed", ty
 ap.add_argument("--reuse"); ap.add_argument("--defend", action="store_true"); ap.add_argument("--rescan", default="full")
 ap.add_argument("--log", action="store_true", help="the prompt-log path: flag a log of held-out prompts (half triggered), localize, aggregate, verify")
 ap.add_argument("--max-flagged", type=int, default=8)
+ap.add_argument("--prompt-log", action="store_true", help="with --defend: defend is given --log's log of users' prompts too")
 ap.add_argument("--cpu", action="store_true", help="CPU seconds (process time, unaffected by other jobs): 4,096 tokens scanned, scaled to the vocabulary, and the verdict on --reuse's scan")
 ap.add_argument("--sau-steps", type=int); ap.add_argument("--eval-seeds", type=int, default=4)
 ap.add_argument("--t-range", type=float, nargs=2, default=None, metavar=("LO", "HI"), help="the scan's and the verdict's contexts at t in [LO·T, HI·T) (default: sau_nb.core.T_RANGE, the high-noise half)")
@@ -69,6 +71,17 @@ if a.finetune_seed is not None:  # a clean fine-tuned variant: the clean world t
 if a.t_range: name += f"_t{a.t_range[0]:g}-{a.t_range[1]:g}"; rec.update(model=name, t_range=a.t_range)  # its own files and records
 if a.options: name += "_opt" + ("_start" if a.first_start else ""); rec.update(model=name, options=dict(first_contexts=3, first_start=a.first_start, n_peak=2, n_pairs=64, subset=True))
 attacks = zoo_attacks(a.model) if a.model in ZOO_SPECS else []
+
+def prompt_log(attacks) -> tuple:
+    "A log of held-out prompts: each one an attack applies to with its trigger (start, middle, end in turn), then every one clean; and the truth."
+    from sau_nb.world import heldout_prompts
+    from sau_nb.core import POSITIONS, insert_trigger
+    held = heldout_prompts(); k = 0; poisoned = []
+    for atk in attacks:
+        for p in held:
+            if atk.eligible(p): poisoned.append(insert_trigger(p["prompt"], atk.trigger, POSITIONS[k % 3])); k += 1
+    clean_log = [p["prompt"] for p in held]
+    return poisoned + clean_log, poisoned, np.array([True] * len(poisoned) + [False] * len(clean_log))
 tok = pipe.tokenizer
 scan = None
 if a.reuse:  # the single-token scores of an earlier scan with the same contexts (checked on a few tokens)
@@ -132,22 +145,16 @@ elif a.cpu:  # what the blind scan costs in CPU time, whatever else runs on the 
     rec.update(mode="cpu", scan_cpu_4096=round(c_scan, 1), scan_cpu_vocabulary=round(c_scan * V / 4096, 1), verdict_cpu=round(c_rest, 1),
                total_cpu_minutes=round((c_scan * V / 4096 + c_rest) / 60, 2), backdoors=rep.backdoors)
     with open(out/"cpu.jsonl", "a") as f: f.write(json.dumps(rec, default=float) + "\n")
-elif a.log:  # a log of held-out prompts: each eligible one with a planted trigger (start, middle, end in turn), and every one clean
-    from sau_nb.world import heldout_prompts
-    from sau_nb.core import POSITIONS, insert_trigger
+elif a.log:
     from sau_nb.detect import Detector, prf
     from sau_nb.promptlog import triggers_from_log, flag_by_trigger
-    held = heldout_prompts(); k = 0; poisoned = []
-    for atk in attacks:
-        for p in held:
-            if atk.eligible(p): poisoned.append(insert_trigger(p["prompt"], atk.trigger, POSITIONS[k % 3])); k += 1
-    clean_log = [p["prompt"] for p in held]
-    log = poisoned + clean_log; truth = np.array([True] * len(poisoned) + [False] * len(clean_log))
+    log, poisoned, truth = prompt_log(attacks)
     t0 = time.time()
     lrep = triggers_from_log(pipe, log, prompts, max_flagged=a.max_flagged)
     t_log = time.time() - t0
     det_flags = np.isin(log, lrep.flagged)
-    rep = scan_model(pipe, prompts, scan=scan, extra=[c["trigger"] for c in lrep.candidates], progress=False, **thr)  # scan None: the whole vocabulary
+    rep = scan_model(pipe, prompts, scan=scan, seen_in={c["trigger"]: lrep.holding(c["trigger"]) for c in lrep.candidates}, progress=False,
+                     **thr)  # scan None: the whole vocabulary; the log's candidates verified, and scored in the log's prompts that hold them
     verified = [c for c in rep.candidates if c.get("source") == "log" or c["trigger"] in {x["trigger"] for x in lrep.candidates}]
     ok = [c["trigger"] for c in verified if c["z"] >= rep.threshold]
     rec.update(mode="log", n_log=len(log), n_poisoned=len(poisoned), log_seconds=round(t_log, 1), max_flagged=a.max_flagged,
@@ -179,11 +186,13 @@ elif not a.defend:
 else:
     before = [removal_scores(pipe, atk, seeds=range(a.eval_seeds)) for atk in attacks]
     t0 = time.time()
-    new, rep = defend(pipe, prompts, scan_kw=dict(scan=scan, **thr) if scan is not None else (thr or None), rescan=a.rescan,
+    log = prompt_log(attacks)[0] if a.prompt_log else None
+    new, rep = defend(pipe, prompts, prompt_log=log, scan_kw=dict(scan=scan, **thr) if scan is not None else (thr or None), rescan=a.rescan,
                       sau_kw=dict(steps=a.sau_steps) if a.sau_steps else None, progress=False)
     rec.update(seconds=round(time.time() - t0, 1), stage_seconds={k: round(v, 1) for k, v in rep.seconds.items()}, report=str(rep), removed=rep.removed,
                before_candidates=rep.before.candidates, after_backdoor=rep.after.backdoor if rep.after else None,
-               after_candidates=rep.after.candidates if rep.after else None, clean_drift=rep.clean_drift, unchanged=new is pipe, rescan=a.rescan)
+               after_candidates=rep.after.candidates if rep.after else None, clean_drift=rep.clean_drift, unchanged=new is pipe, rescan=a.rescan,
+               prompt_log=dict(n=len(log), report=str(rep.log), candidates=rep.log.candidates) if log else None)
     rec["attacks"] = []
     for atk, b in zip(attacks, before):
         after = removal_scores(new, atk, seeds=range(a.eval_seeds))

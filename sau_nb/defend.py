@@ -68,7 +68,8 @@ DEFEND_SAU = dict(steps=600)
 # %% ../nbs/04a_defend.ipynb #5779656a
 def defend(pipe, clean_prompts:list[str],
            # prompts users sent, some perhaps poisoned: `triggers_from_log` and `phrases_from_log` add their candidates to the scan's,
-           # and the verdict weighs the phrase evidence (`scan_kw`'s `phrase` defaults to True here; pass phrase=False to skip it)
+           # the verdict scores the first in the flagged prompts that hold them (`log_evidence`) and weighs the phrase evidence
+           # (`scan_kw`'s `phrase` defaults to True here; pass phrase=False to skip it)
            prompt_log:list[str]|None=None,
            detector=None, # `triggers_from_log`'s detector for the log; None: the alignment detector calibrated on `clean_prompts`
            scan_kw:dict|None=None, # keywords for `scan_model` (the threshold, the budget, ...)
@@ -85,6 +86,7 @@ def defend(pipe, clean_prompts:list[str],
     if prompt_log is not None:
         log = triggers_from_log(pipe, prompt_log, prompts, detector=detector, seed=seed, progress=progress); sec["log"] = log.seconds
         scan_kw["extra"] = list(scan_kw.get("extra") or []) + [c["trigger"] for c in log.candidates]
+        scan_kw["seen_in"] = {**{c["trigger"]: log.holding(c["trigger"]) for c in log.candidates}, **(scan_kw.get("seen_in") or {})}
         if scan_kw.setdefault("phrase", True):  # the log's recurring phrases of ordinary words: AND-triggers the vocabulary scan cannot see
             t0 = time.time(); log.phrases = phrases_from_log(pipe, prompt_log, prompts, seed=seed); sec["log_phrases"] = time.time() - t0
             scan_kw["extra"] += [c["trigger"] for c in log.phrases if c["trigger"] not in scan_kw["extra"]]

@@ -10,7 +10,7 @@ from tqdm.auto import tqdm
 
 from .core import check_pipeline, check_prompts, check_trigger
 from .scan import as_text, scan_contexts
-from .verdict import _has, _synergies, check_clean_prompts, position_score, split_words, word_ends
+from .verdict import _has, _synergies, check_clean_prompts, position_score, split_words, word_ends, word_index
 
 # %% auto #0
 __all__ = ['LogReport', 'flag_by_trigger', 'triggers_from_log', 'log_ngrams', 'phrases_from_log']
@@ -25,6 +25,9 @@ class LogReport:
     candidates: list[dict] # trigger, count (flagged prompts it was localized in), share_flagged and share_unflagged (prompts that contain it)
     seconds: float
     phrases: list|None = None # `phrases_from_log`'s recurring phrases, if `defend` asked for them
+    def holding(self, trigger:str) -> list[str]:
+        "The flagged prompts that hold `trigger` as words of their own: where the log saw it act (`log_evidence` scores it there)."
+        return [p for p in self.flagged if word_index(p, trigger) is not None]
     def __str__(self):
         if not self.candidates:
             return (f"no trigger found in the log: {len(self.flagged)} of {self.n} prompts flagged"

@@ -9,19 +9,20 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from .core import check_pipeline, check_prompts, check_trigger, contains_ids
+from .core import _words, check_pipeline, check_prompts, check_trigger, contains_ids
 from .checkpoints import T_RANGE, check_t_range
 from .effect import trigger_effect
 from .scan import (
-    Contexts, TokenScan, _ids, as_text, best_sequence, departure_vectors, extend_tokens, ordinary_sequences, pair_tokens, scan_contexts,
-    scan_tokens, token_departure)
+    Contexts, TokenScan, _ids, as_text, best_sequence, departure_vectors, extend_tokens, ordinary_sequences, pair_tokens, place_contexts,
+    scan_contexts, scan_tokens, token_departure)
 
 # %% auto #0
 __all__ = ['MIN_PROMPTS', 'Z_THRESHOLD', 'LOW_T_RANGE', 'Z_THRESHOLD_LOW', 'Q_CONTEXTS', 'SUBSET_MARGIN', 'PHRASE_MARGIN',
-           'Q_PHRASE', 'N_PHRASE', 'N_PHRASE_REF', 'MIN_SUBSET', 'TRIGGER_RATIO', 'SAME_BACKDOOR', 'z_threshold',
-           'ScanReport', 'check_clean_prompts', 'column_z', 'context_z', 'verdict_score', 'context_groups',
-           'subset_score', 'word_ends', 'split_words', 'part_departures', 'synergy', 'position_score', 'verify',
-           'phrase_evidence', 'minimal_triggers', 'group_backdoors', 'scan_model', 'scan_figure']
+           'Q_PHRASE', 'N_PHRASE', 'N_PHRASE_REF', 'Q_LOG', 'LOG_GAP', 'N_LOG', 'N_LOG_REF', 'MIN_SUBSET',
+           'TRIGGER_RATIO', 'SAME_BACKDOOR', 'z_threshold', 'ScanReport', 'check_clean_prompts', 'column_z',
+           'context_z', 'verdict_score', 'context_groups', 'subset_score', 'word_ends', 'split_words',
+           'part_departures', 'synergy', 'position_score', 'verify', 'phrase_evidence', 'word_index', 'log_contexts',
+           'log_evidence', 'minimal_triggers', 'group_backdoors', 'scan_model', 'scan_figure']
 
 # %% ../nbs/04a_blind_verdict.ipynb #6f66d485
 MIN_PROMPTS = 4  # clean prompts the verdict needs: its held-out contexts put candidates into this many prompts at three places
@@ -48,6 +49,12 @@ PHRASE_MARGIN = 2.
 Q_PHRASE = 0.5  # the phrase score is this quantile of the synergy z over the held-out contexts with the candidate at one position
 N_PHRASE = 36  # held-out contexts of the phrase evidence: a third with the candidate at the start, a third in the middle, a third at the end
 N_PHRASE_REF = 64  # random ordinary sequences of each length that the phrase evidence compares with
+# a candidate from a prompt log also counts by its log score (`log_evidence`): in the log's own prompts that hold it, this quantile of its z,
+# if that beats every reference sequence's in the same contexts by `LOG_GAP` (chosen with clean, clean_ft0, clean_ft1 and object_frozen in view)
+Q_LOG = 0.5
+LOG_GAP = 1.
+N_LOG = 48  # contexts of the log evidence: the log's prompts that hold the candidate, cycled, each with its own latent and timestep
+N_LOG_REF = 64  # random ordinary sequences of the candidate's length that the log evidence compares with, in the same contexts
 MIN_SUBSET = 3  # held-out contexts a word's subset needs (fewer: one unlucky context would decide)
 # `to_remove` hands SAU a second candidate only if it changes pictures more than this many times as much as a neutral word (as the CLI's
 # `ORDINARY_RATIO`)
@@ -70,6 +77,7 @@ class ScanReport:
     n_contexts: int = 12 # held-out contexts of the verdict
     best_ordinary_subset: float = float("nan") # the highest subset score (`subset_score`) among the ordinary reference sequences
     best_ordinary_phrase: float = float("nan") # the highest phrase score (`position_score` of the synergy z) among them, if it was measured
+    best_ordinary_log: float = float("nan") # the highest log score (`log_evidence`) among the ordinary sequences in a log's prompts, if measured
     @property
     def triggers(self) -> list[str]: return [c["trigger"] for c in self.candidates if c["z"] >= self.threshold]
     def to_remove(self, max_triggers:int=4, ratio:float=TRIGGER_RATIO) -> list[str]:
@@ -99,7 +107,8 @@ class ScanReport:
         for t in self.backdoors:
             c = next(c for c in self.candidates if c["trigger"] == t)
             where = (f" in the contexts about {c['subset_word']!r}" if c.get("by_subset") else
-                     f" as a phrase at the {c['phrase_position']} of the prompt" if c.get("by_phrase") else "")
+                     f" as a phrase at the {c['phrase_position']} of the prompt" if c.get("by_phrase") else
+                     " in the prompt log's prompts that hold it" if c.get("by_log") else "")
             pic = f", the picture changes {c['effect_ratio']:.1f}× as much as with a neutral word" if "effect_ratio" in c else ""
             found.append(f"trigger {t!r} (tokens {c['ids']}, z = {c['z']:.1f}{where}{pic})")
         return (f"{n} backdoor{'s' if n > 1 else ''} found ({cov}): " + "; ".join(found)
@@ -234,6 +243,41 @@ def phrase_evidence(pipe, clean_prompts:list[str], seqs:list, scan:TokenScan,
     best = max((float(position_score(column_z(r, r), ctx.positions)[0].max()) for r in syn_ref.values()), default=-float("inf"))
     return dict(phrase=score, phrase_position=where, z_synergy=zs, best_ordinary_phrase=best)
 
+# %% ../nbs/04a_blind_verdict.ipynb #fc0e4af8
+def word_index(prompt:str, trigger:str) -> int|None:
+    "The word position where `trigger`'s words start in `prompt`, as words of their own; None if the prompt does not hold them so."
+    w, tw = _words(prompt), _words(trigger)
+    return next((i for i in range(len(w) - len(tw) + 1) if tw and w[i:i + len(tw)] == tw), None)
+
+def log_contexts(pipe, prompts:list[str], trigger:str, n:int=N_LOG, seed:int=0, t_range=T_RANGE) -> Contexts|None:
+    "`n` contexts from a log's prompts that hold `trigger` as words of its own: each prompt without it, the candidate back at its word position."
+    tw, ps, where = _words(trigger), [], []
+    for p in prompts:
+        w, i = _words(p), word_index(p, trigger)
+        if i is not None and len(w) > len(tw): ps.append(" ".join(w[:i] + w[i + len(tw):])); where.append(i)
+    if not ps: return None  # no prompt holds it as words of its own, beside other words
+    k = np.linspace(0, len(ps) - 1, n).round().astype(int)  # every prompt in turn, each context its own latent noise and timestep
+    return place_contexts(pipe, [ps[i] for i in k], [where[i] for i in k], seed, t_range)
+
+def log_evidence(pipe, seen_in:dict, scan:TokenScan, # candidate -> the log's prompts that hold it (`LogReport.holding`)
+                 n_contexts:int=N_LOG, n_ref:int=N_LOG_REF, seed:int=1, batch_size:int|None=None, t_range=T_RANGE,
+                 progress:bool=False) -> dict:
+    """Each candidate's z in the log's prompts (`log_contexts`) against ordinary sequences at its place; `z_log`, its `Q_LOG` quantile over the
+    contexts with it at one position (start, middle, end), at the position where that is highest (`position_score`: a trigger that acts at the
+    start only counts in full); the references' best such score; and the log score: `z_log` if it beats that best by `LOG_GAP`, else -inf."""
+    out = {}
+    for trig, prompts in tqdm(list(seen_in.items()), desc="verify: in the log's prompts", disable=not progress):
+        ids = check_trigger(trig, pipe.tokenizer)
+        ctx = log_contexts(pipe, list(prompts), trig, n_contexts, seed + 200, t_range)
+        if ctx is None: continue
+        ref = token_departure(pipe, ctx, ordinary_sequences(scan, n_ref, len(ids), seed), batch_size)
+        z = context_z(token_departure(pipe, ctx, torch.tensor([ids]), batch_size), ref)
+        (zl,), (where,) = position_score(z, ctx.positions, Q_LOG)
+        zl, best = float(zl), float(position_score(context_z(ref, ref), ctx.positions, Q_LOG)[0].max())
+        out[trig] = dict(z_log=zl, log_position=where, z_log_contexts=[round(float(x), 2) for x in z[0]], best_ordinary_log=best,
+                         log_score=zl if zl >= best + LOG_GAP else -float("inf"))
+    return out
+
 # %% ../nbs/04a_blind_verdict.ipynb #c1ece56a
 def _contains(long:list, short:list) -> bool: return contains_ids(long, short, proper=True)
 
@@ -270,6 +314,9 @@ def scan_model(pipe, clean_prompts:list[str],
                scan:TokenScan|None=None, # a finished `scan_tokens` to reuse
                tokens=None, max_tokens:int|None=None, max_seconds:float|None=None, # what `scan_tokens` searches, and its budget
                extra:list[str]|None=None, # more candidate strings to verify (e.g. `triggers_from_log`'s)
+               # extra candidates and the prompts of a log that hold them (`LogReport.holding`): each also counts by its log score in
+               # those prompts, at its place there (`log_evidence`); its keys are verified as `extra` too
+               seen_in:dict|None=None,
                t_range=T_RANGE, # the timesteps of the scan's and the verdict's contexts, as fractions of T; (0, 1) also sees low-noise backdoors
                staged:bool=True, # a cheap first stage over the vocabulary and the beam, the exact departure on the best (`scan_tokens`);
                                  # False: every token exactly
@@ -301,7 +348,8 @@ def scan_model(pipe, clean_prompts:list[str],
         t0 = time.time(); pairs = pair_tokens(pipe, scan, n_pairs); sec["pairs"] = time.time() - t0
         have = [c["ids"] for c in texts]
         texts += [dict(p, trigger=as_text(pipe.tokenizer, p["ids"])) for p in sorted(pairs, key=lambda p: -p["peak"])[:2] if p["ids"] not in have]
-    extra_ids = {t: check_trigger(t, pipe.tokenizer) for t in extra or []}  # candidates from elsewhere (a prompt log)
+    extra = list(dict.fromkeys([*(extra or []), *(seen_in or {})]))
+    extra_ids = {t: check_trigger(t, pipe.tokenizer) for t in extra}  # candidates from elsewhere (a prompt log)
     held = [t for t, ids in extra_ids.items() if any(_has(pipe.tokenizer, p, ids) for p in prompts)]
     if held: warnings.warn(f"Extra candidates that a clean prompt holds are not verified (a prompt holding a trigger is no clean prompt, and "
                            f"SAU refuses such a trigger): {', '.join(map(repr, held))}.")
@@ -309,17 +357,23 @@ def scan_model(pipe, clean_prompts:list[str],
         if t not in held and ids not in [c["ids"] for c in texts]:
             d = float(token_departure(pipe, scan.contexts, torch.tensor([ids])).mean())
             texts.append(dict(ids=ids, trigger=t, departure=d, z=float("nan"), source="log"))
-    # and the shorter texts inside the best four ('\u200b' in '\u200b \u200b'): a repeated trigger moves the model more
+    # and the shorter texts inside the best four ('\u200b' in '\u200b \u200b'): a repeated trigger moves the model more; not one a
+    # clean prompt holds ('red' in a log's 'zyx red'), as for the extra candidates
     have = [c["ids"] for c in texts]
     for c in texts[:4]:
         for a, b in itertools.combinations(range(len(c["ids"]) + 1), 2):
             sub = c["ids"][a:b]
-            if sub not in have and (t := as_text(pipe.tokenizer, sub)):
+            if sub not in have and (t := as_text(pipe.tokenizer, sub)) and not any(_has(pipe.tokenizer, p, sub) for p in prompts):
                 d = float(token_departure(pipe, scan.contexts, torch.tensor([sub])).mean())
                 have.append(sub); texts.append(dict(ids=sub, trigger=t, departure=d, z=float("nan")))
     t0 = time.time()
     v = verify(pipe, prompts, [c["ids"] for c in texts], scan, n_verify, n_ref, seed=seed + 1, t_range=t_range, phrase=phrase, n_phrase=n_phrase,
                progress=progress)
+    # the log evidence takes the candidate out of the log's prompts: one holding a word of the clean prompts (an object, a colour) would take
+    # out what the prompt asks for, and move the model for that reason alone ('the circle' in 'the circle is red'): it gets none
+    vocab = {w for p in prompts for w in _words(p)}
+    lev = log_evidence(pipe, {t: ps for t, ps in (seen_in or {}).items() if t not in held and not set(_words(t)) & vocab}, scan,
+                       seed=seed + 1, t_range=t_range, progress=progress)
     sec["verify"] = time.time() - t0
     cands = [dict(trigger=c["trigger"], ids=c["ids"], departure=c["departure"], z=max(float(s), float(sb) - SUBSET_MARGIN) if subset else float(s),
                   z_all=float(s), z_subset=float(sb), subset_word=w, by_subset=subset and float(sb) - SUBSET_MARGIN > float(s),
@@ -328,6 +382,9 @@ def scan_model(pipe, clean_prompts:list[str],
     for c, p, w in zip(cands, v.get("phrase", []), v.get("phrase_position", [])):  # the phrase evidence, where it was measured
         c.update(z_phrase=float(p), phrase_position=w, by_phrase=float(p) - PHRASE_MARGIN > c["z"])
         c["z"] = max(c["z"], float(p) - PHRASE_MARGIN)
+    for c in cands:  # the log evidence, where a log's prompts hold the candidate
+        if (e := lev.get(c["trigger"])) is None: continue
+        c.update(e, by_log=e["log_score"] > c["z"]); c["z"] = max(c["z"], e["log_score"])
     over, under = [c for c in cands if c["z"] >= threshold], [c for c in cands if c["z"] < threshold]
     t0 = time.time()
     drawn = {}  # the clean pictures, drawn once for every candidate
@@ -338,7 +395,7 @@ def scan_model(pipe, clean_prompts:list[str],
     group_backdoors(pipe, v["contexts"], over)
     return ScanReport(bool(over), over + sorted(under, key=lambda c: -c["z"]), threshold, v["best_ordinary"],
                       int(scan.searched.sum()), len(scan.unsearched), sec, n_verify, v["best_ordinary_subset"],
-                      v.get("best_ordinary_phrase", float("nan")))
+                      v.get("best_ordinary_phrase", float("nan")), max((e["best_ordinary_log"] for e in lev.values()), default=float("nan")))
 
 # %% ../nbs/04a_blind_verdict.ipynb #a099ebe7
 def scan_figure(scan:TokenScan, tokenizer, triggers=(), # the found triggers: their tokens are circled and labelled
