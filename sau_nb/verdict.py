@@ -265,6 +265,9 @@ def log_evidence(pipe, seen_in:dict, scan:TokenScan, # candidate -> the log's pr
     """Each candidate's z in the log's prompts (`log_contexts`) against ordinary sequences at its place; `z_log`, its `Q_LOG` quantile over the
     contexts with it at one position (start, middle, end), at the position where that is highest (`position_score`: a trigger that acts at the
     start only counts in full); the references' best such score; and the log score: `z_log` if it beats that best by `LOG_GAP`, else -inf."""
+    for trig, prompts in seen_in.items():  # before any work
+        if isinstance(prompts, str) or not all(isinstance(p, str) for p in prompts):
+            raise TypeError(f"seen_in[{trig!r}] must be a list of the log's prompts that hold it (`LogReport.holding`), got {prompts!r:.80}.")
     out = {}
     for trig, prompts in tqdm(list(seen_in.items()), desc="verify: in the log's prompts", disable=not progress):
         ids = check_trigger(trig, pipe.tokenizer)
