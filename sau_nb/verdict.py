@@ -353,7 +353,9 @@ def scan_model(pipe, clean_prompts:list[str],
         texts += [dict(p, trigger=as_text(pipe.tokenizer, p["ids"])) for p in sorted(pairs, key=lambda p: -p["peak"])[:2] if p["ids"] not in have]
     extra = list(dict.fromkeys([*(extra or []), *(seen_in or {})]))
     extra_ids = {t: check_trigger(t, pipe.tokenizer) for t in extra}  # candidates from elsewhere (a prompt log)
-    held = [t for t, ids in extra_ids.items() if any(_has(pipe.tokenizer, p, ids) for p in prompts)]
+    clean_ids = [_ids(pipe.tokenizer, p) for p in prompts]  # tokenized once: what a clean prompt holds is no candidate
+    in_clean = lambda ids: any(contains_ids(x, ids) for x in clean_ids)
+    held = [t for t, ids in extra_ids.items() if in_clean(ids)]
     if held: warnings.warn(f"Extra candidates that a clean prompt holds are not verified (a prompt holding a trigger is no clean prompt, and "
                            f"SAU refuses such a trigger): {', '.join(map(repr, held))}.")
     for t, ids in extra_ids.items():  # verified the same way as the scan's own
@@ -366,7 +368,7 @@ def scan_model(pipe, clean_prompts:list[str],
     for c in texts[:4]:
         for a, b in itertools.combinations(range(len(c["ids"]) + 1), 2):
             sub = c["ids"][a:b]
-            if sub not in have and (t := as_text(pipe.tokenizer, sub)) and not any(_has(pipe.tokenizer, p, sub) for p in prompts):
+            if sub not in have and (t := as_text(pipe.tokenizer, sub)) and not in_clean(sub):
                 d = float(token_departure(pipe, scan.contexts, torch.tensor([sub])).mean())
                 have.append(sub); texts.append(dict(ids=sub, trigger=t, departure=d, z=float("nan")))
     t0 = time.time()
