@@ -12,10 +12,11 @@ import argparse, json, sys, time, warnings
 from pathlib import Path
 import numpy as np
 from sau_nb.world import load_world, caption, heldout_prompts, TRAIN_TEMPLATES, SHAPES, COLORS
-from sau_nb.core import POSITIONS, _words, check_trigger, insert_trigger, load_pipeline
+from sau_nb.core import _words, check_trigger, insert_trigger, load_pipeline
 from sau_nb.backdoors import zoo_attack
 from sau_nb.scan import scan_tokens
 from sau_nb.verdict import LOG_GAP, _has, log_evidence
+from benchlib import triggered_heldout
 
 ap = argparse.ArgumentParser()
 ap.add_argument("--model", required=True, help="a world or zoo name, or a clean variant's name under --variants")
@@ -40,9 +41,7 @@ cands = {s: sorted(ps) for s, ps in spans.items() if len(ps) >= 2 and not set(_w
 warnings.filterwarnings("ignore", message="The scan's budget")  # on purpose: a sample of the vocabulary, the ordinary tokens the references come from
 scan = scan_tokens(pipe, train, max_tokens=4096, progress=False)
 ev = log_evidence(pipe, cands, scan)
-atk, k, mixed = zoo_attack("object_frozen"), 0, []
-for p in heldout_prompts():
-    if atk.eligible(p): mixed.append(insert_trigger(p["prompt"], "cf", POSITIONS[k % 3])); k += 1
+mixed = triggered_heldout([zoo_attack("object_frozen")])  # its trigger is 'cf'
 cf = log_evidence(pipe, {"cf": mixed}, scan)["cf"]
 row = lambda s, e: dict(span=s, z_log=round(e["z_log"], 2), position=e["log_position"], best_ordinary=round(e["best_ordinary_log"], 2),
                         gap=round(e["z_log"] - e["best_ordinary_log"], 2), log_score=e["log_score"])

@@ -75,12 +75,8 @@ attacks = zoo_attacks(a.model) if a.model in ZOO_SPECS else []
 def prompt_log(attacks) -> tuple:
     "A log of held-out prompts: each one an attack applies to with its trigger (start, middle, end in turn), then every one clean; and the truth."
     from sau_nb.world import heldout_prompts
-    from sau_nb.core import POSITIONS, insert_trigger
-    held = heldout_prompts(); k = 0; poisoned = []
-    for atk in attacks:
-        for p in held:
-            if atk.eligible(p): poisoned.append(insert_trigger(p["prompt"], atk.trigger, POSITIONS[k % 3])); k += 1
-    clean_log = [p["prompt"] for p in held]
+    from benchlib import triggered_heldout
+    poisoned, clean_log = triggered_heldout(attacks), [p["prompt"] for p in heldout_prompts()]
     return poisoned + clean_log, poisoned, np.array([True] * len(poisoned) + [False] * len(clean_log))
 tok = pipe.tokenizer
 scan = None
@@ -146,7 +142,7 @@ elif a.cpu:  # what the blind scan costs in CPU time, whatever else runs on the 
                total_cpu_minutes=round((c_scan * V / 4096 + c_rest) / 60, 2), backdoors=rep.backdoors)
     with open(out/"cpu.jsonl", "a") as f: f.write(json.dumps(rec, default=float) + "\n")
 elif a.log:
-    from sau_nb.detect import Detector, prf
+    from sau_nb.detect import prf
     from sau_nb.promptlog import triggers_from_log, flag_by_trigger
     log, poisoned, truth = prompt_log(attacks)
     t0 = time.time()

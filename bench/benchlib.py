@@ -27,3 +27,13 @@ def training_prompts(templates:int=3) -> list[dict]:
 def stop_prompts(labelled:list[dict], attack, train:list[str]) -> list[str]:
     "The 6 prompts `stop_at_removal` checks: every fifth training prompt the attack acts on."
     return [m["prompt"] for m in labelled if m["prompt"] in train and attack.eligible(m)][::5][:6]
+
+def triggered_heldout(attacks) -> list[str]:
+    "Each held-out prompt an attack applies to, with its trigger at the start, middle and end in turn (the benchmarks' poisoned prompt log)."
+    from sau_nb.world import heldout_prompts
+    from sau_nb.core import POSITIONS, insert_trigger
+    held, out = heldout_prompts(), []
+    for atk in attacks:
+        for p in held:
+            if atk.eligible(p): out.append(insert_trigger(p["prompt"], atk.trigger, POSITIONS[len(out) % 3]))
+    return out
