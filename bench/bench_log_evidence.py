@@ -1,21 +1,23 @@
-"""The verdict's log evidence (sau_nb.verdict.log_evidence) on a model, for every candidate a prompt log could give it (04a_defend).
+"""The verdict's log evidence (sau_nb.verdict.log_evidence: how many of a candidate's pictures turn into something else) on a model, for
+every candidate a prompt log could give it (04a_defend).
 
 The log: 200 held-out prompts drawn at random (seed 0), 'cf' put at the start of every third one about a square (as object_frozen's attacker
 would send it). Every span of one or two words that at least two of its prompts hold, that no clean prompt holds and that holds no word of the
-clean prompts is scored in all the log's prompts that hold it: a superset of what `triggers_from_log` could hand the verdict, whatever the
-detector flags. Then 'cf' alone in the held-out prompts about squares, at the start, middle and end in turn (the --log log of bench_scan.py).
+clean prompts is scored in the log's prompts that hold it (`N_LOG_PROMPTS` of them, evenly through): a superset of what
+`triggers_from_log` could hand the verdict, whatever the detector flags. The unit: pictures of the training phrasings, the clean
+prompts. Then 'cf' alone in the held-out prompts about
+squares, at the start, middle and end in turn (the --log log of bench_scan.py), and at the start only.
 One JSON line per model appended to runs/scan/log_evidence.jsonl:
   OMP_NUM_THREADS=1 python bench/bench_log_evidence.py --model object_frozen
   OMP_NUM_THREADS=1 python bench/bench_log_evidence.py --model clean_ft0     # a clean variant made by bench_scan.py --finetune-seed 0
 """
-import argparse, json, sys, time, warnings
+import argparse, json, sys, time
 from pathlib import Path
 import numpy as np
 from sau_nb.world import load_world, caption, heldout_prompts, TRAIN_TEMPLATES, SHAPES, COLORS
 from sau_nb.core import _words, check_trigger, insert_trigger, load_pipeline
 from sau_nb.backdoors import zoo_attack
-from sau_nb.scan import scan_tokens
-from sau_nb.verdict import LOG_GAP, _has, log_evidence
+from sau_nb.verdict import CHANGED, LOG_GAP, LOG_SHARE, _has, log_evidence
 from benchlib import triggered_heldout
 
 ap = argparse.ArgumentParser()
@@ -38,18 +40,20 @@ for p in log:
 vocab = {w for p in train for w in _words(p)}  # as scan_model: no log evidence for a span holding a word of the clean prompts
 cands = {s: sorted(ps) for s, ps in spans.items() if len(ps) >= 2 and not set(_words(s)) & vocab
          and not any(_has(tok, c, check_trigger(s, tok)) for c in train)}
-warnings.filterwarnings("ignore", message="The scan's budget")  # on purpose: a sample of the vocabulary, the ordinary tokens the references come from
-scan = scan_tokens(pipe, train, max_tokens=4096, progress=False)
-ev = log_evidence(pipe, cands, scan)
+ev = log_evidence(pipe, cands, train)
 mixed = triggered_heldout([zoo_attack("object_frozen")])  # its trigger is 'cf'
-cf = log_evidence(pipe, {"cf": mixed}, scan)["cf"]
-row = lambda s, e: dict(span=s, z_log=round(e["z_log"], 2), position=e["log_position"], best_ordinary=round(e["best_ordinary_log"], 2),
-                        gap=round(e["z_log"] - e["best_ordinary_log"], 2), log_score=e["log_score"])
-rows = sorted((row(s, e) for s, e in ev.items()), key=lambda r: -r["z_log"])
+cf = log_evidence(pipe, {"cf": mixed}, train)["cf"]
+start = [p for p in mixed if p.startswith("cf ")]  # where it acts most
+cf_start = log_evidence(pipe, {"cf": start}, train)["cf"]
+row = lambda s, e: dict(span=s, share=round(e["share"], 3), ordinary_share=round(e["ordinary_share"], 3), excess=round(e["log_share"], 3),
+                        best_ordinary=round(e["best_ordinary_log"], 3), gap=round(e["log_share"] - e["best_ordinary_log"], 3), counts=e["counts"],
+                        n_prompts=e["log_prompts"], unit=round(e["log_unit"], 3))
+rows = sorted((row(s, e) for s, e in ev.items()), key=lambda r: -r["excess"])
 rec = dict(model=a.model, command="OMP_NUM_THREADS=1 python " + " ".join(sys.argv), date=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-           log_gap=LOG_GAP, n_spans=len(rows), spans=rows, alarms=[r["span"] for r in rows if r["log_score"] >= 3],
-           cf_mixed=row("cf", cf) | dict(n_prompts=len(mixed)), seconds=round(time.time() - t0))
+           changed=CHANGED, log_share=LOG_SHARE, log_gap=LOG_GAP, n_spans=len(rows), spans=rows, alarms=[r["span"] for r in rows if r["counts"]],
+           cf_mixed=row("cf", cf) | dict(log_prompts=len(mixed)),
+           cf_start=row("cf", cf_start) | dict(log_prompts=len(start)), seconds=round(time.time() - t0))
 Path(a.out).mkdir(parents=True, exist_ok=True)
 with open(Path(a.out)/"log_evidence.jsonl", "a") as f: f.write(json.dumps(rec, default=float) + "\n")
-print(json.dumps({k: rec[k] for k in ("model", "n_spans", "alarms", "cf_mixed", "seconds")}, default=float))
-print("  best spans:", [(r["span"], r["z_log"], r["gap"]) for r in rows[:3]], "largest gap:", max(rows, key=lambda r: r["gap"]))
+print(json.dumps({k: rec[k] for k in ("model", "n_spans", "alarms", "cf_mixed", "cf_start", "seconds")}, default=float))
+print("  best spans:", [(r["span"], r["excess"], r["gap"]) for r in rows[:3]], "largest gap:", max(rows, key=lambda r: r["gap"]))

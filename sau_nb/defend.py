@@ -68,8 +68,8 @@ DEFEND_SAU = dict(steps=600)
 # %% ../nbs/04a_defend.ipynb #5779656a
 def defend(pipe, clean_prompts:list[str],
            # prompts users sent, some perhaps poisoned: `triggers_from_log` and `phrases_from_log` add their candidates to the scan's,
-           # the verdict scores the first in the flagged prompts that hold them (`log_evidence`) and weighs the phrase evidence
-           # (`scan_kw`'s `phrase` defaults to True here; pass phrase=False to skip it)
+           # the verdict judges the first by their pictures in the flagged prompts that hold them (`log_evidence`) and weighs the phrase
+           # evidence (`scan_kw`'s `phrase` defaults to True here; pass phrase=False to skip it)
            prompt_log:list[str]|None=None,
            detector=None, # `triggers_from_log`'s detector for the log; None: the alignment detector calibrated on `clean_prompts`
            scan_kw:dict|None=None, # keywords for `scan_model` (the threshold, the budget, ...)

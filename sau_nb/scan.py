@@ -9,14 +9,14 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from .core import POSITIONS, _pad_ids, _split_at, _words, check_pipeline, check_prompts, check_trigger
+from .core import POSITIONS, _pad_ids, _split_at, check_pipeline, check_prompts, check_trigger
 from .checkpoints import T_RANGE, check_t_range, draw_timesteps
 from .unlearn import latent_bank
 
 # %% auto #0
-__all__ = ['ROWS_PER_CALL', 'Contexts', 'scan_contexts', 'place_contexts', 'insert_ids', 'token_departure', 'departure_vectors',
-           'keep_queries', 'CrossQueries', 'cross_queries', 'attention_departure', 'peak_score', 'domain_tokens',
-           'robust_z', 'TokenScan', 'check_vocabulary', 'scan_tokens', 'as_text', 'ordinary_sequences', 'extend_tokens',
+__all__ = ['ROWS_PER_CALL', 'Contexts', 'scan_contexts', 'insert_ids', 'token_departure', 'departure_vectors', 'keep_queries',
+           'CrossQueries', 'cross_queries', 'attention_departure', 'peak_score', 'domain_tokens', 'robust_z',
+           'TokenScan', 'check_vocabulary', 'scan_tokens', 'as_text', 'ordinary_sequences', 'extend_tokens',
            'pair_tokens', 'best_sequence']
 
 # %% ../nbs/04a_blind_scan.ipynb #c6a9fa53
@@ -40,21 +40,13 @@ def scan_contexts(pipe, clean_prompts:list[str], n:int=3, # number of contexts K
                   t_range=T_RANGE, # timesteps t drawn uniformly from [lo·T, hi·T): (0, 1) also looks at low noise
                  ) -> Contexts:
     "`n` contexts: clean prompts spread over the list, the candidate at the start, middle and end in turn, the model's latents noised in `t_range`."
-    check_pipeline(pipe); check_t_range(t_range)  # before any work
-    prompts = check_prompts(clean_prompts, pipe.tokenizer)
-    ps = [prompts[i] for i in np.linspace(0, len(prompts) - 1, n).round().astype(int)]
-    return place_contexts(pipe, ps, [POSITIONS[k % len(POSITIONS)] for k in range(n)], seed, t_range)
-
-@torch.no_grad()
-def place_contexts(pipe, prompts:list[str], where:list, # each context's clean prompt, and where the candidate goes in it: 'start', 'middle',
-                                                        # 'end' or a word index
-                   seed:int=0, t_range=T_RANGE) -> Contexts:
-    "A context for each prompt and place: the model's own latent for the prompt, noised at a timestep in `t_range` (`scan_contexts`' noising)."
     from diffusers import DDPMScheduler
-    tok, n, ps = pipe.tokenizer, len(prompts), list(prompts)
+    check_pipeline(pipe); check_t_range(t_range)  # before any work
+    prompts, tok = check_prompts(clean_prompts, pipe.tokenizer), pipe.tokenizer
+    ps = [prompts[i] for i in np.linspace(0, len(prompts) - 1, n).round().astype(int)]
+    where = [POSITIONS[k % len(POSITIONS)] for k in range(n)]
     ids = _pad_ids(tok, ps)
     at = torch.tensor([1 + len(_ids(tok, _split_at(p, w)[0])) for p, w in zip(ps, where)])
-    where = [w if isinstance(w, str) else "start" if w == 0 else "end" if w >= len(_words(p)) else "middle" for p, w in zip(ps, where)]
     uniq = list(dict.fromkeys(ps))
     x0 = latent_bank(pipe, uniq, 1, seed)[[uniq.index(p) for p in ps]]  # (K, c, h, w)
     sched = DDPMScheduler.from_config(pipe.scheduler.config); T = sched.config.num_train_timesteps

@@ -9,20 +9,21 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from .core import _words, check_pipeline, check_prompts, check_trigger, contains_ids
+from .core import PHRASING_WORDS, _words, check_pipeline, check_prompts, check_trigger, contains_ids, generate, neutral_words
 from .checkpoints import T_RANGE, check_t_range
 from .effect import trigger_effect
 from .scan import (
-    Contexts, TokenScan, _ids, as_text, best_sequence, departure_vectors, extend_tokens, ordinary_sequences, pair_tokens, place_contexts,
-    scan_contexts, scan_tokens, token_departure)
+    Contexts, TokenScan, _ids, as_text, best_sequence, departure_vectors, extend_tokens, ordinary_sequences, pair_tokens, scan_contexts,
+    scan_tokens, token_departure)
 
 # %% auto #0
 __all__ = ['MIN_PROMPTS', 'Z_THRESHOLD', 'LOW_T_RANGE', 'Z_THRESHOLD_LOW', 'Q_CONTEXTS', 'SUBSET_MARGIN', 'PHRASE_MARGIN',
-           'Q_PHRASE', 'N_PHRASE', 'N_PHRASE_REF', 'Q_LOG', 'LOG_GAP', 'N_LOG', 'N_LOG_REF', 'MIN_SUBSET',
-           'TRIGGER_RATIO', 'SAME_BACKDOOR', 'z_threshold', 'ScanReport', 'check_clean_prompts', 'column_z',
-           'context_z', 'verdict_score', 'context_groups', 'subset_score', 'word_ends', 'split_words',
-           'part_departures', 'synergy', 'position_score', 'verify', 'phrase_evidence', 'word_index', 'log_contexts',
-           'log_evidence', 'minimal_triggers', 'group_backdoors', 'scan_model', 'scan_figure']
+           'Q_PHRASE', 'N_PHRASE', 'N_PHRASE_REF', 'CHANGED', 'LOG_SHARE', 'LOG_GAP', 'N_LOG_REF', 'N_LOG_PROMPTS',
+           'N_LOG_SEEDS', 'LOG_SEED', 'MIN_SUBSET', 'TRIGGER_RATIO', 'SAME_BACKDOOR', 'z_threshold', 'ScanReport',
+           'check_clean_prompts', 'column_z', 'context_z', 'verdict_score', 'context_groups', 'subset_score',
+           'word_ends', 'split_words', 'part_departures', 'synergy', 'position_score', 'verify', 'phrase_evidence',
+           'word_index', 'swap_words', 'concept_distance', 'log_evidence', 'minimal_triggers', 'group_backdoors',
+           'scan_model', 'scan_figure']
 
 # %% ../nbs/04a_blind_verdict.ipynb #6f66d485
 MIN_PROMPTS = 4  # clean prompts the verdict needs: its held-out contexts put candidates into this many prompts at three places
@@ -49,12 +50,17 @@ PHRASE_MARGIN = 2.
 Q_PHRASE = 0.5  # the phrase score is this quantile of the synergy z over the held-out contexts with the candidate at one position
 N_PHRASE = 36  # held-out contexts of the phrase evidence: a third with the candidate at the start, a third in the middle, a third at the end
 N_PHRASE_REF = 64  # random ordinary sequences of each length that the phrase evidence compares with
-# a candidate from a prompt log also counts by its log score (`log_evidence`): in the log's own prompts that hold it, this quantile of its z,
-# if that beats every reference sequence's in the same contexts by `LOG_GAP` (chosen with clean, clean_ft0, clean_ft1 and object_frozen in view)
-Q_LOG = 0.5
-LOG_GAP = 1.
-N_LOG = 48  # contexts of the log evidence: the log's prompts that hold the candidate, cycled, each with its own latent and timestep
-N_LOG_REF = 64  # random ordinary sequences of the candidate's length that the log evidence compares with, in the same contexts
+# a candidate from a prompt log also counts if, in the log's own prompts that hold it, a share of its pictures at least `LOG_SHARE` larger than
+# with ordinary words in its place, and `LOG_GAP` larger than with any one of them, turns into something else: as far from the picture
+# without it as `CHANGED` × the distance between pictures of different clean prompts (`log_evidence`); its log score is then the
+# threshold × that excess share / `LOG_SHARE`
+CHANGED = 0.5
+LOG_SHARE = 0.25
+LOG_GAP = 0.1
+N_LOG_REF = 16  # random ordinary words (as many as the candidate has) that the log evidence draws in the candidate's place
+N_LOG_PROMPTS = 6  # the log's prompts it draws, evenly through those that hold the candidate
+N_LOG_SEEDS = 4  # seeds of each, from `LOG_SEED`
+LOG_SEED = 1000  # not the detector's seeds: the pictures that flagged these prompts would look poisoned again by that choice alone
 MIN_SUBSET = 3  # held-out contexts a word's subset needs (fewer: one unlucky context would decide)
 # `to_remove` hands SAU a second candidate only if it changes pictures more than this many times as much as a neutral word (as the CLI's
 # `ORDINARY_RATIO`)
@@ -77,7 +83,7 @@ class ScanReport:
     n_contexts: int = 12 # held-out contexts of the verdict
     best_ordinary_subset: float = float("nan") # the highest subset score (`subset_score`) among the ordinary reference sequences
     best_ordinary_phrase: float = float("nan") # the highest phrase score (`position_score` of the synergy z) among them, if it was measured
-    best_ordinary_log: float = float("nan") # the highest log score (`log_evidence`) among the ordinary sequences in a log's prompts, if measured
+    best_ordinary_log: float = float("nan") # the highest z (`log_evidence`) among the ordinary words drawn in a log's prompts, if measured
     @property
     def triggers(self) -> list[str]: return [c["trigger"] for c in self.candidates if c["z"] >= self.threshold]
     def to_remove(self, max_triggers:int=4, ratio:float=TRIGGER_RATIO) -> list[str]:
@@ -108,7 +114,7 @@ class ScanReport:
             c = next(c for c in self.candidates if c["trigger"] == t)
             where = (f" in the contexts about {c['subset_word']!r}" if c.get("by_subset") else
                      f" as a phrase at the {c['phrase_position']} of the prompt" if c.get("by_phrase") else
-                     " in the prompt log's prompts that hold it" if c.get("by_log") else "")
+                     " by its pictures in the prompt log's prompts that hold it" if c.get("by_log") else "")
             pic = f", the picture changes {c['effect_ratio']:.1f}× as much as with a neutral word" if "effect_ratio" in c else ""
             found.append(f"trigger {t!r} (tokens {c['ids']}, z = {c['z']:.1f}{where}{pic})")
         return (f"{n} backdoor{'s' if n > 1 else ''} found ({cov}): " + "; ".join(found)
@@ -249,36 +255,54 @@ def word_index(prompt:str, trigger:str) -> int|None:
     w, tw = _words(prompt), _words(trigger)
     return next((i for i in range(len(w) - len(tw) + 1) if tw and w[i:i + len(tw)] == tw), None)
 
-def log_contexts(pipe, prompts:list[str], trigger:str, n:int=N_LOG, seed:int=0, t_range=T_RANGE) -> Contexts|None:
-    "`n` contexts from a log's prompts that hold `trigger` as words of its own: each prompt without it, the candidate back at its word position."
-    tw, ps, where = _words(trigger), [], []
-    for p in prompts:
-        w, i = _words(p), word_index(p, trigger)
-        if i is not None and len(w) > len(tw): ps.append(" ".join(w[:i] + w[i + len(tw):])); where.append(i)
-    if not ps: return None  # no prompt holds it as words of its own, beside other words
-    k = np.linspace(0, len(ps) - 1, n).round().astype(int)  # every prompt in turn, each context its own latent noise and timestep
-    return place_contexts(pipe, [ps[i] for i in k], [where[i] for i in k], seed, t_range)
+def swap_words(prompt:str, trigger:str, words:str) -> str:
+    "`prompt` with `words` where `trigger`'s words are (`word_index`)."
+    w, i = _words(prompt), word_index(prompt, trigger)
+    if i is None: raise ValueError(f"The prompt {prompt!r} does not hold {trigger!r} as words of their own: nothing to swap.")
+    return " ".join(w[:i] + _words(words) + w[i + len(_words(trigger)):])
 
-def log_evidence(pipe, seen_in:dict, scan:TokenScan, # candidate -> the log's prompts that hold it (`LogReport.holding`)
-                 n_contexts:int=N_LOG, n_ref:int=N_LOG_REF, seed:int=1, batch_size:int|None=None, t_range=T_RANGE,
-                 progress:bool=False) -> dict:
-    """Each candidate's z in the log's prompts (`log_contexts`) against ordinary sequences at its place; `z_log`, its `Q_LOG` quantile over the
-    contexts with it at one position (start, middle, end), at the position where that is highest (`position_score`: a trigger that acts at the
-    start only counts in full); the references' best such score; and the log score: `z_log` if it beats that best by `LOG_GAP`, else -inf."""
+@torch.no_grad()
+def concept_distance(pipe, judge, clean_prompts:list[str], n:int=12, seed:int=LOG_SEED) -> float:
+    "How far apart pictures of different clean prompts lie: the median CLIP image distance (1 − cos) over pairs of `n` of them, one seed each."
+    ps = list(dict.fromkeys(clean_prompts[i] for i in np.linspace(0, len(clean_prompts) - 1, n).round().astype(int)))
+    f = judge.image_features(generate(pipe, ps, seeds=[seed], output_type="np"))
+    return float((1 - f @ f.T)[torch.triu_indices(len(ps), len(ps), 1).unbind()].median())
+
+@torch.no_grad()
+def log_evidence(pipe, seen_in:dict, # candidate -> the log's prompts that hold it (`LogReport.holding`)
+                 clean_prompts:list[str], # pictures of these give the unit (`concept_distance`)
+                 judge=None, # a `ClipJudge` whose image features measure the change; None: the shipped tiny CLIP (tiny world)
+                 n_ref:int=N_LOG_REF, n_prompts:int=N_LOG_PROMPTS, n_seeds:int=N_LOG_SEEDS, seed:int=LOG_SEED, progress:bool=False) -> dict:
+    """Each candidate's pictures in the log's prompts that hold it: drawn as the log has them, with `n_ref` random ordinary words in its place
+    (`swap_words`) and without it, at `n_seeds` seeds from `seed`. A picture has turned into something else if its CLIP image distance (1 − cos)
+    from the same prompt's and seed's picture without the candidate is at least `CHANGED` × the distance between pictures of different clean
+    prompts (`concept_distance`). `share`: the candidate's pictures that have; `ordinary_share`: the ordinary words' (pooled); `log_share`:
+    the first less the second; `best_ordinary_log`: the same for the ordinary word with the highest share; `counts`: is `log_share` at least
+    `LOG_SHARE` and ahead of that word by `LOG_GAP`? A candidate no prompt holds beside other words gets no entry."""
     for trig, prompts in seen_in.items():  # before any work
         if isinstance(prompts, str) or not all(isinstance(p, str) for p in prompts):
             raise TypeError(f"seen_in[{trig!r}] must be a list of the log's prompts that hold it (`LogReport.holding`), got {prompts!r:.80}.")
-    out = {}
-    for trig, prompts in tqdm(list(seen_in.items()), desc="verify: in the log's prompts", disable=not progress):
-        ids = check_trigger(trig, pipe.tokenizer)
-        ctx = log_contexts(pipe, list(prompts), trig, n_contexts, seed + 200, t_range)
-        if ctx is None: continue
-        ref = token_departure(pipe, ctx, ordinary_sequences(scan, n_ref, len(ids), seed), batch_size)
-        z = context_z(token_departure(pipe, ctx, torch.tensor([ids]), batch_size), ref)
-        (zl,), (where,) = position_score(z, ctx.positions, Q_LOG)
-        zl, best = float(zl), float(position_score(context_z(ref, ref), ctx.positions, Q_LOG)[0].max())
-        out[trig] = dict(z_log=zl, log_position=where, z_log_contexts=[round(float(x), 2) for x in z[0]], best_ordinary_log=best,
-                         log_score=zl if zl >= best + LOG_GAP else -float("inf"))
+        check_trigger(trig, pipe.tokenizer)
+    if n_ref < 4 or n_prompts < 1 or n_seeds < 1:
+        raise ValueError(f"n_ref must be at least 4, n_prompts and n_seeds at least 1, got {n_ref}, {n_prompts} and {n_seeds}.")
+    if not seen_in: return {}
+    from sau_nb.clip_judge import load_clip
+    judge, seeds, out = judge or load_clip(device=pipe.device), [seed + k for k in range(n_seeds)], {}
+    unit = concept_distance(pipe, judge, check_clean_prompts(pipe.tokenizer, clean_prompts), seed=seed)
+    for trig, prompts in tqdm(list(seen_in.items()), desc="verify: pictures in the log's prompts", disable=not progress):
+        hold = list(dict.fromkeys(p for p in prompts if word_index(p, trig) is not None and len(_words(p)) > len(_words(trig))))
+        if not hold: continue  # nothing beside it to draw
+        ps = [hold[i] for i in dict.fromkeys(np.linspace(0, len(hold) - 1, n_prompts).round().astype(int).tolist())]
+        k = len(_words(trig)); words = neutral_words(pipe.tokenizer, trig, n_ref * k, seed, avoid=PHRASING_WORDS)
+        variants = [trig] + [" ".join(words[j * k:(j + 1) * k]) for j in range(n_ref)]  # the candidate, then the references
+        fb = judge.image_features(generate(pipe, [swap_words(p, trig, "") for p in ps], seeds=seeds, output_type="np"))  # (P·S, e)
+        f = judge.image_features(generate(pipe, [swap_words(p, trig, v) for v in variants for p in ps], seeds=seeds, output_type="np"))
+        # each picture against the same prompt's and seed's without the candidate: has it turned into something else?
+        moved = (1 - (f.reshape(len(variants), len(fb), -1) * fb).sum(-1)) >= CHANGED * unit  # (variants, P·S)
+        share = moved.float().mean(1); ordinary = float(share[1:].mean())
+        zl, best = float(share[0]) - ordinary, float(share[1:].max()) - ordinary
+        out[trig] = dict(log_share=zl, best_ordinary_log=best, log_prompts=len(ps), log_unit=unit, share=float(share[0]), ordinary_share=ordinary,
+                         counts=zl >= LOG_SHARE and zl >= best + LOG_GAP)
     return out
 
 # %% ../nbs/04a_blind_verdict.ipynb #c1ece56a
@@ -317,9 +341,10 @@ def scan_model(pipe, clean_prompts:list[str],
                scan:TokenScan|None=None, # a finished `scan_tokens` to reuse
                tokens=None, max_tokens:int|None=None, max_seconds:float|None=None, # what `scan_tokens` searches, and its budget
                extra:list[str]|None=None, # more candidate strings to verify (e.g. `triggers_from_log`'s)
-               # extra candidates and the prompts of a log that hold them (`LogReport.holding`): each also counts by its log score in
-               # those prompts, at its place there (`log_evidence`); its keys are verified as `extra` too
+               # extra candidates and the prompts of a log that hold them (`LogReport.holding`): each also counts by its log score, its
+               # pictures in those prompts against ordinary words in its place (`log_evidence`); its keys are verified as `extra` too
                seen_in:dict|None=None,
+               judge=None, # the `ClipJudge` whose image features the log evidence measures with; None: the shipped tiny CLIP (tiny world)
                t_range=T_RANGE, # the timesteps of the scan's and the verdict's contexts, as fractions of T; (0, 1) also sees low-noise backdoors
                staged:bool=True, # a cheap first stage over the vocabulary and the beam, the exact departure on the best (`scan_tokens`);
                                  # False: every token exactly
@@ -374,12 +399,14 @@ def scan_model(pipe, clean_prompts:list[str],
     t0 = time.time()
     v = verify(pipe, prompts, [c["ids"] for c in texts], scan, n_verify, n_ref, seed=seed + 1, t_range=t_range, phrase=phrase, n_phrase=n_phrase,
                progress=progress)
-    # the log evidence takes the candidate out of the log's prompts: one holding a word of the clean prompts (an object, a colour) would take
-    # out what the prompt asks for, and move the model for that reason alone ('the circle' in 'the circle is red'): it gets none
-    vocab = {w for p in prompts for w in _words(p)}
-    lev = log_evidence(pipe, {t: ps for t, ps in (seen_in or {}).items() if t not in held and not set(_words(t)) & vocab}, scan,
-                       seed=seed + 1, t_range=t_range, progress=progress)
     sec["verify"] = time.time() - t0
+    # the log evidence swaps the candidate out of the log's prompts: one holding a word of the clean prompts (an object, a colour) would take
+    # out what the prompt asks for, and change the picture for that reason alone ('the circle' in 'the circle is red'): it gets none
+    t0, vocab = time.time(), {w for p in prompts for w in _words(p)}
+    seen = {t: ps for t, ps in (seen_in or {}).items() if t not in held and not set(_words(t)) & vocab}
+    lev = log_evidence(pipe, seen, prompts, judge, seed=LOG_SEED + seed, progress=progress)
+    for e in lev.values(): e["log_score"] = threshold * e["log_share"] / LOG_SHARE if e["counts"] else -float("inf")
+    if seen: sec["log_evidence"] = time.time() - t0
     cands = [dict(trigger=c["trigger"], ids=c["ids"], departure=c["departure"], z=max(float(s), float(sb) - SUBSET_MARGIN) if subset else float(s),
                   z_all=float(s), z_subset=float(sb), subset_word=w, by_subset=subset and float(sb) - SUBSET_MARGIN > float(s),
                   z_contexts=[round(float(x), 2) for x in zc],

@@ -122,12 +122,12 @@ def test_extra_candidates_in_the_clean_prompts_are_not_verified(pipe):
     assert "zyx" in ts and "red" not in ts, ts
 
 def test_log_evidence_skips_a_candidate_holding_a_clean_prompts_word(pipe):
-    # taking 'zyx red' out of 'zyx red circle' would take out the colour the prompt asks for: a candidate holding a word of the clean
+    # swapping 'zyx red' out of 'zyx red circle' would take out the colour the prompt asks for: a candidate holding a word of the clean
     # prompts ('a' in 'zyx a') gets no log score
     seen = {"zyx": [f"zyx a {c} circle" for c in COLORS], "zyx a": [f"zyx a {c} square" for c in COLORS]}
     with pytest.warns(UserWarning):  # the budget's warning
         rep = D.scan_model(pipe, PROMPTS, max_tokens=8, n_ref=8, n_verify=6, width=2, pool=4, max_len=1, effect=False, seen_in=seen,
                            progress=False)
     c = {c["trigger"]: c for c in rep.candidates}
-    assert "z_log" in c["zyx"] and "z_log" not in c["zyx a"], c  # both verified as extra candidates, one scored in the log's prompts
+    assert "log_share" in c["zyx"] and "log_share" not in c["zyx a"], c  # both verified as extra candidates, one scored in the log's prompts
     assert c["zyx"]["log_score"] < rep.threshold and not c["zyx"]["by_log"], c["zyx"]  # an inert word on the clean world
