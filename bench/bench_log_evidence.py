@@ -5,8 +5,8 @@ The log: 200 held-out prompts drawn at random (seed 0), 'cf' put at the start of
 would send it). Every span of one or two words that at least two of its prompts hold, that no clean prompt holds and that holds no word of the
 clean prompts is scored in the log's prompts that hold it (`N_LOG_PROMPTS` of them, evenly through): a superset of what
 `triggers_from_log` could hand the verdict, whatever the detector flags. The unit: pictures of the training phrasings, the clean
-prompts. Then 'cf' alone in the held-out prompts about
-squares, at the start, middle and end in turn (the --log log of bench_scan.py), and at the start only.
+prompts. Then 'cf' alone in the held-out prompts about squares, at the start, middle and end in turn (the --log log of
+bench_scan.py), and at the start only.
 One JSON line per model appended to runs/scan/log_evidence.jsonl:
   OMP_NUM_THREADS=1 python bench/bench_log_evidence.py --model object_frozen
   OMP_NUM_THREADS=1 python bench/bench_log_evidence.py --model clean_ft0     # a clean variant made by bench_scan.py --finetune-seed 0

@@ -83,7 +83,7 @@ class ScanReport:
     n_contexts: int = 12 # held-out contexts of the verdict
     best_ordinary_subset: float = float("nan") # the highest subset score (`subset_score`) among the ordinary reference sequences
     best_ordinary_phrase: float = float("nan") # the highest phrase score (`position_score` of the synergy z) among them, if it was measured
-    best_ordinary_log: float = float("nan") # the highest z (`log_evidence`) among the ordinary words drawn in a log's prompts, if measured
+    best_ordinary_log: float = float("nan") # the highest excess share (`log_evidence`) among the ordinary words drawn in a log's prompts, if measured
     @property
     def triggers(self) -> list[str]: return [c["trigger"] for c in self.candidates if c["z"] >= self.threshold]
     def to_remove(self, max_triggers:int=4, ratio:float=TRIGGER_RATIO) -> list[str]:
@@ -300,9 +300,9 @@ def log_evidence(pipe, seen_in:dict, # candidate -> the log's prompts that hold 
         # each picture against the same prompt's and seed's without the candidate: has it turned into something else?
         moved = (1 - (f.reshape(len(variants), len(fb), -1) * fb).sum(-1)) >= CHANGED * unit  # (variants, P·S)
         share = moved.float().mean(1); ordinary = float(share[1:].mean())
-        zl, best = float(share[0]) - ordinary, float(share[1:].max()) - ordinary
-        out[trig] = dict(log_share=zl, best_ordinary_log=best, log_prompts=len(ps), log_unit=unit, share=float(share[0]), ordinary_share=ordinary,
-                         counts=zl >= LOG_SHARE and zl >= best + LOG_GAP)
+        excess, best = float(share[0]) - ordinary, float(share[1:].max()) - ordinary
+        out[trig] = dict(log_share=excess, best_ordinary_log=best, log_prompts=len(ps), log_unit=unit, share=float(share[0]), ordinary_share=ordinary,
+                         counts=excess >= LOG_SHARE and excess >= best + LOG_GAP)
     return out
 
 # %% ../nbs/04a_blind_verdict.ipynb #c1ece56a
