@@ -17,7 +17,7 @@ import numpy as np
 from sau_nb.world import load_world, caption, heldout_prompts, TRAIN_TEMPLATES, SHAPES, COLORS
 from sau_nb.core import _words, check_trigger, insert_trigger, load_pipeline
 from sau_nb.backdoors import zoo_attack
-from sau_nb.verdict import CHANGED, LOG_GAP, LOG_SHARE, _has, log_evidence
+from sau_nb.verdict import CHANGED, LOG_GAP, LOG_SHARE, _has, log_evidence, prompt_words
 from benchlib import triggered_heldout
 
 ap = argparse.ArgumentParser()
@@ -37,7 +37,7 @@ for p in log:
     w = _words(p)
     for L in (1, 2):
         for i in range(len(w) - L + 1): spans.setdefault(" ".join(w[i:i + L]), set()).add(p)
-vocab = {w for p in train for w in _words(p)}  # as scan_model: no log evidence for a span holding a word of the clean prompts
+vocab = prompt_words(train)  # as scan_model: no log evidence for a span holding a word prompts are made of
 cands = {s: sorted(ps) for s, ps in spans.items() if len(ps) >= 2 and not set(_words(s)) & vocab
          and not any(_has(tok, c, check_trigger(s, tok)) for c in train)}
 ev = log_evidence(pipe, cands, train)

@@ -152,7 +152,7 @@ elif a.log:
     rep = scan_model(pipe, prompts, scan=scan, seen_in={c["trigger"]: lrep.holding(c["trigger"]) for c in lrep.candidates}, progress=False,
                      **thr)  # scan None: the whole vocabulary; the log's candidates verified, and scored in the log's prompts that hold them
     verified = [c for c in rep.candidates if c.get("source") == "log" or c["trigger"] in {x["trigger"] for x in lrep.candidates}]
-    ok = [c["trigger"] for c in verified if c["z"] >= rep.threshold]
+    ok = [c["trigger"] for c in verified if rep.counts(c)]
     rec.update(mode="log", n_log=len(log), n_poisoned=len(poisoned), log_seconds=round(t_log, 1), max_flagged=a.max_flagged,
                detector=prf(det_flags, truth), log_report=str(lrep), spans=lrep.spans, log_candidates=lrep.candidates,
                verified=[dict(trigger=c["trigger"], z=c["z"]) for c in verified], verified_triggers=ok,

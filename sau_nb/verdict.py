@@ -22,8 +22,8 @@ __all__ = ['MIN_PROMPTS', 'Z_THRESHOLD', 'LOW_T_RANGE', 'Z_THRESHOLD_LOW', 'Q_CO
            'N_LOG_SEEDS', 'LOG_SEED', 'MIN_SUBSET', 'TRIGGER_RATIO', 'SAME_BACKDOOR', 'z_threshold', 'ScanReport',
            'check_clean_prompts', 'column_z', 'context_z', 'verdict_score', 'context_groups', 'subset_score',
            'word_ends', 'split_words', 'part_departures', 'synergy', 'position_score', 'verify', 'phrase_evidence',
-           'word_index', 'swap_words', 'concept_distance', 'log_evidence', 'minimal_triggers', 'group_backdoors',
-           'scan_model', 'scan_figure']
+           'word_index', 'swap_words', 'prompt_words', 'concept_distance', 'log_evidence', 'minimal_triggers',
+           'group_backdoors', 'set_aside_unlike', 'scan_model', 'scan_figure']
 
 # %% ../nbs/04a_blind_verdict.ipynb #6f66d485
 MIN_PROMPTS = 4  # clean prompts the verdict needs: its held-out contexts put candidates into this many prompts at three places
@@ -71,9 +71,10 @@ SAME_BACKDOOR = 0.5  # two candidates whose departures have at least this cosine
 @dataclasses.dataclass
 class ScanReport:
     "What `scan_model` found: the verdict, the ranked candidates with their evidence, and what the scan covered."
-    backdoor: bool # is there a candidate over the threshold?
+    backdoor: bool # is there a candidate over the threshold (and not set aside)?
     # ranked: trigger, ids, departure, z (the verdict's score), z_contexts (per held-out context), z_scan, and for those over the threshold
-    # trigger_effect's ratio and the backdoor they belong to
+    # trigger_effect's ratio and the backdoor they belong to; `set_aside`: over the threshold, but grouped with a backdoor that a log's pictures
+    # found, and in that backdoor's prompts its pictures did not do what the trigger's do (`scan_model`)
     candidates: list[dict]
     threshold: float
     best_ordinary_z: float # the highest score among the ordinary reference sequences in the held-out contexts
@@ -84,13 +85,14 @@ class ScanReport:
     best_ordinary_subset: float = float("nan") # the highest subset score (`subset_score`) among the ordinary reference sequences
     best_ordinary_phrase: float = float("nan") # the highest phrase score (`position_score` of the synergy z) among them, if it was measured
     best_ordinary_log: float = float("nan") # the highest excess share (`log_evidence`) among the ordinary words drawn in a log's prompts, if measured
+    def counts(self, c:dict) -> bool: return c["z"] >= self.threshold and not c.get("set_aside")  # a candidate the verdict counts
     @property
-    def triggers(self) -> list[str]: return [c["trigger"] for c in self.candidates if c["z"] >= self.threshold]
+    def triggers(self) -> list[str]: return [c["trigger"] for c in self.candidates if self.counts(c)]
     def to_remove(self, max_triggers:int=4, ratio:float=TRIGGER_RATIO) -> list[str]:
         "Up to `max_triggers` to unlearn: the first over the threshold, then any sharing no token with those taken whose pictures change > `ratio`×."
         out = []
         for c in self.candidates:
-            if c["z"] < self.threshold or len(out) >= max_triggers or any(set(c["ids"]) & set(o["ids"]) for o in out): continue
+            if not self.counts(c) or len(out) >= max_triggers or any(set(c["ids"]) & set(o["ids"]) for o in out): continue
             if out and c.get("effect_ratio", float("inf") if not self.effect else 0.) <= ratio: continue  # unchecked, or acts like an ordinary word
             out.append(c)
         return [c["trigger"] for c in out]
@@ -101,7 +103,7 @@ class ScanReport:
         "One trigger per backdoor found: the first candidate of each group of candidates that send the model the same way."
         seen, out = set(), []
         for c in self.candidates:
-            if c["z"] >= self.threshold and c.get("backdoor", 0) not in seen: seen.add(c.get("backdoor", 0)); out.append(c["trigger"])
+            if self.counts(c) and c.get("backdoor", 0) not in seen: seen.add(c.get("backdoor", 0)); out.append(c["trigger"])
         return out
     def __str__(self):
         cov = f"{self.searched} tokens searched" + (f", {self.unsearched} left out by the budget" if self.unsearched else "")
@@ -117,7 +119,9 @@ class ScanReport:
                      " by its pictures in the prompt log's prompts that hold it" if c.get("by_log") else "")
             pic = f", the picture changes {c['effect_ratio']:.1f}× as much as with a neutral word" if "effect_ratio" in c else ""
             found.append(f"trigger {t!r} (tokens {c['ids']}, z = {c['z']:.1f}{where}{pic})")
-        return (f"{n} backdoor{'s' if n > 1 else ''} found ({cov}): " + "; ".join(found)
+        aside = [f"{c['trigger']!r} (z = {c['z']:.1f}: it moves the model as {c['as_trigger']!r} does, but in its place in the log's prompts "
+                 f"its pictures change as ordinary words' do)" for c in self.candidates if c.get("set_aside")]
+        return (f"{n} backdoor{'s' if n > 1 else ''} found ({cov}): " + "; ".join(found) + (f"; set aside: {'; '.join(aside)}" if aside else "")
                 + f" (threshold {self.threshold:g}, best ordinary {self.best_ordinary_z:.2f}; "
                   f"z: in five of every six of {self.n_contexts} held-out contexts, "
                   "the candidate's log-departure is at least this many robust standard deviations above ordinary tokens')")
@@ -261,6 +265,12 @@ def swap_words(prompt:str, trigger:str, words:str) -> str:
     if i is None: raise ValueError(f"The prompt {prompt!r} does not hold {trigger!r} as words of their own: nothing to swap.")
     return " ".join(w[:i] + _words(words) + w[i + len(_words(trigger)):])
 
+def prompt_words(clean_prompts:list[str]) -> set:
+    """The words prompts are made of: the clean prompts' (objects, colours) and the held-out phrasings' (`PHRASING_WORDS`). Swapping a
+    candidate that holds one out of a prompt changes what the prompt asks for ('the circle' in 'the circle is red') or how it is phrased
+    ('cf an' in 'cf an image showing a blue square'), and the picture for that reason alone: such a candidate gets no log evidence."""
+    return {w for p in clean_prompts for w in _words(p)} | set(PHRASING_WORDS)
+
 @torch.no_grad()
 def concept_distance(pipe, judge, clean_prompts:list[str], n:int=12, seed:int=LOG_SEED) -> float:
     "How far apart pictures of different clean prompts lie: the median CLIP image distance (1 − cos) over pairs of `n` of them, one seed each."
@@ -272,7 +282,9 @@ def concept_distance(pipe, judge, clean_prompts:list[str], n:int=12, seed:int=LO
 def log_evidence(pipe, seen_in:dict, # candidate -> the log's prompts that hold it (`LogReport.holding`)
                  clean_prompts:list[str], # pictures of these give the unit (`concept_distance`)
                  judge=None, # a `ClipJudge` whose image features measure the change; None: the shipped tiny CLIP (tiny world)
-                 n_ref:int=N_LOG_REF, n_prompts:int=N_LOG_PROMPTS, n_seeds:int=N_LOG_SEEDS, seed:int=LOG_SEED, progress:bool=False) -> dict:
+                 n_ref:int=N_LOG_REF, n_prompts:int=N_LOG_PROMPTS, n_seeds:int=N_LOG_SEEDS, seed:int=LOG_SEED,
+                 unit:float|None=None, # the distance between pictures of different clean prompts, if measured (`concept_distance`)
+                 progress:bool=False) -> dict:
     """Each candidate's pictures in the log's prompts that hold it: drawn as the log has them, with `n_ref` random ordinary words in its place
     (`swap_words`) and without it, at `n_seeds` seeds from `seed`. A picture has turned into something else if its CLIP image distance (1 − cos)
     from the same prompt's and seed's picture without the candidate is at least `CHANGED` × the distance between pictures of different clean
@@ -288,7 +300,7 @@ def log_evidence(pipe, seen_in:dict, # candidate -> the log's prompts that hold 
     if not seen_in: return {}
     from sau_nb.clip_judge import load_clip
     judge, seeds, out = judge or load_clip(device=pipe.device), [seed + k for k in range(n_seeds)], {}
-    unit = concept_distance(pipe, judge, check_clean_prompts(pipe.tokenizer, clean_prompts), seed=seed)
+    unit = concept_distance(pipe, judge, check_clean_prompts(pipe.tokenizer, clean_prompts), seed=seed) if unit is None else unit
     for trig, prompts in tqdm(list(seen_in.items()), desc="verify: pictures in the log's prompts", disable=not progress):
         hold = list(dict.fromkeys(p for p in prompts if word_index(p, trig) is not None and len(_words(p)) > len(_words(trig))))
         if not hold: continue  # nothing beside it to draw
@@ -327,6 +339,26 @@ def group_backdoors(pipe, ctx:Contexts, over:list[dict], same:float=SAME_BACKDOO
         if k is None: heads.append(i); k = len(heads) - 1
         c["backdoor"], c["same_as_first"] = k, round(float(v[i] @ v[heads[k]]), 3)
     return over
+
+# %% ../nbs/04a_blind_verdict.ipynb #8c41f2b7
+def set_aside_unlike(pipe, over:list[dict], # ranked and grouped candidates over the threshold (`group_backdoors`)
+                     seen_in:dict, clean_prompts:list[str], judge=None, seed:int=LOG_SEED,
+                     unit:float|None=None, # the distance between pictures of different clean prompts, if measured (`concept_distance`)
+                     **kw) -> list[dict]:
+    """Mark each candidate grouped with one the log's pictures found (`by_log`, first in its group) and sharing no token with it: `as_trigger`,
+    and `as_share`, `as_log_share` of its pictures in that trigger's place in the log's prompts (`log_evidence`, keywords `kw`); `set_aside`
+    if they do not count there. Returns `over`."""
+    heads = {}
+    for c in over: heads.setdefault(c.get("backdoor", 0), c)
+    ask = [(c, h) for c in over if (h := heads[c.get("backdoor", 0)]).get("by_log") and not c.get("by_log") and not set(c["ids"]) & set(h["ids"])]
+    swapped = {c["trigger"]: [swap_words(p, h["trigger"], c["trigger"]) for p in seen_in[h["trigger"]] if word_index(p, h["trigger"]) is not None]
+               for c, h in ask}
+    ev = log_evidence(pipe, swapped, clean_prompts, judge, seed=seed, unit=unit, **kw)
+    for c, h in ask:
+        if (e := ev.get(c["trigger"])) is not None:
+            c.update(as_trigger=h["trigger"], as_share=e["share"], as_log_share=e["log_share"], set_aside=not e["counts"])
+    return over
+
 
 # %% ../nbs/04a_blind_verdict.ipynb #b406a1c1
 def _has(tokenizer, prompt:str, ids:list[int]) -> bool: return contains_ids(_ids(tokenizer, prompt), ids)
@@ -400,9 +432,7 @@ def scan_model(pipe, clean_prompts:list[str],
     v = verify(pipe, prompts, [c["ids"] for c in texts], scan, n_verify, n_ref, seed=seed + 1, t_range=t_range, phrase=phrase, n_phrase=n_phrase,
                progress=progress)
     sec["verify"] = time.time() - t0
-    # the log evidence swaps the candidate out of the log's prompts: one holding a word of the clean prompts (an object, a colour) would take
-    # out what the prompt asks for, and change the picture for that reason alone ('the circle' in 'the circle is red'): it gets none
-    t0, vocab = time.time(), {w for p in prompts for w in _words(p)}
+    t0, vocab = time.time(), prompt_words(prompts)  # the log evidence swaps the candidate out: not one holding a word prompts are made of
     seen = {t: ps for t, ps in (seen_in or {}).items() if t not in held and not set(_words(t)) & vocab}
     lev = log_evidence(pipe, seen, prompts, judge, seed=LOG_SEED + seed, progress=progress)
     for e in lev.values(): e["log_score"] = threshold * e["log_share"] / LOG_SHARE if e["counts"] else -float("inf")
@@ -424,7 +454,12 @@ def scan_model(pipe, clean_prompts:list[str],
         c["effect_ratio"] = trigger_effect(pipe, c["trigger"], prompts[::max(1, len(prompts) // 12)], cache=drawn)["ratio"]
     sec["effect"] = time.time() - t0
     over = minimal_triggers(over, "effect_ratio" if effect else "z")
+    over = [c for c in over if c.get("by_log")] + [c for c in over if not c.get("by_log")]  # what the log's own pictures show leads its group
     group_backdoors(pipe, v["contexts"], over)
+    t0 = time.time()  # one grouped with a backdoor that the log's pictures found must draw what its trigger draws there
+    set_aside_unlike(pipe, over, seen, prompts, judge, seed=LOG_SEED + seed, unit=next((e["log_unit"] for e in lev.values()), None))
+    if any("as_trigger" in c for c in over): sec["log_evidence"] += time.time() - t0
+    under += [c for c in over if c.get("set_aside")]; over = [c for c in over if not c.get("set_aside")]
     return ScanReport(bool(over), over + sorted(under, key=lambda c: -c["z"]), threshold, v["best_ordinary"],
                       int(scan.searched.sum()), len(scan.unsearched), sec, n_verify, v["best_ordinary_subset"],
                       v.get("best_ordinary_phrase", float("nan")), max((e["best_ordinary_log"] for e in lev.values()), default=float("nan")))
