@@ -49,9 +49,17 @@ class DefenseReport:
     seconds: dict
     def __str__(self):
         if not self.removed: return f"model returned unchanged: {self.before}" + (f"; log: {self.log}" if self.log else "")
-        left = "nothing left over the threshold" if not self.after.backdoor else f"still over the threshold: {self.after.triggers}"
-        return (f"removed {', '.join(map(repr, self.removed))} in one sau_unlearn run (found blind: {self.before}); re-scan: {left}; "
+        return (f"removed {', '.join(map(repr, self.removed))} in one sau_unlearn run (found blind: {self.before}); re-scan: {self.left()}; "
                 f"clean drift {self.clean_drift:.2e}")
+    def left(self) -> str:
+        "What the re-scan counts, by what it was before: the removed triggers that still count, others that did before, strings new to it."
+        if not self.after.backdoor: return "nothing left over the threshold"
+        now, was = self.after.triggers, self.before.triggers
+        groups = (("still over the threshold", [t for t in now if t in self.removed]),
+                  ("over the threshold before too, not removed", [t for t in now if t in was and t not in self.removed]),
+                  ("newly over the threshold, not before the repair (strings the SAU run moved: check their pictures with `trigger_effect`)",
+                   [t for t in now if t not in was]))
+        return "; ".join(f"{what}: {ts}" for what, ts in groups if ts)
 
 # %% ../nbs/04a_defend.ipynb #1e2b0caf
 @torch.no_grad()
