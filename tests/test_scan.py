@@ -4,6 +4,7 @@ from pathlib import Path
 import pytest, torch
 import sau_nb.defend as D
 import sau_nb.scan as S
+from sau_nb.verdict import prompt_words
 from sau_nb.world import load_world, caption, SHAPES, COLORS, TRAIN_TEMPLATES
 
 PROMPTS = [caption(s, c, t) for s in SHAPES for c in COLORS for t in TRAIN_TEMPLATES[:2]]
@@ -121,13 +122,15 @@ def test_extra_candidates_in_the_clean_prompts_are_not_verified(pipe):
     ts = [c["trigger"] for c in rep.candidates]
     assert "zyx" in ts and "red" not in ts, ts
 
-def test_log_evidence_skips_a_candidate_holding_a_clean_prompts_word(pipe):
+def test_log_evidence_skips_a_candidate_holding_a_prompt_word(pipe):
     # swapping 'zyx red' out of 'zyx red circle' would take out the colour the prompt asks for: a candidate holding a word of the clean
-    # prompts ('a' in 'zyx a') gets no log score
-    seen = {"zyx": [f"zyx a {c} circle" for c in COLORS], "zyx a": [f"zyx a {c} square" for c in COLORS]}
+    # prompts ('a' in 'zyx a') gets no log score, nor one holding a word of the held-out phrasings ('an' in 'zyx an', `prompt_words`)
+    seen = {"zyx": [f"zyx a {c} circle" for c in COLORS], "zyx a": [f"zyx a {c} square" for c in COLORS],
+            "zyx an": [f"zyx an image showing a {c} circle" for c in COLORS]}
     with pytest.warns(UserWarning):  # the budget's warning
         rep = D.scan_model(pipe, PROMPTS, max_tokens=8, n_ref=8, n_verify=6, width=2, pool=4, max_len=1, effect=False, seen_in=seen,
                            progress=False)
     c = {c["trigger"]: c for c in rep.candidates}
-    assert "log_share" in c["zyx"] and "log_share" not in c["zyx a"], c  # both verified as extra candidates, one scored in the log's prompts
+    assert "log_share" in c["zyx"] and "log_share" not in c["zyx a"] and "log_share" not in c["zyx an"], c  # one scored in the log's prompts
+    assert "an" not in {w for p in PROMPTS for w in p.split()} and "an" in prompt_words(PROMPTS)  # 'an' is a phrasing word, not a clean prompt's
     assert c["zyx"]["log_score"] < rep.threshold and not c["zyx"]["by_log"], c["zyx"]  # an inert word on the clean world
