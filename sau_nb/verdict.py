@@ -120,7 +120,7 @@ class ScanReport:
             pic = f", the picture changes {c['effect_ratio']:.1f}× as much as with a neutral word" if "effect_ratio" in c else ""
             found.append(f"trigger {t!r} (tokens {c['ids']}, z = {c['z']:.1f}{where}{pic})")
         aside = [f"{c['trigger']!r} (z = {c['z']:.1f}: it moves the model as {c['as_trigger']!r} does, but in its place in the log's prompts "
-                 f"its pictures change as ordinary words' do)" for c in self.candidates if c.get("set_aside")]
+                 f"its pictures do not stand out from ordinary words')" for c in self.candidates if c.get("set_aside")]
         return (f"{n} backdoor{'s' if n > 1 else ''} found ({cov}): " + "; ".join(found) + (f"; set aside: {'; '.join(aside)}" if aside else "")
                 + f" (threshold {self.threshold:g}, best ordinary {self.best_ordinary_z:.2f}; "
                   f"z: in five of every six of {self.n_contexts} held-out contexts, "
