@@ -341,18 +341,25 @@ def group_backdoors(pipe, ctx:Contexts, over:list[dict], same:float=SAME_BACKDOO
     return over
 
 # %% ../nbs/04a_blind_verdict.ipynb #8c41f2b7
+def _in_place(prompts:list[str], trigger:str, cand:str) -> list[str]:
+    """`prompts` with `cand` in `trigger`'s place, those where that place is where `cand`'s words first occur: `log_evidence` swaps `cand`
+    out at its first occurrence, and in 'an image showing cf ...' with 'cf' → 'an' it would take out the prompt's own 'an'."""
+    out = []
+    for p in prompts:
+        if (i := word_index(p, trigger)) is not None and word_index(q := swap_words(p, trigger, cand), cand) == i: out.append(q)
+    return out
+
 def set_aside_unlike(pipe, over:list[dict], # ranked and grouped candidates over the threshold (`group_backdoors`)
                      seen_in:dict, clean_prompts:list[str], judge=None, seed:int=LOG_SEED,
                      unit:float|None=None, # the distance between pictures of different clean prompts, if measured (`concept_distance`)
                      **kw) -> list[dict]:
     """Mark each candidate grouped with one the log's pictures found (`by_log`, first in its group) and sharing no token with it: `as_trigger`,
     and `as_share`, `as_log_share` of its pictures in that trigger's place in the log's prompts (`log_evidence`, keywords `kw`); `set_aside`
-    if they do not count there. Returns `over`."""
+    if they do not count there. A candidate no such prompt can take (`_in_place`) is not asked, and stays. Returns `over`."""
     heads = {}
     for c in over: heads.setdefault(c.get("backdoor", 0), c)
     ask = [(c, h) for c in over if (h := heads[c.get("backdoor", 0)]).get("by_log") and not c.get("by_log") and not set(c["ids"]) & set(h["ids"])]
-    swapped = {c["trigger"]: [swap_words(p, h["trigger"], c["trigger"]) for p in seen_in[h["trigger"]] if word_index(p, h["trigger"]) is not None]
-               for c, h in ask}
+    swapped = {c["trigger"]: _in_place(seen_in[h["trigger"]], h["trigger"], c["trigger"]) for c, h in ask}
     ev = log_evidence(pipe, swapped, clean_prompts, judge, seed=seed, unit=unit, **kw)
     for c, h in ask:
         if (e := ev.get(c["trigger"])) is not None:
