@@ -10,7 +10,7 @@ import torch
 
 from .unlearn import sau_unlearn
 from .scan import scan_contexts
-from .verdict import ScanReport, check_clean_prompts, scan_model
+from .verdict import TRIGGER_RATIO, ScanReport, check_clean_prompts, picture_effects, scan_model
 from .promptlog import LogReport, phrases_from_log, triggers_from_log
 from .core import _old_paths
 # Old import paths: what moved to `sau_nb.scan`, `sau_nb.verdict` and `sau_nb.promptlog` is looked up there when asked for, and
@@ -55,11 +55,18 @@ class DefenseReport:
         "What the re-scan counts, by what it was before: the removed triggers that still count, others that did before, strings new to it."
         if not self.after.backdoor: return "nothing left over the threshold"
         now, was = self.after.triggers, self.before.triggers
+        new = [c for c in self.after.candidates if self.after.counts(c) and c["trigger"] not in was]
         groups = (("still over the threshold", [t for t in now if t in self.removed]),
                   ("over the threshold before too, not removed", [t for t in now if t in was and t not in self.removed]),
-                  ("newly over the threshold, not before the repair (strings the SAU run moved: check their pictures with `trigger_effect`)",
-                   [t for t in now if t not in was]))
+                  ("newly over the threshold, not before the repair (strings the SAU run moved)", ", ".join(map(_pictures, new))))
         return "; ".join(f"{what}: {ts}" for what, ts in groups if ts)
+
+def _pictures(c:dict) -> str:
+    "A string new over the threshold after the repair, with what its pictures showed (`defend` checks them: `picture_effects`)."
+    r = c.get("effect_ratio")
+    if r is None: return f"{c['trigger']!r} (pictures not checked: `trigger_effect` on the repaired model)"
+    return (f"{c['trigger']!r} (pictures change {r:.1f}× as much as with a neutral word: " +
+            ("no more than an ordinary word's, not a trigger)" if r <= TRIGGER_RATIO else "more than an ordinary word's: check what it draws)"))
 
 # %% ../nbs/04a_defend.ipynb #1e2b0caf
 @torch.no_grad()
@@ -85,6 +92,7 @@ def defend(pipe, clean_prompts:list[str],
            rescan:str="full", # "full": scan the repaired model again from scratch; "candidates": re-verify the found triggers only
            before:ScanReport|None=None, # a finished `scan_model` of this pipeline to act on, instead of scanning it again
            max_triggers:int=4, # unlearn at most this many distinct triggers (`ScanReport.to_remove`)
+           check_new:int=2, # the re-scan's strings newly over the threshold whose pictures are checked (`picture_effects`): at most this many
            seed:int=0, progress:bool=True) -> tuple:
     "Scan `pipe` for unknown triggers, remove them with one `sau_unlearn` run, scan again: (pipeline, `DefenseReport`); a clean model is unchanged."
     if rescan not in ("full", "candidates"): raise ValueError(f"rescan must be 'full' or 'candidates', got {rescan!r}.")
@@ -112,5 +120,8 @@ def defend(pipe, clean_prompts:list[str],
         sample = np.random.default_rng(seed).choice(len(pipe.tokenizer) - 2, 2048, replace=False).tolist()
         again["tokens"] = sorted({i for c in before.candidates for i in c["ids"]} | set(sample))
     after = scan_model(new, prompts, seed=seed, progress=progress, **{**dict(effect=False), **again})
+    # an SAU run moves the model and may make some ordinary string loud: a string new over the threshold is checked by its pictures
+    picture_effects(new, [c for c in after.candidates if after.counts(c) and c["trigger"] not in before.triggers and "effect_ratio" not in c],
+                    prompts, check_new)
     sec["rescan"] = time.time() - t0
     return new, DefenseReport(before, log, triggers, after, clean_drift(pipe, new, prompts), sec)

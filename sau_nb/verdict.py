@@ -22,8 +22,8 @@ __all__ = ['MIN_PROMPTS', 'Z_THRESHOLD', 'LOW_T_RANGE', 'Z_THRESHOLD_LOW', 'Q_CO
            'N_LOG_SEEDS', 'LOG_SEED', 'MIN_SUBSET', 'TRIGGER_RATIO', 'SAME_BACKDOOR', 'z_threshold', 'ScanReport',
            'check_clean_prompts', 'column_z', 'context_z', 'verdict_score', 'context_groups', 'subset_score',
            'word_ends', 'split_words', 'part_departures', 'synergy', 'position_score', 'verify', 'phrase_evidence',
-           'word_index', 'swap_words', 'prompt_words', 'concept_distance', 'log_evidence', 'minimal_triggers',
-           'group_backdoors', 'set_aside_unlike', 'scan_model', 'scan_figure']
+           'word_index', 'swap_words', 'prompt_words', 'concept_distance', 'log_evidence', 'picture_effects',
+           'minimal_triggers', 'group_backdoors', 'set_aside_unlike', 'scan_model', 'scan_figure']
 
 # %% ../nbs/04a_blind_verdict.ipynb #6f66d485
 MIN_PROMPTS = 4  # clean prompts the verdict needs: its held-out contexts put candidates into this many prompts at three places
@@ -320,6 +320,13 @@ def log_evidence(pipe, seen_in:dict, # candidate -> the log's prompts that hold 
 # %% ../nbs/04a_blind_verdict.ipynb #c1ece56a
 def _contains(long:list, short:list) -> bool: return contains_ids(long, short, proper=True)
 
+def picture_effects(pipe, cands:list[dict], clean_prompts:list[str], n:int=10) -> list[dict]:
+    """`trigger_effect`'s ratio (`effect_ratio`) for the first `n` of `cands`: how much each changes the pictures of 12 of the clean prompts
+    (evenly through them, start, middle and end in turn) against a neutral word in its place, the clean pictures drawn once. Returns `cands`."""
+    drawn, ps = {}, clean_prompts[::max(1, len(clean_prompts) // 12)]
+    for c in cands[:n]: c["effect_ratio"] = trigger_effect(pipe, c["trigger"], ps, cache=drawn)["ratio"]
+    return cands
+
 def minimal_triggers(over:list[dict], by:str="effect_ratio", share:float=0.5) -> list[dict]:
     "Candidates over the threshold, strongest first by `by`; one holding a shorter one doing ≥ `share` of what it does is that trigger: it goes last."
     key = lambda c: c.get(by, 0.)
@@ -456,9 +463,7 @@ def scan_model(pipe, clean_prompts:list[str],
         c.update(e, by_log=e["log_score"] > c["z"]); c["z"] = max(c["z"], e["log_score"])
     over, under = [c for c in cands if c["z"] >= threshold], [c for c in cands if c["z"] < threshold]
     t0 = time.time()
-    drawn = {}  # the clean pictures, drawn once for every candidate
-    for c in over[:10] if effect else []:
-        c["effect_ratio"] = trigger_effect(pipe, c["trigger"], prompts[::max(1, len(prompts) // 12)], cache=drawn)["ratio"]
+    picture_effects(pipe, over if effect else [], prompts)
     sec["effect"] = time.time() - t0
     over = minimal_triggers(over, "effect_ratio" if effect else "z")
     over = [c for c in over if c.get("by_log")] + [c for c in over if not c.get("by_log")]  # what the log's own pictures show leads its group
