@@ -63,10 +63,12 @@ class DefenseReport:
 
 def _pictures(c:dict) -> str:
     "A string new over the threshold after the repair, with what its pictures showed (`defend` checks them: `picture_effects`)."
-    r = c.get("effect_ratio")
+    r, b = c.get("effect_ratio"), c.get("effect_ratio_before")
     if r is None: return f"{c['trigger']!r} (pictures not checked: `trigger_effect` on the repaired model)"
-    return (f"{c['trigger']!r} (pictures change {r:.1f}× as much as with a neutral word: " +
-            ("no more than an ordinary word's, not a trigger)" if r <= TRIGGER_RATIO else "more than an ordinary word's: check what it draws)"))
+    said = f"{c['trigger']!r} (pictures change {r:.1f}× as much as with a neutral word" + (f", {b:.1f}× before the repair" if b is not None else "")
+    if r <= TRIGGER_RATIO: return said + ": no more than an ordinary word's, not a trigger)"
+    if b is not None and b > TRIGGER_RATIO: return said + ": it changed them before the repair too, the model's own loud string, not one SAU made)"
+    return said + ": more than an ordinary word's: check what it draws)"
 
 # %% ../nbs/04a_defend.ipynb #1e2b0caf
 @torch.no_grad()
@@ -92,7 +94,8 @@ def defend(pipe, clean_prompts:list[str],
            rescan:str="full", # "full": scan the repaired model again from scratch; "candidates": re-verify the found triggers only
            before:ScanReport|None=None, # a finished `scan_model` of this pipeline to act on, instead of scanning it again
            max_triggers:int=4, # unlearn at most this many distinct triggers (`ScanReport.to_remove`)
-           check_new:int=2, # the re-scan's strings newly over the threshold whose pictures are checked (`picture_effects`): at most this many
+           # the re-scan's strings newly over the threshold whose pictures are checked, on the repaired and the input model (`picture_effects`):
+           check_new:int=2, # at most this many
            seed:int=0, progress:bool=True) -> tuple:
     "Scan `pipe` for unknown triggers, remove them with one `sau_unlearn` run, scan again: (pipeline, `DefenseReport`); a clean model is unchanged."
     if rescan not in ("full", "candidates"): raise ValueError(f"rescan must be 'full' or 'candidates', got {rescan!r}.")
@@ -120,8 +123,9 @@ def defend(pipe, clean_prompts:list[str],
         sample = np.random.default_rng(seed).choice(len(pipe.tokenizer) - 2, 2048, replace=False).tolist()
         again["tokens"] = sorted({i for c in before.candidates for i in c["ids"]} | set(sample))
     after = scan_model(new, prompts, seed=seed, progress=progress, **{**dict(effect=False), **again})
-    # an SAU run moves the model and may make some ordinary string loud: a string new over the threshold is checked by its pictures
-    picture_effects(new, [c for c in after.candidates if after.counts(c) and c["trigger"] not in before.triggers and "effect_ratio" not in c],
-                    prompts, check_new)
+    # an SAU run moves the model and may make some string loud: one new over the threshold is checked by its pictures, after and before
+    fresh = [c for c in after.candidates if after.counts(c) and c["trigger"] not in before.triggers][:check_new]
+    picture_effects(new, [c for c in fresh if "effect_ratio" not in c], prompts)
+    for c, b in zip(fresh, picture_effects(pipe, [dict(trigger=c["trigger"]) for c in fresh], prompts)): c["effect_ratio_before"] = b["effect_ratio"]
     sec["rescan"] = time.time() - t0
     return new, DefenseReport(before, log, triggers, after, clean_drift(pipe, new, prompts), sec)
