@@ -67,7 +67,7 @@ def _pictures(c:dict) -> str:
     if r is None: return f"{c['trigger']!r} (pictures not checked: `trigger_effect` on the repaired model)"
     said = f"{c['trigger']!r} (pictures change {r:.1f}× as much as with a neutral word" + (f", {b:.1f}× before the repair" if b is not None else "")
     if r <= TRIGGER_RATIO: return said + ": no more than an ordinary word's, not a trigger)"
-    if b is not None and b > TRIGGER_RATIO: return said + ": it changed them before the repair too, the model's own loud string, not one SAU made)"
+    if b is not None and b > TRIGGER_RATIO: return said + ": it changed them before the repair too, a loud string of the model's own)"
     return said + ": more than an ordinary word's: check what it draws)"
 
 # %% ../nbs/04a_defend.ipynb #1e2b0caf
