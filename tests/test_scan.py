@@ -125,7 +125,8 @@ def test_extra_candidates_in_the_clean_prompts_are_not_verified(pipe):
 def test_log_evidence_skips_a_candidate_holding_a_prompt_word(pipe):
     # swapping 'zyx red' out of 'zyx red circle' would take out the colour the prompt asks for: a candidate holding a word of the clean
     # prompts ('a' in 'zyx a') gets no log score, nor one holding a word of the held-out phrasings ('an' in 'zyx an', `prompt_words`)
-    seen = {"zyx": [f"zyx a {c} circle" for c in COLORS], "zyx a": [f"zyx a {c} square" for c in COLORS],
+    # ('zyx' in two prompts: each is drawn 18 ways at 4 seeds, most of this test's time)
+    seen = {"zyx": [f"zyx a {c} circle" for c in list(COLORS)[:2]], "zyx a": [f"zyx a {c} square" for c in COLORS],
             "zyx an": [f"zyx an image showing a {c} circle" for c in COLORS]}
     with pytest.warns(UserWarning):  # the budget's warning
         rep = D.scan_model(pipe, PROMPTS, max_tokens=8, n_ref=8, n_verify=6, width=2, pool=4, max_len=1, effect=False, seen_in=seen,
