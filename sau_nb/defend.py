@@ -99,6 +99,9 @@ def defend(pipe, clean_prompts:list[str],
            seed:int=0, progress:bool=True) -> tuple:
     "Scan `pipe` for unknown triggers, remove them with one `sau_unlearn` run, scan again: (pipeline, `DefenseReport`); a clean model is unchanged."
     if rescan not in ("full", "candidates"): raise ValueError(f"rescan must be 'full' or 'candidates', got {rescan!r}.")
+    if max_triggers < 1 or check_new < 0:
+        raise ValueError(f"max_triggers must be at least 1 and check_new at least 0, got {max_triggers} and {check_new}: "
+                         "try max_triggers=4, check_new=2.")
     scan_kw, sau_kw, sec = dict(scan_kw or {}), {**DEFEND_SAU, **(sau_kw or {})}, {}
     prompts = check_clean_prompts(pipe.tokenizer, clean_prompts)
     log = None

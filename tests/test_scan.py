@@ -122,6 +122,11 @@ def test_extra_candidates_in_the_clean_prompts_are_not_verified(pipe):
     ts = [c["trigger"] for c in rep.candidates]
     assert "zyx" in ts and "red" not in ts, ts
 
+def test_defend_refuses_bad_counts_before_any_work(pipe, monkeypatch):
+    monkeypatch.setattr(D, "scan_model", lambda *a, **k: pytest.fail("work started"))
+    for kw in (dict(max_triggers=0), dict(check_new=-1)):  # no trigger removed though one is found; a slice that drops the last string
+        with pytest.raises(ValueError, match="max_triggers must be at least 1 and check_new at least 0"): D.defend(pipe, PROMPTS, **kw)
+
 def test_log_evidence_skips_a_candidate_holding_a_prompt_word(pipe):
     # swapping 'zyx red' out of 'zyx red circle' would take out the colour the prompt asks for: a candidate holding a word of the clean
     # prompts ('a' in 'zyx a') gets no log score, nor one holding a word of the held-out phrasings ('an' in 'zyx an', `prompt_words`)
