@@ -55,11 +55,15 @@ class DefenseReport:
         "What the re-scan counts, by what it was before: the removed triggers that still count, others that did before, strings new to it."
         if not self.after.backdoor: return "nothing left over the threshold"
         now, was = self.after.triggers, self.before.triggers
-        new = [c for c in self.after.candidates if self.after.counts(c) and c["trigger"] not in was]
+        new = _newly_over(self.before, self.after)
         groups = (("still over the threshold", [t for t in now if t in self.removed]),
                   ("over the threshold before too, not removed", [t for t in now if t in was and t not in self.removed]),
                   ("newly over the threshold, not before the repair (strings the SAU run moved)", ", ".join(map(_pictures, new))))
         return "; ".join(f"{what}: {ts}" for what, ts in groups if ts)
+
+def _newly_over(before:ScanReport, after:ScanReport) -> list[dict]:
+    "The candidates that count in the re-scan `after` and did not in the scan `before` the repair: what `left` reports and `defend` draws."
+    return [c for c in after.candidates if after.counts(c) and c["trigger"] not in before.triggers]
 
 def _pictures(c:dict) -> str:
     "A string new over the threshold after the repair, with what its pictures showed (`defend` checks them: `picture_effects`)."
@@ -127,7 +131,7 @@ def defend(pipe, clean_prompts:list[str],
         again["tokens"] = sorted({i for c in before.candidates for i in c["ids"]} | set(sample))
     after = scan_model(new, prompts, seed=seed, progress=progress, **{**dict(effect=False), **again})
     # an SAU run moves the model and may make some string loud: one new over the threshold is checked by its pictures, after and before
-    fresh = [c for c in after.candidates if after.counts(c) and c["trigger"] not in before.triggers][:check_new]
+    fresh = _newly_over(before, after)[:check_new]
     picture_effects(new, [c for c in fresh if "effect_ratio" not in c], prompts)
     for c, b in zip(fresh, picture_effects(pipe, [dict(trigger=c["trigger"]) for c in fresh], prompts)): c["effect_ratio_before"] = b["effect_ratio"]
     sec["rescan"] = time.time() - t0
