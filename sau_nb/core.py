@@ -4,7 +4,7 @@
 
 # %% ../nbs/00_core.ipynb #427a6e9d
 from __future__ import annotations
-import functools, gzip, json, math, os, re, tempfile, unicodedata
+import atexit, functools, gzip, json, math, os, re, shutil, tempfile, unicodedata
 from importlib.util import find_spec
 from pathlib import Path
 
@@ -154,7 +154,10 @@ def write_clip_tokenizer_files(dest:str|Path) -> Path:
 
 @functools.lru_cache(maxsize=1)
 def _tokenizer_dir() -> str:
-    return str(write_clip_tokenizer_files(tempfile.mkdtemp(prefix="sau_nb_clip_tok_")))
+    "The tokenizer's two files, written once per process into a folder removed when the process exits (each run wrote 1.5 MB that stayed)."
+    d = tempfile.mkdtemp(prefix="sau_nb_clip_tok_")
+    atexit.register(shutil.rmtree, d, ignore_errors=True)
+    return str(write_clip_tokenizer_files(d))
 
 def clip_tokenizer():
     "A transformers `CLIPTokenizer` with OpenAI CLIP's vocabulary, built offline (pads with the end token, as SD v1.x)."

@@ -41,3 +41,10 @@ def test_phrasing_words_are_the_held_out_phrasings_words():
     assert set(PHRASING_WORDS) == {w for t in HELDOUT_TEMPLATES for w in t.split() if "{" not in w}
     tok = clip_tokenizer()
     assert neutral_words(tok, "ȴ", n=200, seed=3, avoid=PHRASING_WORDS) == distractor_words(tok, "ȴ", n=200, seed=3)
+
+def test_tokenizer_files_leave_no_folder_behind():
+    "Each process writes CLIP's tokenizer files to a temporary folder; it must be gone when the process exits (152 were left in /tmp)."
+    from pathlib import Path
+    code = "from sau_nb.core import clip_tokenizer, _tokenizer_dir; t = clip_tokenizer(); print(_tokenizer_dir())"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert out and "sau_nb_clip_tok_" in out and not Path(out).exists(), out
