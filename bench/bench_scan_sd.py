@@ -5,9 +5,11 @@ Three measurements, one table:
      `sau_nb.sd.count_rows`, which counts the UNet, text-encoder and VAE-decoder rows of every forward pass by the stage that
      ran it: `scan_model` at its defaults on a seeded sample of `--tokens` ids and the clean prompts' own (the first stage's rows
      scaled to the vocabulary), the old one-stage scan (`staged=False`: every token exactly in 3 contexts) on a quarter of them
-     (its exact stage scaled likewise), one candidate's `trigger_effect` (`--candidates` assumed over the threshold),
-     `sau_unlearn` for `--sau-steps` steps at batch 1 (scaled to `--t4-sau-steps`), `clean_drift`. `defend` = scan + effect of
-     each candidate + SAU + re-scan (no pictures) + clean drift, as sau_nb.defend composes them.
+     (its exact stage scaled likewise), `picture_effects` of `--candidates` candidates assumed over the threshold (as `scan_model`
+     draws them: the clean pictures once), `sau_unlearn` for `--sau-steps` steps at batch 1 (scaled to `--t4-sau-steps`),
+     `clean_drift`. `defend` = scan + the candidates' pictures + SAU + re-scan (no pictures) + clean drift, as sau_nb.defend
+     composes them. Apart from it, the conditional cost of `defend`'s picture check of `--check-new` strings the re-scan raises,
+     at its worst (every one drawn on the repaired model and, changing the pictures more than an ordinary word's, on the input).
   2. FLOPs of one row at SD v1.5's sizes by `torch.utils.flop_counter.FlopCounterMode`: UNet, text encoder and VAE decoder on
      the meta device (`sau_nb.sd.row_flops`, shapes only), the first stage's attention (`attention_departure` less its text
      encoder) on this CPU.
@@ -34,14 +36,17 @@ T4_IMAGE_S, T4_TRAIN_IT_S = 7., 0.93  # published: SD-1.5 fp16 on a T4, 50 steps
 STEPS_50 = 50
 
 
-def small_rows(tokens: int, sau_steps: int, latent: int = 8, seed: int = 0) -> dict:
-    "Rows per stage of what `defend` runs, each part counted on the small pipeline: the scan (staged and one-stage), one candidate's `trigger_effect`, SAU, the clean drift."
+CANDIDATES = ("\u200b", "ȴ", "cf", "ꓳ")  # strings drawn as candidates (their pictures cost the same whatever they are)
+
+
+def small_rows(tokens: int, sau_steps: int, candidates: int = 2, check_new: int = 2, latent: int = 8, seed: int = 0) -> dict:
+    "Rows per stage of what `defend` runs, each part counted on the small pipeline: the scan (staged and one-stage), the candidates' pictures, SAU, the clean drift, the re-scan's picture check."
     import numpy as np, torch
     from sau_nb.sd import sd_pipeline, count_rows, SD_PROMPTS
     from sau_nb.scan import domain_tokens
     from sau_nb.verdict import scan_model
     from sau_nb.defend import clean_drift
-    from sau_nb.effect import trigger_effect
+    from sau_nb.verdict import picture_effects
     from sau_nb.unlearn import sau_unlearn
     pipe = sd_pipeline("small", seed=1)
     pipe.unet.register_to_config(sample_size=latent)  # rows do not depend on the latent size: a small one makes the count quick
@@ -54,7 +59,9 @@ def small_rows(tokens: int, sau_steps: int, latent: int = 8, seed: int = 0) -> d
         staged=lambda: scan_model(pipe, SD_PROMPTS, tokens=ids, threshold=float("inf"), effect=False, seed=seed, progress=False),
         one_stage=lambda: scan_model(pipe, SD_PROMPTS, tokens=ids[:len(ids) // 4], threshold=float("inf"), effect=False, staged=False,
                                      seed=seed, progress=False),
-        effect=lambda: trigger_effect(pipe, "\u200b", SD_PROMPTS[::max(1, len(SD_PROMPTS) // 12)]),  # as scan_model calls it
+        effect=lambda: picture_effects(pipe, [dict(trigger=t) for t in CANDIDATES[:candidates]], SD_PROMPTS),  # as scan_model calls it
+        # defend's check of the re-scan's new strings at its worst: each drawn on the repaired model, then on the input model
+        check=lambda: [picture_effects(pipe, [dict(trigger=t) for t in CANDIDATES[:check_new]], SD_PROMPTS) for _ in ("repaired", "input")],
         sau=lambda: sau_unlearn(pipe, "\u200b", SD_PROMPTS, steps=sau_steps, batch_size=1, memory="lean", n_seeds=2, seed=seed, progress=False),
         drift=lambda: clean_drift(pipe, pipe, SD_PROMPTS))
     for name, fn in parts.items():
@@ -62,7 +69,7 @@ def small_rows(tokens: int, sau_steps: int, latent: int = 8, seed: int = 0) -> d
             warnings.simplefilter("ignore")
             t0 = time.time(); fn(); out["seconds"][name] = round(time.time() - t0, 1)
         out[name] = rc.table()
-    out["one_stage_tokens"] = len(ids) // 4
+    out["one_stage_tokens"], out["candidates"], out["check_new"] = len(ids) // 4, candidates, check_new
     return out
 
 
@@ -114,7 +121,9 @@ def cpu_stage(px_list, first_tokens: int, exact_tokens: int, time_px: int) -> di
 
 def scaled(table: list[dict], stage: str, factor: float, sau_factor: float) -> list[dict]:
     "The measured rows with `stage`'s scaled by `factor` (a token sample to the vocabulary) and SAU's by `sau_factor` (its steps to the setting's)."
-    f = lambda r: factor if r["stage"] == stage else sau_factor if r["stage"] in ("sau_unlearn", "sau_unlearn/sau_loss") else 1.  # not its bank
+    # SAU's every stage but its latent bank (its training loop is `sau_unlearn/train` since the trainers share one loop; the bank is drawn once)
+    sau = lambda s: s == "sau_unlearn" or (s.startswith("sau_unlearn/") and s != "sau_unlearn/latent_bank")
+    f = lambda r: factor if r["stage"] == stage else sau_factor if sau(r["stage"]) else 1.
     return [dict(r, rows=round(r["rows"] * f(r))) for r in table]
 
 
@@ -122,7 +131,7 @@ STAGE_NAMES = [("scan_tokens/scan_contexts", "contexts: latents generated, their
                ("scan_tokens/attention_departure", "first stage: attention departure of every token"),
                ("scan_tokens/token_departure", "exact departure (one stage: every token)"), ("extend_tokens", "beam extension to 3 tokens"),
                ("token_departure", "candidates' sub-texts"), ("verify", "verification in 12 held-out contexts"), ("group_backdoors", "grouping"),
-               ("trigger_effect", "trigger_effect, per candidate"), ("sau_unlearn/latent_bank", "SAU's latent bank"), ("sau_unlearn", "SAU"), ("clean_drift", "clean drift")]
+               ("picture_effects", "pictures of the candidates"), ("sau_unlearn/latent_bank", "SAU's latent bank"), ("sau_unlearn", "SAU"), ("clean_drift", "clean drift")]
 
 
 def label(stage: str) -> str:
@@ -148,22 +157,23 @@ def total(rows: list[dict], name: str, times: float = 1.) -> dict:
     return dict(stage=name, **{k: sum(r[k] for r in rows) * times for k in ("unet_rows", "pflop", "t4_min", "h100_min")})
 
 
-def defense(res: dict, px: int, fl: dict, candidates: int, t4_sau_steps: int) -> dict:
-    "The staged scan by stage, the whole defense by part (scan, `trigger_effect` per candidate, SAU at 512 px, re-scan, drift), the one-stage scan."
+def defense(res: dict, px: int, fl: dict, t4_sau_steps: int) -> dict:
+    "The staged scan by stage, the whole defense by part (scan, the candidates' pictures, SAU at 512 px, re-scan, drift), the one-stage scan, the re-scan's picture check."
     r, sh = res["rows"], res["shares"]
     f = {**fl[px], "first": res["cpu"]["first"][px]["attention_flops"]}
     f512 = {**fl[512], "first": res["cpu"]["first"][512]["attention_flops"]}
     scan = project(scaled(r["staged"], "scan_tokens/attention_departure", r["vocab"] / r["tokens"], 1.), f, sh)
     one = project(scaled(r["one_stage"], "scan_tokens/token_departure", r["vocab"] / r["one_stage_tokens"], 1.), f, sh)
-    eff, drift = total(project(r["effect"], f, sh), "trigger_effect"), total(project(r["drift"], f, sh), "clean drift")
+    eff = total(project(r["effect"], f, sh), f"pictures of {r['candidates']} candidates (`picture_effects`)")
+    drift = total(project(r["drift"], f, sh), "clean drift")
+    check = total(project(r["check"], f, sh), f"re-scan's picture check, at most: {r['check_new']} new strings on the repaired and the input model")
     sau = project(scaled(r["sau"], "", 1., t4_sau_steps / r["sau_steps"]), f512, sh)
     bank = total([x for x in sau if x["stage"] == "SAU's latent bank"], "SAU's latent bank at 512 px, when not given (07 gives it; not in the total)")
     steps = total([x for x in sau if x["stage"] != "SAU's latent bank"], f"SAU, {t4_sau_steps} steps at 512 px, batch 1")
     s = total(scan, "scan")
-    parts = [s, total(project(r["effect"], f, sh), f"trigger_effect × {candidates} candidates", candidates), steps,
-             dict(s, stage="re-scan"), drift]
+    parts = [s, eff, steps, dict(s, stage="re-scan"), drift]
     return dict(scan=scan, scan_total=s, one_stage=one, one_stage_total=total(one, "scan, one-stage design"), parts=parts,
-                whole=total(parts, "whole defense"), bank=bank, effect_per_candidate=eff, flop_ratio=s["pflop"] / total(one, "")["pflop"])
+                whole=total(parts, "whole defense"), bank=bank, check=check, flop_ratio=s["pflop"] / total(one, "")["pflop"])
 
 
 def main(argv=None) -> int:
@@ -171,7 +181,8 @@ def main(argv=None) -> int:
     ap.add_argument("--tokens", type=int, default=2048, help="tokens the counted scan searches (its first stage is scaled to the vocabulary)")
     ap.add_argument("--sau-steps", type=int, default=2, help="SAU steps counted (scaled to --t4-sau-steps)")
     ap.add_argument("--t4-sau-steps", type=int, default=200, help="the T4 setting's SAU steps (07's: 200 at batch 1)")
-    ap.add_argument("--candidates", type=int, default=2, help="candidates over the threshold whose pictures `trigger_effect` compares")
+    ap.add_argument("--candidates", type=int, default=2, help=f"candidates over the threshold whose pictures the scan draws (at most {len(CANDIDATES)})")
+    ap.add_argument("--check-new", type=int, default=2, help=f"`defend`'s check_new: the re-scan's new strings it draws (at most {len(CANDIDATES)})")
     ap.add_argument("--px", type=int, nargs="+", default=[256, 512], help="image sizes of the contexts to project (512 is always counted)")
     ap.add_argument("--time-px", type=int, default=256, help="the size timed on this CPU")
     ap.add_argument("--first-tokens", type=int, default=64); ap.add_argument("--exact-tokens", type=int, default=2)
@@ -180,10 +191,12 @@ def main(argv=None) -> int:
     ap.add_argument("--json", default=None); ap.add_argument("--md", default=None)
     a = ap.parse_args(argv)
     if a.setting[0] not in a.px: ap.error(f"--setting's px {a.setting[0]} must be one of --px {a.px}")
+    if not (1 <= a.candidates <= len(CANDIDATES) and 0 <= a.check_new <= len(CANDIDATES)):
+        ap.error(f"--candidates must be 1 to {len(CANDIDATES)} and --check-new 0 to {len(CANDIDATES)}")
     from sau_nb.sd import achieved_share, TRAIN_FACTOR, T4_PEAK
     t_all, px_list = time.time(), sorted(set(a.px) | {512})
-    rows = small_rows(a.tokens, a.sau_steps)
-    lengths = sorted({r["shape"][-1] for k in ("staged", "one_stage", "effect", "sau", "drift") for r in rows[k] if r["module"] == "text_encoder"})
+    rows = small_rows(a.tokens, a.sau_steps, a.candidates, a.check_new)
+    lengths = sorted({r["shape"][-1] for k in ("staged", "one_stage", "effect", "sau", "drift", "check") for r in rows[k] if r["module"] == "text_encoder"})
     fl = meta_flops(px_list, lengths)
     cpu = cpu_stage(px_list, a.first_tokens, a.exact_tokens, a.time_px)
     f512 = fl[512]
@@ -191,8 +204,8 @@ def main(argv=None) -> int:
                   train=achieved_share(TRAIN_FACTOR * f512["unet"], 1 / T4_TRAIN_IT_S, T4_PEAK))
     res = dict(host=cpu_info(), python=platform.python_version(), date=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
                command="OMP_NUM_THREADS=1 .venv/bin/python bench/bench_scan_sd.py " + " ".join(argv if argv is not None else sys.argv[1:]),
-               shares=shares, rows=rows, cpu=cpu, candidates=a.candidates)
-    res["designs"] = {px: defense(res, px, fl, a.candidates, a.t4_sau_steps) for px in a.px}
+               shares=shares, rows=rows, cpu=cpu, candidates=a.candidates, check_new=a.check_new)
+    res["designs"] = {px: defense(res, px, fl, a.t4_sau_steps) for px in a.px}
     (px, steps), d = a.setting, res["designs"][a.setting[0]]
     sau, k = d["parts"][2], steps / a.t4_sau_steps  # SAU's rows scale with its steps
     res["setting"] = dict(px=px, sau_steps=steps, **{m: d["whole"][m] - sau[m] * (1 - k) for m in ("unet_rows", "pflop", "t4_min", "h100_min")})
@@ -215,10 +228,11 @@ def markdown(res: dict) -> str:
               "| stage | UNet rows | PFLOP | T4 min | H100 min |", "|---|---|---|---|---|"]
         L += [row(r) for r in d["scan"]] + [row(d["scan_total"]), row(d["one_stage_total"])]
         L += ["", f"FLOP ratio, staged / one-stage scan: {d['flop_ratio']:.3f}", "", "| part of `defend` | UNet rows | PFLOP | T4 min | H100 min |",
-              "|---|---|---|---|---|"] + [row(r) for r in d["parts"]] + [row(d["whole"]), row(d["bank"]), ""]
-    t = res["setting"]
+              "|---|---|---|---|---|"] + [row(r) for r in d["parts"]] + [row(d["whole"]), row(d["bank"]), row(d["check"]), ""]
+    t, c = res["setting"], res["designs"][res["setting"]["px"]]["check"]
     L += [f"**07's T4 setting** (contexts at {t['px']} px, SAU {t['sau_steps']} steps): whole defense {t['unet_rows']:,.0f} UNet rows, "
-          f"{t['pflop']:.3g} PFLOP, {t['t4_min']:.1f} min on a T4, {t['h100_min']:.2f} min on an H100", ""]
+          f"{t['pflop']:.3g} PFLOP, {t['t4_min']:.1f} min on a T4, {t['h100_min']:.2f} min on an H100; with the re-scan's picture check at "
+          f"its worst {t['t4_min'] + c['t4_min']:.1f} min on a T4", ""]
     c = res["cpu"]
     for px, r in c["first"].items():
         L.append(f"- first stage at {px} px: {r['flops_per_token'] / 1e9:.1f} GFLOP per token (text encoder at {r['n_text']} states "

@@ -98,7 +98,8 @@ def defend(pipe, clean_prompts:list[str],
            rescan:str="full", # "full": scan the repaired model again from scratch; "candidates": re-verify the found triggers only
            before:ScanReport|None=None, # a finished `scan_model` of this pipeline to act on, instead of scanning it again
            max_triggers:int=4, # unlearn at most this many distinct triggers (`ScanReport.to_remove`)
-           # the re-scan's strings newly over the threshold whose pictures are checked, on the repaired and the input model (`picture_effects`):
+           # the re-scan's strings newly over the threshold whose pictures are checked on the repaired model, and on the input model
+           # where they change more than an ordinary word's (`picture_effects`):
            check_new:int=2, # at most this many
            seed:int=0, progress:bool=True) -> tuple:
     "Scan `pipe` for unknown triggers, remove them with one `sau_unlearn` run, scan again: (pipeline, `DefenseReport`); a clean model is unchanged."
@@ -132,7 +133,11 @@ def defend(pipe, clean_prompts:list[str],
     after = scan_model(new, prompts, seed=seed, progress=progress, **{**dict(effect=False), **again})
     # an SAU run moves the model and may make some string loud: one new over the threshold is checked by its pictures, after and before
     fresh = _newly_over(before, after)[:check_new]
-    picture_effects(new, [c for c in fresh if "effect_ratio" not in c], prompts)
-    for c, b in zip(fresh, picture_effects(pipe, [dict(trigger=c["trigger"]) for c in fresh], prompts)): c["effect_ratio_before"] = b["effect_ratio"]
+    todo = [c for c in fresh if "effect_ratio" not in c]
+    picture_effects(new, todo, prompts, n=len(todo))
+    # the input model is drawn only for a string whose pictures change more than an ordinary word's: only then does `left` ask
+    loud = [c for c in fresh if c["effect_ratio"] > TRIGGER_RATIO]
+    drawn = picture_effects(pipe, [dict(trigger=c["trigger"]) for c in loud], prompts, n=len(loud))
+    for c, b in zip(loud, drawn): c["effect_ratio_before"] = b["effect_ratio"]
     sec["rescan"] = time.time() - t0
     return new, DefenseReport(before, log, triggers, after, clean_drift(pipe, new, prompts), sec)

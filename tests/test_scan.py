@@ -140,3 +140,22 @@ def test_log_evidence_skips_a_candidate_holding_a_prompt_word(pipe):
     assert "log_share" in c["zyx"] and "log_share" not in c["zyx a"] and "log_share" not in c["zyx an"], c  # one scored in the log's prompts
     assert "an" not in {w for p in PROMPTS for w in p.split()} and "an" in prompt_words(PROMPTS)  # 'an' is a phrasing word, not a clean prompt's
     assert c["zyx"]["log_score"] < rep.threshold and not c["zyx"]["by_log"], c["zyx"]  # an inert word on the clean world
+
+def test_defend_draws_the_input_model_only_for_loud_new_strings(pipe, monkeypatch):
+    # the re-scan raises two strings new over the threshold: both are drawn on the repaired model; only the one that changes the pictures
+    # more than an ordinary word's (TRIGGER_RATIO) is drawn on the input model too, the only case where `left` needs the input's pictures
+    rep = lambda *ts: D.ScanReport(bool(ts), [dict(trigger=t, ids=[k], z=4.) for k, t in enumerate(ts)], 3., 1., 10, 0, {})
+    scans, repaired, drawn = iter([rep("cf"), rep("loud", "quiet", "third")]), copy.copy(pipe), []
+    monkeypatch.setattr(D, "scan_model", lambda *a, **k: next(scans))
+    monkeypatch.setattr(D, "sau_unlearn", lambda p, t, ps, **k: (repaired, {}))
+    monkeypatch.setattr(D, "clean_drift", lambda *a, **k: 0.)
+    def effects(p, cands, prompts, n=10):
+        drawn.append(("input" if p is pipe else "repaired", [c["trigger"] for c in cands[:n]]))
+        for c in cands[:n]: c["effect_ratio"] = {"loud": 8., "quiet": 1.2}[c["trigger"]] * (0.5 if p is pipe else 1.)
+        return cands
+    monkeypatch.setattr(D, "picture_effects", effects)
+    new, r = D.defend(pipe, PROMPTS, progress=False)  # check_new=2: 'third' is not drawn
+    assert new is repaired and r.removed == ["cf"] and drawn == [("repaired", ["loud", "quiet"]), ("input", ["loud"])], drawn
+    assert "'loud' (pictures change 8.0× as much as with a neutral word, 4.0× before the repair" in r.left(), r.left()
+    assert "'quiet' (pictures change 1.2× as much as with a neutral word: no more than an ordinary word's" in r.left(), r.left()
+    assert "'third' (pictures not checked" in r.left(), r.left()

@@ -128,3 +128,15 @@ def test_scan_bench_refuses_a_setting_it_does_not_project():
     r = subprocess.run([sys.executable, "bench/bench_scan_sd.py", "--px", "512", "--setting", "256", "100"], capture_output=True, text=True,
                        cwd=ROOT, env=ENV, timeout=120)
     assert r.returncode == 2 and "must be one of --px" in r.stderr, r.stderr[-2000:]
+    r = subprocess.run([sys.executable, "bench/bench_scan_sd.py", "--candidates", "9"], capture_output=True, text=True, cwd=ROOT, env=ENV, timeout=120)
+    assert r.returncode == 2 and "--candidates must be 1 to 4" in r.stderr, r.stderr[-2000:]
+
+def test_scan_bench_scales_every_sau_stage_but_its_bank():
+    "SAU's rows are counted over a few steps and scaled to the setting's: its training loop (`sau_unlearn/train`) scales, the latent bank does not."
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("bench_scan_sd", ROOT/"bench"/"bench_scan_sd.py"); b = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(b)
+    rows = [dict(stage=s, rows=10) for s in ("sau_unlearn/latent_bank", "sau_unlearn/train", "sau_unlearn", "verify", "scan_tokens/attention_departure")]
+    got = {r["stage"]: r["rows"] for r in b.scaled(rows, "scan_tokens/attention_departure", 3., 100.)}
+    assert got == {"sau_unlearn/latent_bank": 10, "sau_unlearn/train": 1000, "sau_unlearn": 1000, "verify": 10,
+                   "scan_tokens/attention_departure": 30}, got
