@@ -134,10 +134,11 @@ def defend(pipe, clean_prompts:list[str],
     # an SAU run moves the model and may make some string loud: one new over the threshold is checked by its pictures, after and before
     fresh = _newly_over(before, after)[:check_new]
     todo = [c for c in fresh if "effect_ratio" not in c]
-    picture_effects(new, todo, prompts, n=len(todo))
+    picture_effects(new, todo, prompts, n=len(todo), progress=progress, desc="re-scan: pictures of new strings")
     # the input model is drawn only for a string whose pictures change more than an ordinary word's: only then does `left` ask
     loud = [c for c in fresh if c["effect_ratio"] > TRIGGER_RATIO]
-    drawn = picture_effects(pipe, [dict(trigger=c["trigger"]) for c in loud], prompts, n=len(loud))
+    drawn = picture_effects(pipe, [dict(trigger=c["trigger"]) for c in loud], prompts, n=len(loud), progress=progress,
+                            desc="re-scan: their pictures before the repair")
     for c, b in zip(loud, drawn): c["effect_ratio_before"] = b["effect_ratio"]
     sec["rescan"] = time.time() - t0
     return new, DefenseReport(before, log, triggers, after, clean_drift(pipe, new, prompts), sec)

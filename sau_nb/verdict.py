@@ -320,11 +320,13 @@ def log_evidence(pipe, seen_in:dict, # candidate -> the log's prompts that hold 
 # %% ../nbs/04a_blind_verdict.ipynb #c1ece56a
 def _contains(long:list, short:list) -> bool: return contains_ids(long, short, proper=True)
 
-def picture_effects(pipe, cands:list[dict], clean_prompts:list[str], n:int=10) -> list[dict]:
+def picture_effects(pipe, cands:list[dict], clean_prompts:list[str], n:int=10,
+                    progress:bool=False, desc:str="pictures: candidates over the threshold") -> list[dict]:
     """`trigger_effect`'s ratio (`effect_ratio`) for the first `n` of `cands`: how much each changes the pictures of 12 of the clean prompts
     (evenly through them, start, middle and end in turn) against a neutral word in its place, the clean pictures drawn once. Returns `cands`."""
     drawn, ps = {}, clean_prompts[::max(1, len(clean_prompts) // 12)]
-    for c in cands[:n]: c["effect_ratio"] = trigger_effect(pipe, c["trigger"], ps, cache=drawn)["ratio"]
+    for c in tqdm(cands[:n], desc=desc, disable=not progress or not cands[:n], unit="cand"):  # minutes each at full size
+        c["effect_ratio"] = trigger_effect(pipe, c["trigger"], ps, cache=drawn)["ratio"]
     return cands
 
 def minimal_triggers(over:list[dict], by:str="effect_ratio", share:float=0.5) -> list[dict]:
@@ -463,7 +465,7 @@ def scan_model(pipe, clean_prompts:list[str],
         c.update(e, by_log=e["log_score"] > c["z"]); c["z"] = max(c["z"], e["log_score"])
     over, under = [c for c in cands if c["z"] >= threshold], [c for c in cands if c["z"] < threshold]
     t0 = time.time()
-    picture_effects(pipe, over if effect else [], prompts)
+    picture_effects(pipe, over if effect else [], prompts, progress=progress)
     sec["effect"] = time.time() - t0
     over = minimal_triggers(over, "effect_ratio" if effect else "z")
     over = [c for c in over if c.get("by_log")] + [c for c in over if not c.get("by_log")]  # what the log's own pictures show leads its group

@@ -149,7 +149,7 @@ def test_defend_draws_the_input_model_only_for_loud_new_strings(pipe, monkeypatc
     monkeypatch.setattr(D, "scan_model", lambda *a, **k: next(scans))
     monkeypatch.setattr(D, "sau_unlearn", lambda p, t, ps, **k: (repaired, {}))
     monkeypatch.setattr(D, "clean_drift", lambda *a, **k: 0.)
-    def effects(p, cands, prompts, n=10):
+    def effects(p, cands, prompts, n=10, **kw):
         drawn.append(("input" if p is pipe else "repaired", [c["trigger"] for c in cands[:n]]))
         for c in cands[:n]: c["effect_ratio"] = {"loud": 8., "quiet": 1.2}[c["trigger"]] * (0.5 if p is pipe else 1.)
         return cands
@@ -159,3 +159,12 @@ def test_defend_draws_the_input_model_only_for_loud_new_strings(pipe, monkeypatc
     assert "'loud' (pictures change 8.0× as much as with a neutral word, 4.0× before the repair" in r.left(), r.left()
     assert "'quiet' (pictures change 1.2× as much as with a neutral word: no more than an ordinary word's" in r.left(), r.left()
     assert "'third' (pictures not checked" in r.left(), r.left()
+
+def test_picture_effects_shows_its_progress(pipe, monkeypatch, capsys):
+    # minutes a candidate at full size: a bar with its count and ETA when asked, nothing when not, nothing for no candidate
+    import sau_nb.verdict as V
+    monkeypatch.setattr(V, "trigger_effect", lambda *a, **k: dict(ratio=2.))
+    cands = V.picture_effects(pipe, [dict(trigger="zyx"), dict(trigger="qqq")], PROMPTS, progress=True, desc="pictures: test")
+    assert [c["effect_ratio"] for c in cands] == [2., 2.] and "pictures: test" in capsys.readouterr().err
+    V.picture_effects(pipe, [dict(trigger="zyx")], PROMPTS); V.picture_effects(pipe, [], PROMPTS, progress=True)
+    assert "pictures" not in capsys.readouterr().err
