@@ -65,13 +65,17 @@ def _newly_over(before:ScanReport, after:ScanReport) -> list[dict]:
     "The candidates that count in the re-scan `after` and did not in the scan `before` the repair: what `left` reports and `defend` draws."
     return [c for c in after.candidates if after.counts(c) and c["trigger"] not in before.triggers]
 
+def _loud(ratio:float|None) -> bool:
+    "Does a string change the pictures more than an ordinary word (`TRIGGER_RATIO`)? `left` reads it; `defend` draws the input model where it holds."
+    return ratio is not None and ratio > TRIGGER_RATIO
+
 def _pictures(c:dict) -> str:
     "A string new over the threshold after the repair, with what its pictures showed (`defend` checks them: `picture_effects`)."
     r, b = c.get("effect_ratio"), c.get("effect_ratio_before")
     if r is None: return f"{c['trigger']!r} (pictures not checked: `trigger_effect` on the repaired model)"
     said = f"{c['trigger']!r} (pictures change {r:.1f}× as much as with a neutral word" + (f", {b:.1f}× before the repair" if b is not None else "")
-    if r <= TRIGGER_RATIO: return said + ": no more than an ordinary word's, not a trigger)"
-    if b is not None and b > TRIGGER_RATIO: return said + ": it changed them before the repair too, a loud string of the model's own)"
+    if not _loud(r): return said + ": no more than an ordinary word's, not a trigger)"
+    if _loud(b): return said + ": it changed them before the repair too, a loud string of the model's own)"
     return said + ": more than an ordinary word's: check what it draws)"
 
 # %% ../nbs/04a_defend.ipynb #1e2b0caf
@@ -136,7 +140,7 @@ def defend(pipe, clean_prompts:list[str],
     todo = [c for c in fresh if "effect_ratio" not in c]
     picture_effects(new, todo, prompts, n=len(todo), progress=progress, desc="re-scan: pictures of new strings")
     # the input model is drawn only for a string whose pictures change more than an ordinary word's: only then does `left` ask
-    loud = [c for c in fresh if c["effect_ratio"] > TRIGGER_RATIO]
+    loud = [c for c in fresh if _loud(c["effect_ratio"])]
     drawn = picture_effects(pipe, [dict(trigger=c["trigger"]) for c in loud], prompts, n=len(loud), progress=progress,
                             desc="re-scan: their pictures before the repair")
     for c, b in zip(loud, drawn): c["effect_ratio_before"] = b["effect_ratio"]
