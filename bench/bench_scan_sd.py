@@ -23,7 +23,7 @@ shares of its peak (no published figure at hand).
 
     OMP_NUM_THREADS=1 .venv/bin/python bench/bench_scan_sd.py --json bench_scan_sd.json --md bench_scan_sd.md
 
-Measured 2026-12-06 on this project's 2-core CPU (loaded: other jobs ran beside it), one thread; results in nbs/07 and nbs/11.
+Measured 2026-12-08 on this project's 2-core CPU (an Intel Xeon with AMX), one thread, alone (166 s); results in nbs/07 and nbs/11.
 """
 from __future__ import annotations
 import argparse, json, platform, sys, time, warnings
