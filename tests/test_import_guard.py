@@ -1,6 +1,8 @@
-"""The full-size path stays free of the tiny world at *call* time too: `trigger_effect`, `stop_at_removal`'s check,
-`sau_unlearn` and `scan_model` on an SD-shaped pipeline (the clean world's folder loaded the way an SD v1.x folder is, through
-diffusers, without `sau_nb.world`) leave `sau_nb.world`, `sau_nb.backdoors` and `sau_nb.evaluate` unimported."""
+"""The full-size path stays free of the tiny world when imported and when called: importing `sau_nb.core`, `sau_nb.attention`,
+`sau_nb.effect`, `sau_nb.unlearn` and `sau_nb.defend`, then `trigger_effect`, `stop_at_removal`'s check, `sau_unlearn` and
+`scan_model` on an SD-shaped pipeline (the clean world's folder loaded the way an SD v1.x folder is, through diffusers, without
+`sau_nb.world`) leave `sau_nb.world`, `sau_nb.backdoors` and `sau_nb.evaluate` unimported. One process checks it all: what an
+import pulls in stays in `sys.modules`, so a module that imported the tiny world by itself fails this check too."""
 import subprocess, sys
 
 CODE = r'''
@@ -10,6 +12,7 @@ from pathlib import Path
 import torch
 from diffusers import StableDiffusionPipeline
 from sau_nb.core import clip_tokenizer
+import sau_nb.attention
 from sau_nb.effect import stop_at_removal, trigger_effect
 from sau_nb.unlearn import sau_unlearn
 from sau_nb.defend import scan_model
@@ -27,7 +30,7 @@ assert hist["checks"], hist
 rep = scan_model(pipe, prompts, max_tokens=16, n_contexts=1, n_verify=2, n_ref=8, width=2, pool=4, max_len=1, effect=True, progress=False)
 done.append("scan_model")
 bad = [m for m in ("sau_nb.world", "sau_nb.backdoors", "sau_nb.evaluate") if m in sys.modules]
-print(done, bad)
+print(done, bad, sorted(m for m in sys.modules if m.startswith("sau_nb")))
 sys.exit(1 if bad else 0)
 '''
 

@@ -13,20 +13,16 @@ def _fresh(code: str, timeout=120):
     return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=timeout, cwd=ROOT, env=ENV)
 
 
-def test_sd_never_imports_the_tiny_world():
-    r = _fresh("import sys, sau_nb.sd; print(sorted(m for m in sys.modules if m.startswith('sau_nb')))\n"
-               "sys.exit('sau_nb.world' in sys.modules)")
-    assert r.returncode == 0, f"import sau_nb.sd imported sau_nb.world; loaded: {r.stdout} {r.stderr[-2000:]}"
-
-
 def test_full_size_path_never_imports_the_tiny_world():
-    "Building the small pipeline, judging it and importing what chapter 07 calls (attention, unlearn) stays off `sau_nb.world`."
+    """Importing `sau_nb.sd`, building the small pipeline, judging it and importing what chapter 07 calls (attention, unlearn) stays off
+    the tiny world (`sau_nb.world`, `sau_nb.backdoors`, `sau_nb.evaluate`); the import alone is part of it: what it pulls in stays."""
     r = _fresh("import sys\nfrom sau_nb.sd import sd_pipeline, PatchJudge\nimport sau_nb.attention, sau_nb.unlearn\n"
                "from sau_nb.core import generate\nimport numpy as np\n"
                "pipe = sd_pipeline('small'); ims = generate(pipe, ['a dog'] * 20, num_inference_steps=1, output_type='np')\n"
                "PatchJudge(np.zeros((8, 8, 3), np.uint8)).calibrate(ims).judge(ims)\n"
-               "print(sorted(m for m in sys.modules if m.startswith('sau_nb')))\nsys.exit('sau_nb.world' in sys.modules)")
-    assert r.returncode == 0, f"the full-size path imported sau_nb.world; loaded: {r.stdout} {r.stderr[-2000:]}"
+               "print(sorted(m for m in sys.modules if m.startswith('sau_nb')))\n"
+               "sys.exit(any(m in sys.modules for m in ('sau_nb.world', 'sau_nb.backdoors', 'sau_nb.evaluate')))")
+    assert r.returncode == 0, f"the full-size path imported the tiny world; loaded: {r.stdout} {r.stderr[-2000:]}"
 
 
 def test_configs_are_package_data():
