@@ -4,7 +4,7 @@
 
 # %% ../nbs/08_cli.ipynb #837b1ea2
 from __future__ import annotations
-import argparse, json, sys
+import argparse, contextlib, json, sys
 from pathlib import Path
 import torch
 
@@ -22,6 +22,23 @@ from .files import save_pipeline, check_output_folder, load_pipeline
 from .clip_judge import OutDir, CLIP_DIR, build_clip, load_clip
 from .evaluate import compare, table_rows
 
+# %% ../nbs/08_cli.ipynb #753880af
+@contextlib.contextmanager
+def _quiet():
+    "No loading bars or deprecation notices from diffusers and transformers in the block, the bars as they were after it: a command's own lines only."
+    import warnings
+    from diffusers.utils import logging as dlog
+    from transformers.utils import logging as tlog
+    bars = dlog.is_progress_bar_enabled(), tlog.is_progress_bar_enabled()
+    dlog.disable_progress_bar(); tlog.disable_progress_bar()
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*torch_dtype.* is deprecated", category=FutureWarning)
+            yield
+    finally:
+        if bars[0]: dlog.enable_progress_bar()
+        if bars[1]: tlog.enable_progress_bar()
+
 # %% ../nbs/08_cli.ipynb #a0d1e009
 from .demo import DEMO_PROMPTS, DEMO_BASELINES, demo
 _all_ = ["DEMO_PROMPTS", "DEMO_BASELINES", "demo"]  # `sau_nb.cli`'s names before the demo had its own module
@@ -30,11 +47,11 @@ _all_ = ["DEMO_PROMPTS", "DEMO_BASELINES", "demo"]  # `sau_nb.cli`'s names befor
 def train_world_cmd(out:str, seed:int=0, n_images:int=16384, vae_steps:int=800, unet_steps:int=2000,
                     batch_size:int=64, ship:bool=False, overwrite:bool=False, ema:float=0.995) -> Path:
     "Train the tiny world into `out` (with checkpoints); `ship` also writes it into the package's weights."
-    import platform, torch, diffusers, transformers
     if Path(out).exists() and any(Path(out).iterdir()) and not overwrite:
         raise FileExistsError(f"{out} exists and is not empty: choose a new folder or pass --overwrite.")
+    import platform, torch, diffusers, transformers
     args = dict(seed=seed, n_images=n_images, vae_steps=vae_steps, unet_steps=unet_steps, batch_size=batch_size, ema=ema)
-    pipe, hist = train_world(out, **args)
+    with _quiet(): pipe, hist = train_world(out, **args)
     if ship:
         ship_world(pipe, "clean", dict(command="sau_nb train-world " + " ".join(f"--{k.replace('_', '-')} {v}" for k, v in args.items()),
                                        train_world_args=args, seconds=round(hist["seconds"]), torch=torch.__version__,
@@ -52,14 +69,14 @@ def build_zoo_cmd(names:list|None=None, seed:int=0, ship:bool=False,
     for n in names or []:
         if n not in ZOO_SPECS: raise ValueError(f"Unknown zoo model {n!r}: valid zoo models are {', '.join(ZOO_SPECS)}.")
     if resume and not checkpoint_dir: raise ValueError("--resume needs --checkpoint-dir: the folder the killed build wrote its checkpoints to.")
-    out = build_zoo(names, seed=seed, ship=ship, checkpoint_dir=checkpoint_dir, resume=resume)
+    with _quiet(): out = build_zoo(names, seed=seed, ship=ship, checkpoint_dir=checkpoint_dir, resume=resume)
     for n, (_, meta) in out.items(): print(n, json.dumps(meta))
     return out
 
 def train_clip_cmd(seed:int=0, steps:int=400, out:str|None=None, ship:bool=False, overwrite:bool=False) -> Path:
     "Train the tiny CLIP judge: into `out`, or (`ship`) into the package's weights; prints its held-out accuracy."
     if (out is None) == (not ship): raise ValueError("Give exactly one of --out DIR or --ship.")
-    _, meta = build_clip(seed=seed, steps=steps, out=out, overwrite=overwrite)
+    with _quiet(): _, meta = build_clip(seed=seed, steps=steps, out=out, overwrite=overwrite)
     print(f"tiny CLIP: 12-way caption accuracy {min(meta['heldout_accuracy'].values()):.1%} (worst phrasing) on "
           f"{meta['n_heldout']} held-out images after {meta['seconds']:.0f} s; wrote {out or CLIP_DIR}")
     return Path(out or CLIP_DIR)
@@ -79,8 +96,7 @@ def read_prompts(path) -> list[str]:
 
 def export_world_cmd(name:str, out:str, overwrite:bool=False) -> Path:
     "Write shipped model `name` as a complete diffusers folder (safetensors)."
-    pipe = load_world(name)
-    save_pipeline(pipe, out, overwrite=overwrite)
+    with _quiet(): save_pipeline(load_world(name), out, overwrite=overwrite)
     print(f"wrote {name} to {out}")
     return Path(out)
 
@@ -137,18 +153,20 @@ def unlearn_cmd(model:str, trigger:str, prompts:str, out:str, steps:int|None=Non
                 check_prompts:int=12, # prompts of the file (evenly spread) that `trigger_effect` generates, with 2 seeds, before and after
                ) -> Path:
     "SAU on the diffusers folder `model`, checked by `trigger_effect` before and after: write the defended model and `sau_history.json` to `out`."
-    from sau_nb.effect import trigger_effect
-    from sau_nb.unlearn import SAUConfig, sau_unlearn
+    from sau_nb.options import SAUConfig  # not from sau_nb.unlearn, which loads diffusers: the input is checked first
     defaults = SAUConfig().flat()  # SAU's own defaults, written into the history
     if steps is None: steps = defaults["steps"]
     if trigger_lr is None: trigger_lr = defaults["trigger_lr"]
     if w_orig is None: w_orig = defaults["w_orig"]
     te_params = defaults["te_params"] if te_params is None else None if te_params == "none" else te_params
     if check_prompts < 1: raise ValueError(f"--check-prompts must be at least 1, got {check_prompts}: the check is what says SAU worked.")
+    model_source(model)  # a missing folder or a malformed hub id, before anything loads
     check_output_folder(out, model, "the input model's folder (--model)")  # also catches --out being a parent of it, or inside it
     ps = read_prompts(prompts)
     probe = ps[::max(1, len(ps) // check_prompts)][:check_prompts]
-    with OutDir(out, overwrite) as tmp:
+    from sau_nb.effect import trigger_effect  # the input checked: the libraries load now
+    from sau_nb.unlearn import sau_unlearn
+    with OutDir(out, overwrite) as tmp, _quiet():
         # t4: half precision, as the GPU loads it
         pipe = load_model(model, device=device, dtype=None if memory == "t4" else torch.float32, allow_pickle=allow_pickle)
         before = trigger_effect(pipe, trigger, probe)
@@ -185,8 +203,9 @@ def evaluate_cmd(out:str, models:list|None=None, defenses:list|None=None, seeds:
     ps = read_prompts(prompts) if prompts else None
     if seeds < 1 or train_seeds < 1: raise ValueError("--seeds and --train-seeds must be at least 1.")
     judge = load_clip(clip, device=device) if clip else None
-    res = compare(models, defenses, seeds=range(seeds), prompts=heldout_prompts()[:n_prompts] if n_prompts else None, train_prompts=ps,
-                  train_seeds=range(train_seeds), steps=steps, n_seeds=n_seeds, judge=judge, out=out, overwrite=overwrite, device=device)
+    with _quiet():
+        res = compare(models, defenses, seeds=range(seeds), prompts=heldout_prompts()[:n_prompts] if n_prompts else None, train_prompts=ps,
+                      train_seeds=range(train_seeds), steps=steps, n_seeds=n_seeds, judge=judge, out=out, overwrite=overwrite, device=device)
     print(md_table(table_rows(res["rows"])).data)
     print(f"wrote {Path(out)/'report.html'} in {res['config']['seconds']:.0f} s")
     return Path(out)
@@ -211,10 +230,11 @@ def defend_cmd(model:str, prompts:str, out:str,
               ) -> Path:
     "`defend` on the diffusers folder `model`: write the repaired (or unchanged) model and `defense_report.json` to `out`."
     import dataclasses
-    from sau_nb.defend import defend
+    model_source(model)  # a missing folder or a malformed hub id, before anything loads
     check_output_folder(out, model, "the input model's folder (--model)")
     ps = read_prompts(prompts); log = read_prompts(prompt_log) if prompt_log else None
-    with OutDir(out, overwrite) as tmp:
+    from sau_nb.defend import defend  # the input checked: the libraries load now
+    with OutDir(out, overwrite) as tmp, _quiet():
         pipe = load_model(model, device=device, dtype=torch.float32, allow_pickle=allow_pickle)
         scan_kw = defend_scan_kw(max_tokens, low_noise, n_ref, phrases)
         new, rep = defend(pipe, ps, prompt_log=log, scan_kw=scan_kw,
@@ -358,24 +378,16 @@ def _parser():
         add(sub)
     return p
 
-# %% ../nbs/08_cli.ipynb #753880af
-def _quiet():
-    "No loading bars or deprecation notices from diffusers and transformers: a command prints its own lines, and an error is one line."
-    import warnings
-    from diffusers.utils import logging as dlog
-    from transformers.utils import logging as tlog
-    dlog.disable_progress_bar(); tlog.disable_progress_bar()
-    warnings.filterwarnings("ignore", message=".*torch_dtype.* is deprecated", category=FutureWarning)
-
 # %% ../nbs/08_cli.ipynb #403b4625
 def main(argv:list|None=None) -> int:
     "Entry point of the `sau_nb` console script: exit 0 done (and checked), 2 bad input (nothing written), 3 SAU ran but the trigger still acts."
     a = _parser().parse_args(argv)
-    _quiet()
     try:
         if a.cmd == "demo":
-            demo(a.out, a.seeds, a.steps, a.overwrite, a.device, a.n_prompts, max_tokens=a.max_tokens, n_ref=a.n_ref,
-                 progress=not a.no_progress)
+            OutDir(a.out, a.overwrite)  # the demo's first check, made here before the libraries load (each command enters `_quiet` after its own)
+            with _quiet():
+                demo(a.out, a.seeds, a.steps, a.overwrite, a.device, a.n_prompts, max_tokens=a.max_tokens, n_ref=a.n_ref,
+                     progress=not a.no_progress)
         elif a.cmd == "evaluate":
             evaluate_cmd(a.out, a.models, a.defenses, a.seeds, a.steps, a.n_seeds, a.prompts, a.n_prompts, a.train_seeds,
                          a.overwrite, a.device, a.clip)

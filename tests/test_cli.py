@@ -41,6 +41,21 @@ def test_train_clip_needs_a_destination():
     r = run("train-clip", "--steps", "1")
     assert r.returncode == 2 and "--out DIR or --ship" in r.stderr
 
+def test_a_refusal_comes_before_the_libraries_load(tmp_path):
+    "Each command checks its input first: a refusal does not wait the 1–2 s that importing diffusers and transformers takes."
+    (tmp_path/"p.txt").write_text("a red circle\n"); (tmp_path/"full").mkdir(); (tmp_path/"full"/"notes.txt").write_text("mine")
+    p, nothing = str(tmp_path/"p.txt"), str(tmp_path/"nothing")
+    cases = [["unlearn", "--model", nothing, "--trigger", "x", "--prompts", p, "--out", str(tmp_path/"o1")],
+             ["defend", "--model", "hub:name", "--prompts", p, "--out", str(tmp_path/"o2")],
+             ["evaluate", "--out", str(tmp_path/"o3"), "--prompts", nothing], ["demo", "--out", str(tmp_path/"full")],
+             ["train-world", "--out", str(tmp_path/"full")], ["train-clip", "--steps", "1"]]
+    code = ("import sys\nfrom sau_nb.cli import main\n"
+            f"for argv in {cases!r}: assert main(argv) == 2, argv\n"
+            "print(sorted(m for m in ('diffusers', 'transformers') if m in sys.modules))")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0 and r.stdout.strip() == "[]", (r.stdout, r.stderr[-3000:])
+    assert len(lines(r.stderr)) == len(cases), r.stderr  # one line each
+
 def test_unknown_subcommand_fails():
     r = run("frobnicate")
     assert r.returncode != 0 and "invalid choice" in r.stderr
