@@ -10,8 +10,9 @@ from pathlib import Path
 from .colab import COLAB_BADGE, colab_constraints_file, colab_url
 
 # %% auto #0
-__all__ = ['EXERCISES', 'SIZE_LINE', 'LAB_SIZE', 'REDERIVED', 'ANSWER_CELL', 'ANSWER_NOTE', 'SKIP_FLAGS', 'exercise_section',
-           'exercises', 'run_exercises', 'lab_size', 'hide_answers', 'student_copy', 'make_labs']
+__all__ = ['EXERCISES', 'SIZE_LINE', 'LAB_SIZE', 'REDERIVED', 'ANSWER_CELL', 'ANSWER_NOTE', 'SKIP_FLAGS', 'LAB_NOT_RUN',
+           'NOT_RUN_NOTE', 'exercise_section', 'exercises', 'run_exercises', 'lab_size', 'hide_answers', 'student_copy',
+           'make_labs']
 
 # %% ../nbs/12b_student_copies.ipynb #164d6ee9
 EXERCISES = "## Exercises"  # the heading that opens a chapter's exercise section
@@ -61,6 +62,9 @@ ANSWER_CELL = "# (an exercise's answer: the student copy leaves this cell out)"
 _ANSWER_SPAN = re.compile(r"<!-- answer -->.*?<!-- /answer -->", re.S)
 ANSWER_NOTE = "*(Left out of the lab: this answers an exercise at the end. Try it first; the chapter in `nbs/` has the text.)*"
 SKIP_FLAGS = ("hub", "gpu", "slow")  # settings.ini's tst_flags: cells that need the hub or a GPU, or take long
+LAB_NOT_RUN = "<!-- lab: not run -->"  # in a section's heading cell: the student copy shows the section's code without running it
+NOT_RUN_NOTE = ("*(In the lab this section's code is shown, not run: it is the chapter's own check of the library, which the chapter in `nbs/` "
+                "runs. Read it; the class period's minutes go to the exercises.)*")
 
 def _module(nb:dict, required:bool=True) -> str|None:
     "The module a chapter exports to (`#| default_exp`); None if it has none and none is `required`."
@@ -98,6 +102,16 @@ def _skipped(source:str) -> str|None:
     need = 'the Hugging Face hub' if 'hub' in flags else 'a GPU' if 'gpu' in flags else 'a long run'
     return f"*Not run in the lab (it needs {need}); the chapter in `nbs/` runs it:*\n```python\n{body}\n```"
 
+def _level(source:str) -> int|None:
+    "The level of the heading a markdown cell opens with (2 for `## ...`), or None."
+    m = re.match(r"(#{1,6})\s", source)
+    return len(m.group(1)) if m else None
+
+def _shown(source:str) -> str:
+    "A code cell of a section the lab does not run, as markdown (its directives left out)."
+    body = "\n".join(l for l in source.splitlines() if not l.startswith("#|"))
+    return f"```python\n{body}\n```"
+
 def _in_package(name:str) -> bool:
     "Whether a module of sau_nb defines `name` (a function, or `Class.method`)."
     import importlib, pkgutil, sau_nb
@@ -116,11 +130,19 @@ def hide_answers(nb:dict) -> dict:
     module = _module(nb, required=bool(own))
     found = set()
     section = {id(c) for c in exercise_section(nb)}
-    cells = []
+    cells, not_run = [], None  # not_run: the heading level of the section the lab shows without running, while in it
     for c in nb["cells"]:
         s = _src(c)
-        if c["cell_type"] == "markdown": c["source"] = _ANSWER_SPAN.sub(ANSWER_NOTE, s)
+        if c["cell_type"] == "markdown":
+            level = _level(s)
+            if not_run and level and level <= not_run: not_run = None  # the next heading of its level or higher ends it
+            if LAB_NOT_RUN in s:
+                if not level: raise ValueError(f"{LAB_NOT_RUN} belongs in a section's heading cell, not in: {s[:80]!r}")
+                not_run, s = level, s.replace(LAB_NOT_RUN, NOT_RUN_NOTE)
+            c["source"] = _ANSWER_SPAN.sub(ANSWER_NOTE, s)
         elif s.startswith(ANSWER_CELL): continue
+        elif not_run and id(c) not in section and not re.match(r"#\|\s*export", s):  # the package's code still runs: later cells use it
+            c = dict(cell_type="markdown", metadata={}, source=_shown(s))
         elif id(c) not in section:
             to = re.match(r"#\|[ \t]*export[ \t]+(\w+)[ \t]*\n", s)  # a cell exported to another module (`#| export MODULE`): import from there
             for n in names if module else []:
