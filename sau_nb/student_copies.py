@@ -142,14 +142,14 @@ def hide_answers(nb:dict) -> dict:
             c["source"] = _ANSWER_SPAN.sub(ANSWER_NOTE, s)
         elif s.startswith(ANSWER_CELL): continue
         elif not_run and id(c) not in section and not re.match(r"#\|\s*export", s):  # the package's code still runs: later cells use it
-            c = dict(cell_type="markdown", metadata={}, source=_shown(s))
+            c = dict(cell_type="markdown", metadata={}, source=_shown(s), **({"id": c["id"]} if "id" in c else {}))  # nbformat 4.5: an id
         elif id(c) not in section:
             to = re.match(r"#\|[ \t]*export[ \t]+(\w+)[ \t]*\n", s)  # a cell exported to another module (`#| export MODULE`): import from there
             for n in names if module else []:
                 new = _import_instead(s, n, to.group(1) if to else module)
                 if new is not None: s = new; found.add(n)
             md_ = _skipped(s)
-            if md_ is not None: c = dict(cell_type="markdown", metadata={}, source=md_)
+            if md_ is not None: c = dict(cell_type="markdown", metadata={}, source=md_, **({"id": c["id"]} if "id" in c else {}))
             else: c["source"] = s
         cells.append(c)
     missing = [n for n in own if n not in found and not _in_package(n)]

@@ -32,6 +32,13 @@ def test_student_copies_hold_no_solution():
         text = p.read_text(encoding="utf-8")
         assert "BEGIN SOLUTION" not in text and "END SOLUTION" not in text, p.name
 
+def test_student_copies_are_valid_notebooks():
+    "Every cell has its id (nbformat 4.5: a cell the copy rewrote into markdown keeps the chapter's), and nbformat validates each copy."
+    import nbformat
+    for p in (ROOT/"labs").glob("*.ipynb"):
+        assert all("id" in c for c in nb(p)["cells"]), f"{p.name}: a cell without an id"
+        nbformat.validate(nbformat.read(p, as_version=4))
+
 def test_labs_up_to_date():
     stale = make_labs(ROOT, check=True)
     assert not stale, f"labs/ is out of date with nbs/: run `make labs` and commit ({[str(f.relative_to(ROOT)) for f in stale]})"
