@@ -22,7 +22,7 @@ test: $(STAMP)
 	$(BIN)/python tests/check_sync.py
 	$(BIN)/ruff check sau_nb
 	OMP_NUM_THREADS=1 $(BIN)/python tools/nbtest.py --do_print --timing  # nbdev_test that keeps the executed notebooks for the docs
-	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q -n 2 --dist loadfile tests  # two workers, one thread each: both cores busy; a file's tests (and its module fixtures: the docs site, the Colab runtime) stay on one
+	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q -n 2 --dist loadfile --no-loadscope-reorder tests  # two workers, one thread each: both cores busy; a file's tests (and its module fixtures: the docs site, the Colab runtime) stay on one; the files in tests/conftest.py's order, longest first
 
 # Notebook-first workflow: regenerate the library and README from nbs/.
 export: $(STAMP)

@@ -317,6 +317,14 @@ def test_streams_as_a_reader_sees_them():
     assert docs.clean_stream(t) == "UserWarning: The scan's budget stopped it after 256 of 49406 tokens\nhello\nbye"
     assert docs.clean_stream("<ipython-input-1-5fc4>:64: UserWarning: a budget\n  warnings.warn(f'a budget')\n") == "UserWarning: a budget"
 
+def test_pytest_takes_the_longest_files_first():
+    "`make test`'s pytest keeps conftest's order (xdist would reorder the files by their number of tests): the lab copies' runs first."
+    import conftest
+    assert "--dist loadfile --no-loadscope-reorder tests" in (ROOT/"Makefile").read_text()
+    assert max(conftest.TYPICAL, key=conftest.TYPICAL.get) == "test_labs.py"
+    gone = [f for f in conftest.TYPICAL if not (ROOT/"tests"/f).is_file()]
+    assert not gone, f"tests/conftest.py's TYPICAL names files that are gone: {gone}"
+
 def test_nbtest_starts_the_longest_first(tmp_path, monkeypatch):
     "With two workers the longest notebooks start first; results come back in the order nbdev_test gave the notebooks."
     monkeypatch.setattr(nbtest, "EXECUTED", tmp_path)  # no records: the typical seconds decide
