@@ -98,9 +98,8 @@ def _skipped(source:str) -> str|None:
     "A hub/GPU/slow cell as markdown for the lab (None for any other cell)."
     flags = [f for f in SKIP_FLAGS if re.search(rf"^#\|\s*{f}\s*$", source, re.M)]
     if not flags: return None
-    body = "\n".join(l for l in source.splitlines() if not l.startswith("#|"))
     need = 'the Hugging Face hub' if 'hub' in flags else 'a GPU' if 'gpu' in flags else 'a long run'
-    return f"*Not run in the lab (it needs {need}); the chapter in `nbs/` runs it:*\n```python\n{body}\n```"
+    return f"*Not run in the lab (it needs {need}); the chapter in `nbs/` runs it:*\n" + _shown(source)
 
 def _level(source:str) -> int|None:
     "The level of the heading a markdown cell opens with (2 for `## ...`), or None."
@@ -108,9 +107,13 @@ def _level(source:str) -> int|None:
     return len(m.group(1)) if m else None
 
 def _shown(source:str) -> str:
-    "A code cell of a section the lab does not run, as markdown (its directives left out)."
+    "A code cell's source as a markdown code block, its directives left out: what the lab shows of a cell it does not run."
     body = "\n".join(l for l in source.splitlines() if not l.startswith("#|"))
     return f"```python\n{body}\n```"
+
+def _markdown(cell:dict, source:str) -> dict:
+    "A markdown cell of `source` in the place of `cell`, with its id (nbformat 4.5)."
+    return dict(cell_type="markdown", metadata={}, source=source, **({"id": cell["id"]} if "id" in cell else {}))
 
 def _in_package(name:str) -> bool:
     "Whether a module of sau_nb defines `name` (a function, or `Class.method`)."
@@ -142,14 +145,14 @@ def hide_answers(nb:dict) -> dict:
             c["source"] = _ANSWER_SPAN.sub(ANSWER_NOTE, s)
         elif s.startswith(ANSWER_CELL): continue
         elif not_run and id(c) not in section and not re.match(r"#\|\s*export", s):  # the package's code still runs: later cells use it
-            c = dict(cell_type="markdown", metadata={}, source=_shown(s), **({"id": c["id"]} if "id" in c else {}))  # nbformat 4.5: an id
+            c = _markdown(c, _shown(s))
         elif id(c) not in section:
             to = re.match(r"#\|[ \t]*export[ \t]+(\w+)[ \t]*\n", s)  # a cell exported to another module (`#| export MODULE`): import from there
             for n in names if module else []:
                 new = _import_instead(s, n, to.group(1) if to else module)
                 if new is not None: s = new; found.add(n)
             md_ = _skipped(s)
-            if md_ is not None: c = dict(cell_type="markdown", metadata={}, source=md_, **({"id": c["id"]} if "id" in c else {}))
+            if md_ is not None: c = _markdown(c, md_)
             else: c["source"] = s
         cells.append(c)
     missing = [n for n in own if n not in found and not _in_package(n)]
